@@ -1,0 +1,288 @@
+"""The DreamerV3 agent: world model (encoder, RSSM, decoder, reward, continue), actor, critic, slow critic, and
+one optimizer over all of them. `policy` acts, `train` does one update, both carry-passing.
+
+Legend: B batch, T time (after the replay context), K context steps, N = B*T starts, H horizon, A action dims,
+F feature width, S latents, C classes.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from dreamer_core import losses
+from dreamer_core.config import Config
+from dreamer_core.dists import BoundedNormal, OneHotPolicy, TwoHot, symexp_bins, symlog
+from dreamer_core.nets import MLP, Decoder, Encoder, Head, Linear
+from dreamer_core.optim import LaProp, param_breakdown
+from dreamer_core.rssm import RSSM, Latent
+
+if TYPE_CHECKING:
+    from dreamer_core.envs.base import Space
+
+FLAG_KEYS = ("reward", "is_first", "is_last", "is_terminal")
+
+
+def model_keys(obs_space: dict[str, Space]) -> tuple[dict[str, int], list[str]]:
+    """Splits observation keys into modelled vectors {key: dims} and images; `log/` keys and flags are not modelled."""
+    vectors, images = {}, []
+    for key, space in obs_space.items():
+        if key in FLAG_KEYS or key.startswith("log/"):
+            continue
+        if len(space.shape) == 3 and space.dtype == np.uint8:
+            images.append(key)
+        elif len(space.shape) == 1:
+            vectors[key] = space.shape[0]
+        else:
+            raise ValueError(f"observation {key!r} of shape {space.shape} is neither a vector nor an HxWx3 image")
+    if not vectors and not images:
+        raise ValueError("the environment has no observation the model can read (no vector and no image keys)")
+    return vectors, images
+
+
+@dataclass
+class ActCarry:
+    """What the acting policy carries between env steps: the latent and the previous action."""
+
+    latent: Latent
+    action: torch.Tensor  # (N, A)
+
+
+class Actor(nn.Module):
+    def __init__(self, feat: int, layers: int, units: int, act_space: Space, config: Config):
+        super().__init__()
+        self.discrete = act_space.discrete
+        self.mlp = MLP(feat, layers, units)
+        self.mean = Linear(units, act_space.shape[0], outscale=0.01)
+        if not self.discrete:
+            self.std = Linear(units, act_space.shape[0], outscale=0.01)
+        self.unimix = config.model.actor_unimix
+        self.std_range = (config.model.act_std_min, config.model.act_std_max)
+
+    def forward(self, feat: torch.Tensor) -> OneHotPolicy | BoundedNormal:
+        x = self.mlp(feat)
+        if self.discrete:
+            return OneHotPolicy(self.mean(x), self.unimix)
+        return BoundedNormal(self.mean(x), self.std(x), *self.std_range)
+
+
+class Agent(nn.Module):
+    def __init__(self, config: Config, obs_space: dict[str, Space], act_space: Space,
+                 device: torch.device | str = "cpu"):
+        super().__init__()
+        self.config, self.obs_space, self.act_space = config, obs_space, act_space
+        m, t = config.model, config.train
+        self.vector_dims, self.image_keys = model_keys(obs_space)
+        size = config.env.size
+        act_dim = act_space.shape[0]
+        self.encoder = Encoder(self.vector_dims, self.image_keys, size, m.depth, m.units, m.enc_layers, m.kernel)
+        self.rssm = RSSM(m.deter, m.hidden, m.stoch, m.classes, m.blocks, act_dim, self.encoder.out_width,
+                         m.img_layers, m.obs_layers, m.unimix)
+        feat = self.rssm.feat_dim
+        self.decoder = Decoder(self.vector_dims, self.image_keys, size, m.deter, m.stoch * m.classes, m.depth,
+                               m.units, m.dec_layers, m.kernel, m.blocks)
+        self.reward = Head(feat, m.rew_layers, m.units, m.bins, outscale=0.0)
+        self.cont = Head(feat, m.con_layers, m.units, 1, outscale=1.0)
+        self.actor = Actor(feat, m.actor_layers, m.units, act_space, config)
+        self.critic = Head(feat, m.critic_layers, m.units, m.bins, outscale=0.0)
+        self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
+        self.register_buffer("bins", symexp_bins(m.bins))
+        self.to(device)
+        self.device = torch.device(device)
+        self.optimizer = LaProp(self.trained_parameters(), lr=t.lr, eps=t.eps, beta1=t.beta1, beta2=t.beta2,
+                                agc=t.agc, agc_floor=t.agc_floor, warmup=t.warmup)
+        self.retnorm = losses.ReturnNorm(t.retnorm_decay, t.retnorm_lo, t.retnorm_hi, t.retnorm_limit)
+        self.updates = 0
+        self.skipped_updates = 0
+
+    # -- bookkeeping -------------------------------------------------------------------------------------------
+    def trained_modules(self) -> dict[str, nn.Module]:
+        return {"encoder": self.encoder, "rssm": self.rssm, "decoder": self.decoder, "reward": self.reward,
+                "cont": self.cont, "actor": self.actor, "critic": self.critic}
+
+    def trained_parameters(self) -> list[nn.Parameter]:
+        return [p for mod in self.trained_modules().values() for p in mod.parameters()]
+
+    def param_counts(self):
+        return param_breakdown(self.trained_modules())
+
+    def initial_carry(self, batch: int) -> ActCarry:
+        return ActCarry(self.rssm.initial(batch, self.device), torch.zeros(batch, self.act_space.shape[0],
+                                                                            device=self.device))
+
+    def to_tensors(self, data: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        """Moves a numpy batch to the device; images stay uint8 until they are on the device."""
+        return {k: torch.as_tensor(v, device=self.device) for k, v in data.items()}
+
+    # -- acting ------------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def policy(self, carry: ActCarry, obs: dict[str, torch.Tensor], gen: torch.Generator | None = None,
+               greedy: bool = False) -> tuple[ActCarry, torch.Tensor]:
+        """One acting step for N envs: obs (N, ...) -> (new carry, action (N, A)). The posterior is sampled."""
+        token = self.encoder(obs)  # (N, E)
+        latent, _ = self.rssm.obs_step(carry.latent, token, carry.action, obs["is_first"], gen)
+        dist = self.actor(latent.feat())
+        action = dist.mode() if greedy else dist.sample(gen)  # (N, A)
+        return ActCarry(latent, action), action
+
+    # -- world-model pieces shared by train and report ------------------------------------------------------------
+    def split_context(self, data: dict[str, torch.Tensor]) -> tuple[Latent, torch.Tensor, dict[str, torch.Tensor]]:
+        """Replay context: the stored latent and action of the last context step start the window."""
+        k = self.config.train.replay_context
+        start = Latent(data["deter"][:, k - 1].float(), data["stoch"][:, k - 1].float())  # (B, D), (B, S, C)
+        prev_action = data["action"][:, k - 1].float()  # (B, A)
+        return start, prev_action, {key: v[:, k:] for key, v in data.items()}
+
+    def observe(self, start: Latent, prev_action: torch.Tensor, data: dict[str, torch.Tensor],
+                gen: torch.Generator | None = None):
+        tokens = self.encoder(data)  # (B, T, E)
+        prev_actions = torch.cat([prev_action[:, None], data["action"][:, :-1].float()], 1)  # (B, T, A)
+        return self.rssm.observe(start, tokens, prev_actions, data["is_first"], gen)
+
+    def reconstruction_losses(self, states: Latent, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        recon = self.decoder(states.deter, states.stoch.flatten(-2))
+        out = {}
+        for key in self.vector_dims:
+            out[key] = (recon[key] - symlog(data[key].float())).square().sum(-1)  # (B, T)
+        for key in self.image_keys:
+            out[key] = (recon[key] - data[key].float() / 255.0).square().sum((-3, -2, -1))  # (B, T)
+        return out
+
+    def continue_target(self, is_terminal: torch.Tensor) -> torch.Tensor:
+        return (1.0 - is_terminal.float()) * (1.0 - 1.0 / self.config.train.horizon)
+
+    def value(self, head: nn.Module, feat: torch.Tensor) -> TwoHot:
+        return TwoHot(head(feat), self.bins)
+
+    # -- training ----------------------------------------------------------------------------------------------
+    def train_step(self, data: dict[str, torch.Tensor], gen: torch.Generator | None = None
+                   ) -> tuple[dict[str, float], Latent]:
+        """One update on a batch of (B, K+T) windows. Returns scalar metrics and the refreshed posterior latents
+        (B, T, ...) to write back into replay. A non-finite loss or gradient skips the update (counted)."""
+        t = self.config.train
+        start, prev_action, data = self.split_context(data)
+        _, states, post, prior = self.observe(start, prev_action, data, gen)
+        kl = losses.kl_losses(post, prior, t.free_nats)
+        feat = states.feat()  # (B, T, F)
+        rec = self.reconstruction_losses(states, data)
+        rew_loss = self.value(self.reward, feat).loss(data["reward"])  # (B, T)
+        con_logit = self.cont(feat)[..., 0]  # (B, T)
+        con_loss = F.binary_cross_entropy_with_logits(con_logit, self.continue_target(data["is_terminal"]),
+                                                      reduction="none")  # (B, T)
+        imag = self.imagine_losses(states, data, gen)
+
+        scaled = {f"rec/{k}": v.mean() * t.scale_rec for k, v in rec.items()}
+        scaled.update(rew=rew_loss.mean() * t.scale_rew, con=con_loss.mean() * t.scale_con,
+                      dyn=kl["dyn"].mean() * t.scale_dyn, rep=kl["rep"].mean() * t.scale_rep,
+                      policy=imag["policy"].mean() * t.scale_policy, value=imag["value"].mean() * t.scale_value,
+                      repval=imag["repval"].mean() * t.scale_repval)
+        total = sum(scaled.values())
+
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        params = self.trained_parameters()
+        grad_norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params
+                                                          if p.grad is not None]))
+        finite = bool(torch.isfinite(total) & torch.isfinite(grad_norm))
+        if finite:
+            self.optimizer.step()
+            self.update_slow_critic()
+            self.updates += 1
+        else:
+            self.optimizer.zero_grad(set_to_none=True)
+            self.skipped_updates += 1
+
+        names = list(scaled) + ["kl_dyn", "kl_rep", "dyn_ent", "rep_ent", "grad_norm"] + list(imag["metrics"])
+        values = list(scaled.values()) + [kl["kl_dyn"].mean(), kl["kl_rep"].mean(),
+                                          _entropy(prior).mean(), _entropy(post).mean(), grad_norm]
+        values += list(imag["metrics"].values())
+        numbers = torch.stack([v.detach().float().reshape(()) for v in values]).tolist()
+        metrics = {("loss/" + k if k in scaled else k): v for k, v in zip(names, numbers)}
+        metrics.update(loss_total=float(total.detach()), updates=self.updates, skipped_updates=self.skipped_updates,
+                       finite=float(finite), lr=self.optimizer.current_lr(), ret_scale=self.retnorm.scale(),
+                       ret_lo=self.retnorm.lo, ret_hi=self.retnorm.hi)
+        return metrics, states.detach()
+
+    def imagine_losses(self, states: Latent, data: dict[str, torch.Tensor], gen: torch.Generator | None
+                       ) -> dict[str, Any]:
+        """Actor and critic losses on imagined rollouts from all B*T posteriors, plus the replay value loss."""
+        t = self.config.train
+        B, T = states.deter.shape[:2]
+        starts = states.detach().reshape(B * T)  # (N, ...)
+        with torch.no_grad():  # imagined states are stop-gradient: no graph needed for the rollout
+            traj, actions, _ = self.rssm.imagine(starts, lambda s: self.actor(s.feat()).sample(gen),
+                                                 t.imag_horizon)
+            imag_feat = traj.feat()  # (N, H+1, F)
+            rew = self.value(self.reward, imag_feat).mean()  # (N, H+1)
+            con = torch.sigmoid(self.cont(imag_feat)[..., 0])  # (N, H+1)
+            slow_imag = self.value(self.slow_critic, imag_feat).mean()  # (N, H+1)
+            slow_post = self.value(self.slow_critic, states.feat().detach()).mean()  # (B, T)
+        critic = self.value(self.critic, imag_feat)  # grads into the critic only
+        val = critic.mean()  # (N, H+1)
+        weight = losses.imagination_weight(con)  # (N, H+1)
+        ret = losses.lambda_return(torch.zeros_like(con), 1.0 - con, rew, val.detach(), 1.0, t.lam)  # (N, H)
+        self.retnorm.update(ret)
+        scale = self.retnorm.scale()
+        adv = (ret - val[:, :-1].detach()) / scale  # (N, H)
+        dist = self.actor(imag_feat[:, :-1])
+        logp = dist.log_prob(actions[:, :-1])  # (N, H)
+        ent = dist.entropy()  # (N, H)
+        policy_loss = losses.actor_loss(logp, ent, adv, weight[:, :-1], t.actent)  # (N, H)
+        first_h = TwoHot(critic.logits[:, :-1], self.bins)  # critic over states 0..H-1
+        value_loss = losses.critic_loss(first_h.loss(ret), first_h.loss(slow_imag[:, :-1]), weight[:, :-1],
+                                        t.slowreg)  # (N, H)
+
+        # Replay value loss on the real sequence, bootstrapping from the imagined returns; reaches the world model.
+        boot = ret[:, 0].reshape(B, T)  # (B, T)
+        rep_ret = losses.replay_lambda_return(data["is_last"], data["is_terminal"], data["reward"].float(), boot,
+                                              1.0 - 1.0 / t.horizon, t.lam)  # (B, T-1)
+        rep_critic = TwoHot(self.critic(states.feat())[:, :-1], self.bins)  # (B, T-1), grads reach the WM
+        live = 1.0 - data["is_last"].float()[:, :-1]  # (B, T-1)
+        repval_loss = live * (rep_critic.loss(rep_ret) + t.slowreg * rep_critic.loss(slow_post[:, :-1]))
+
+        ent_norm = self.normalised_entropy(ent)
+        metrics = {"ent/action": ent.mean(), "rand/action": ent_norm.mean(), "adv": adv.mean(),
+                   "adv_std": adv.std(), "adv_mag": adv.abs().mean(), "imag_rew": rew.mean(), "imag_con": con.mean(),
+                   "ret": (ret / scale).mean(), "ret_raw": ret.mean(), "ret_min": ret.min(), "ret_max": ret.max(),
+                   "val": val.mean(), "slowval": slow_imag.mean(), "weight": weight.mean(),
+                   "rep_ret": rep_ret.mean()}
+        return {"policy": policy_loss, "value": value_loss, "repval": repval_loss, "metrics": metrics,
+                "ret": ret}
+
+    def normalised_entropy(self, ent: torch.Tensor) -> torch.Tensor:
+        """Policy entropy mapped to [0, 1] (the official `rand/` health signal)."""
+        n = self.act_space.shape[0]
+        if self.act_space.discrete:
+            return ent / np.log(n)
+        m = self.config.model
+        lo = n * (0.5 + 0.5 * np.log(2 * np.pi) + np.log(m.act_std_min))
+        hi = n * (0.5 + 0.5 * np.log(2 * np.pi) + np.log(m.act_std_max))
+        return (ent - lo) / (hi - lo)
+
+    @torch.no_grad()
+    def update_slow_critic(self) -> None:
+        rate = self.config.train.slow_rate
+        slow = list(self.slow_critic.parameters())
+        fast = list(self.critic.parameters())
+        torch._foreach_lerp_(slow, fast, rate)
+
+    # -- persistence -------------------------------------------------------------------------------------------
+    def state_dict_full(self) -> dict[str, Any]:
+        return {"model": self.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "retnorm": self.retnorm.state_dict(), "updates": self.updates, "skipped": self.skipped_updates}
+
+    def load_state_dict_full(self, state: dict[str, Any]) -> None:
+        self.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.retnorm.load_state_dict(state["retnorm"])
+        self.updates, self.skipped_updates = int(state["updates"]), int(state["skipped"])
+
+
+def _entropy(logp: torch.Tensor) -> torch.Tensor:
+    return -(logp.exp() * logp).sum((-2, -1))

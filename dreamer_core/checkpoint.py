@@ -1,0 +1,149 @@
+"""Atomic, safe checkpoints.
+
+`save` writes a nested dict/list/tuple of tensors, numpy arrays and plain Python values to a temp file in the
+target directory, fsyncs it and `os.replace`s it onto the final path, so a crash mid-write never leaves a
+truncated file at `path` and never destroys the previous checkpoint there.
+
+`load` always uses `torch.load(weights_only=True)`, which refuses arbitrary pickled objects (and numpy arrays).
+Numpy arrays are therefore stored as a marker dict holding their raw bytes as a uint8 tensor plus dtype and
+shape, and are rebuilt as numpy arrays of the same dtype on load. Every file carries a format marker and
+version, so a foreign or damaged file raises `CheckpointError` with a message naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+FORMAT = "dreamer_core.checkpoint"
+VERSION = 1
+SUFFIX = ".ckpt"
+_NUMPY = "__dreamer_numpy__"  # marker key of an encoded numpy array or numpy scalar
+
+
+class CheckpointError(Exception):
+    """A checkpoint is missing, damaged, foreign or holds something that cannot be saved safely."""
+
+
+# ---------------------------------------------------------------------- numpy <-> tensor encoding
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    if isinstance(value, (np.ndarray, np.generic)):
+        arr = np.asarray(value)
+        if arr.dtype.hasobject:
+            raise CheckpointError(f"cannot save a numpy array of dtype object (shape {arr.shape}); "
+                                  "convert it to a numeric array or plain Python values first")
+        flat = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)  # raw bytes: works for every dtype
+        # Share memory where possible: replay buffers can be gigabytes. torch needs a writeable array.
+        raw = torch.from_numpy(flat if flat.flags.writeable else flat.copy())
+        return {_NUMPY: True, "dtype": arr.dtype.str, "shape": list(arr.shape),
+                "scalar": isinstance(value, np.generic), "bytes": raw}
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_encode(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_encode(v) for v in value)
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
+        return value
+    raise CheckpointError(f"cannot save a value of type {type(value).__name__}; a checkpoint holds only "
+                          "dicts, lists, tuples, tensors, numpy arrays and plain Python scalars/strings")
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(_NUMPY) is True:
+            raw = value["bytes"].cpu().numpy()
+            arr = raw.view(np.dtype(value["dtype"])).reshape(value["shape"])  # shares the loaded bytes
+            return arr[()] if value["scalar"] else arr
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_decode(v) for v in value)
+    return value
+
+
+# ---------------------------------------------------------------------- save / load
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable; best effort (not possible on every OS/filesystem)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def save(path: str | os.PathLike, state: dict) -> None:
+    """Atomically write `state` to `path` (parent directories are created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": FORMAT, "version": VERSION, "state": _encode(state)}
+    # Temp name starts with "." and ends with ".tmp" so `latest` never picks up a half-written file.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a checkpoint is an ordinary readable file
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """Read a checkpoint written by `save`; tensors go to `map_location`, numpy arrays stay numpy."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist. Check the path, or use "
+                              f"checkpoint.latest(<run dir>) to find the newest checkpoint of a run.")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch raises many types here: RuntimeError, EOFError, UnpicklingError, ...
+        reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no details'}"
+        if "Weights only load failed" in str(e):
+            raise CheckpointError(
+                f"checkpoint {path} holds objects that cannot be loaded safely ({reason[:200]}). It was not "
+                "written by dreamer_core.checkpoint.save; pick a checkpoint saved by this library.") from e
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({reason[:200]}). "
+                              "Delete it or pick another checkpoint.") from e
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a dreamer_core checkpoint (no '{FORMAT}' format marker). "
+                              "Pick a checkpoint written by dreamer_core.checkpoint.save.")
+    if not isinstance(payload.get("version"), int) or payload["version"] > VERSION:
+        raise CheckpointError(f"checkpoint {path} has format version {payload.get('version')!r}, but this "
+                              f"code reads up to version {VERSION}. Update dreamer_core to load it.")
+    return _decode(payload["state"])
+
+
+def latest(directory: str | os.PathLike) -> Path | None:
+    """The most recently written `*.ckpt` in `directory` (ties broken by name), or None if there is none."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return None
+    found = []
+    for p in directory.glob(f"*{SUFFIX}"):
+        try:
+            if p.is_file():
+                found.append((p.stat().st_mtime_ns, p.name, p))
+        except OSError:  # deleted between glob and stat
+            continue
+    return max(found)[2] if found else None

@@ -1,0 +1,161 @@
+"""Headless commands: `dreamer-studio train --headless ...` and `dreamer-studio export ...`.
+
+Errors a user can cause (unknown task, bad override, corrupt checkpoint) print one clear line and exit 2;
+Ctrl-C during training saves a checkpoint before exiting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from dreamer_core.config import PRESETS, Config, make_config, parse_overrides
+
+
+def _env_defaults() -> None:
+    # Headless rendering must be chosen before dm_control / pygame are imported.
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+
+def add_train_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--headless", action="store_true", help="train without the window")
+    parser.add_argument("--task", default="dmc_cartpole_balance",
+                        help="dmc_<domain>_<task>, gym_<EnvId> or dummy_disc/dummy_cont")
+    parser.add_argument("--obs", default="proprio", choices=["proprio", "vision"])
+    parser.add_argument("--preset", default="cpu", choices=PRESETS)
+    parser.add_argument("--steps", type=int, default=None, help="env frames to train for (action repeat included)")
+    parser.add_argument("--ratio", type=float, default=None, help="train ratio: replayed steps per agent step")
+    parser.add_argument("--repeat", type=int, default=None, help="action repeat")
+    parser.add_argument("--envs", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--device", default=None, help="auto | cpu | cuda")
+    parser.add_argument("--logdir", default=None, help="run directory (default runs/<task>-<preset>-<time>)")
+    parser.add_argument("--fresh", action="store_true", help="ignore a checkpoint already in the logdir")
+    parser.add_argument("--set", nargs="*", default=[], metavar="SECTION.FIELD=VALUE",
+                        help="override any config field, e.g. train.lr=1e-4 run.report_every=60")
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    overrides = parse_overrides(args.set)
+    run = overrides.setdefault("run", {})
+    env = overrides.setdefault("env", {})
+    if args.repeat is not None:
+        env["action_repeat"] = args.repeat
+    if args.ratio is not None:
+        run["train_ratio"] = args.ratio
+    if args.envs is not None:
+        run["envs"] = args.envs
+    if args.seed is not None:
+        run["seed"] = args.seed
+    if args.device is not None:
+        run["device"] = args.device
+    config = make_config(args.task, args.obs, args.preset, overrides)
+    if args.steps is not None:
+        config = make_config(args.task, args.obs, args.preset,
+                             {**overrides, "run": {**run, "steps": max(1, args.steps // config.env.action_repeat)}})
+    return config
+
+
+def _format_eta(seconds: float) -> str:
+    if seconds == float("inf") or seconds != seconds:
+        return "?"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def train(args: argparse.Namespace) -> int:
+    from dreamer_core.run import Trainer
+
+    config = config_from_args(args)
+    logdir = Path(args.logdir or f"runs/{config.env.task}-{config.preset}-{time.strftime('%Y%m%d-%H%M%S')}")
+    trainer = Trainer(config, logdir, resume=not args.fresh)
+    counts = trainer.agent.param_counts()
+    print(f"dreamer-studio: {config.env.task} ({config.env.obs}), preset {config.preset}, "
+          f"{sum(counts.values()):,} parameters, device {trainer.device}, logdir {logdir}", flush=True)
+    if trainer.resumed_from:
+        print(f"resumed from {trainer.resumed_from} at {trainer.counters.env_frames:,} env frames", flush=True)
+    total = config.run.steps
+    start_time, start_steps, last_print = time.time(), trainer.counters.agent_steps, 0.0
+    last_score = float("nan")
+    try:
+        while not trainer.done:
+            info = trainer.step()
+            if info.scores:
+                last_score = info.scores[-1]
+            if trainer.save_due():
+                trainer.save()
+            now = time.time()
+            if now - last_print >= 5.0 or trainer.done:
+                last_print = now
+                trainer._update_rates()
+                done_steps = trainer.counters.agent_steps - start_steps
+                rate = done_steps / max(now - start_time, 1e-9)
+                eta = (total - trainer.counters.agent_steps) / rate if rate > 0 else float("inf")
+                print(f"frames {trainer.counters.env_frames:>8,} | steps {trainer.counters.agent_steps:>7,}/{total:,}"
+                      f" | updates {trainer.updates:>6,} ({trainer.rates['fps/updates']:.2f}/s)"
+                      f" | env steps/s {trainer.rates['fps/policy']:.1f} | last score {last_score:.1f}"
+                      f" | ETA {_format_eta(eta)}", flush=True)
+    except KeyboardInterrupt:
+        print("\ninterrupted: saving a checkpoint ...", flush=True)
+        trainer.flush()
+        path = trainer.save()
+        print(f"saved {path}; run the same command again to resume", flush=True)
+        trainer.close()
+        return 130
+    trainer.flush()
+    path = trainer.save()
+    print(f"done: {trainer.counters.env_frames:,} env frames, {trainer.updates:,} updates; saved {path}", flush=True)
+    trainer.close()
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    from dreamer_core.export import export_rollout
+
+    path = export_rollout(Path(args.logdir), Path(args.out), seed=args.seed, samples=args.samples,
+                          horizon=args.horizon, fps=args.fps)
+    print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dreamer-studio", description="DreamerV3 trainer and studio")
+    sub = parser.add_subparsers(dest="command")
+    train_p = sub.add_parser("train", help="train an agent (add --headless for no window)")
+    add_train_args(train_p)
+    export_p = sub.add_parser("export", help="export imagined rollouts of a run as mp4 or gif")
+    export_p.add_argument("--logdir", required=True, help="run directory holding latest.ckpt")
+    export_p.add_argument("--out", required=True, help="output .mp4 or .gif")
+    export_p.add_argument("--seed", type=int, default=0)
+    export_p.add_argument("--samples", type=int, default=3)
+    export_p.add_argument("--horizon", type=int, default=None)
+    export_p.add_argument("--fps", type=int, default=10)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    _env_defaults()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    from dreamer_core.checkpoint import CheckpointError
+
+    try:
+        if args.command == "train":
+            return train(args)
+        return export(args)
+    except (ValueError, FileNotFoundError, CheckpointError) as exc:
+        # Problems a user can cause get one clear message, not a traceback dump.
+        print(f"dreamer-studio: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

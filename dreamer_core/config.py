@@ -1,0 +1,266 @@
+"""Configuration: frozen dataclasses with documented fields, size presets and per-domain blocks.
+
+A config is built in layers, as in the official `configs.yaml`: defaults, then a domain block (`dmc_proprio`,
+`dmc_vision`, `gym`), then a size preset, then the caller's overrides. Every field is plain data so a config
+round-trips through `config.json` in the run directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Network sizes. Defaults are size1m; `SIZES` holds the official presets."""
+
+    deter: int = 512  # D: recurrent state width (block GRU)
+    hidden: int = 64  # width of the RSSM's input projections and prior/posterior MLPs
+    stoch: int = 32  # S: number of categorical latents
+    classes: int = 4  # C: classes per latent
+    blocks: int = 8  # G: groups of the block-diagonal GRU (and the decoder's block-linear start map)
+    depth: int = 4  # CNN channel multiplier: encoder channels depth*(2,3,4,4)
+    units: int = 64  # width of every MLP (encoder, decoder, heads)
+    enc_layers: int = 3
+    dec_layers: int = 3
+    rew_layers: int = 1
+    con_layers: int = 1
+    actor_layers: int = 3
+    critic_layers: int = 3
+    img_layers: int = 2  # prior MLP depth
+    obs_layers: int = 1  # posterior MLP depth
+    kernel: int = 5  # conv kernel size (stride 1 + 2x2 max-pool)
+    unimix: float = 0.01  # uniform mix of the latent categoricals
+    actor_unimix: float = 0.0  # HEAD's `categorical` actor head applies none (the paper says 1%); see README
+    bins: int = 255  # symexp two-hot bins for reward and critic
+    act_std_min: float = 0.1  # bounded-normal actor std range
+    act_std_max: float = 1.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Losses, imagination and the optimizer (official HEAD defaults)."""
+
+    batch_size: int = 16  # B
+    batch_length: int = 64  # T (the sampled window is T + replay_context)
+    replay_context: int = 1  # leading steps whose stored latent starts the window
+    imag_horizon: int = 15  # H
+    lam: float = 0.95  # lambda of the lambda-returns
+    horizon: int = 333  # discount horizon: gamma = 1 - 1/horizon, folded into the continue target
+    free_nats: float = 1.0  # free bits on the KL summed over latents, per (b, t)
+    scale_rec: float = 1.0  # decoder loss per observation key
+    scale_rew: float = 1.0
+    scale_con: float = 1.0
+    scale_dyn: float = 1.0
+    scale_rep: float = 0.1
+    scale_policy: float = 1.0
+    scale_value: float = 1.0
+    scale_repval: float = 0.3
+    actent: float = 3e-4  # entropy bonus of the actor
+    slowreg: float = 1.0  # critic regulariser towards the slow critic's mean
+    slow_rate: float = 0.02  # slow critic EMA mix per update
+    retnorm_decay: float = 0.99  # percentile EMA decay
+    retnorm_lo: float = 5.0
+    retnorm_hi: float = 95.0
+    retnorm_limit: float = 1.0  # S = max(limit, hi - lo)
+    lr: float = 4e-5
+    eps: float = 1e-20
+    beta1: float = 0.9  # LaProp momentum (applied after RMS normalisation)
+    beta2: float = 0.999
+    agc: float = 0.3  # per-tensor adaptive gradient clipping
+    agc_floor: float = 1e-3
+    warmup: int = 1000  # linear learning-rate warm-up, in updates
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Which task and how it is observed."""
+
+    task: str = "dmc_cartpole_balance"  # dmc_<domain>_<task>, gym_<EnvId>, or dummy_<disc|cont>
+    obs: str = "proprio"  # proprio | vision
+    size: int = 64  # image height and width
+    action_repeat: int = 2
+    camera: int = -1  # -1: camera 0, or 2 for quadruped
+    shadows: bool = False  # dm_control shadows; off renders ~3x faster on CPU llvmpipe
+    log_image: bool = True  # proprio tasks also render a frame for display (never a model input)
+    time_limit: int = 0  # episode length in agent steps for gym tasks; 0 keeps the env's own
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The act / store / train loop."""
+
+    steps: int = 50_000  # agent steps to run (env frames = steps * action_repeat)
+    envs: int = 1  # parallel environments
+    train_ratio: float = 512.0  # replayed steps per agent step; updates per agent step = ratio / (B*T)
+    replay_size: int = 1_000_000  # FIFO capacity in steps
+    online_queue: bool = True  # train each fresh window at least once
+    train_fill: int = 0  # agent steps before training; 0 means B*(T+context)
+    report_every: float = 30.0  # seconds between reports
+    report_batch: int = 4  # sequences in a report
+    report_length: int = 32  # steps in a report: half context, half open-loop
+    report_samples: int = 3  # K sampled futures in a report
+    log_every: float = 10.0  # seconds between metrics.jsonl lines
+    save_every: float = 900.0  # seconds between checkpoints
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+
+
+@dataclass(frozen=True)
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    preset: str = "size1m"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Config:
+        sections = {f.name: f.type for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in sections:
+                raise ValueError(f"config has an unknown section {key!r}; known: {sorted(sections)}")
+            if isinstance(value, dict):
+                section_cls = _SECTION_TYPES[key]
+                _check_keys(section_cls, value, key)
+                kwargs[key] = section_cls(**value)
+            else:
+                kwargs[key] = value
+        return cls(**kwargs)
+
+
+_SECTION_TYPES = {"model": ModelConfig, "train": TrainConfig, "env": EnvConfig, "run": RunConfig}
+
+
+def _check_keys(section_cls: type, values: dict[str, Any], section: str) -> None:
+    known = {f.name for f in fields(section_cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(
+            f"config section {section!r} has unknown field(s) {sorted(unknown)}; known fields: {sorted(known)}"
+        )
+
+
+# Official size presets (HEAD configs.yaml): deter, hidden, classes, depth, units.
+SIZES: dict[str, dict[str, int]] = {
+    "size1m": dict(deter=512, hidden=64, classes=4, depth=4, units=64),
+    "size12m": dict(deter=2048, hidden=256, classes=16, depth=16, units=256),
+    "size25m": dict(deter=3072, hidden=384, classes=24, depth=24, units=384),
+    "size50m": dict(deter=4096, hidden=512, classes=32, depth=32, units=512),
+    "size100m": dict(deter=6144, hidden=768, classes=48, depth=48, units=768),
+    "size200m": dict(deter=8192, hidden=1024, classes=64, depth=64, units=1024),
+    "size400m": dict(deter=12288, hidden=1536, classes=96, depth=96, units=1536),
+}
+
+# Small presets of our own, for tests and for CPU-only machines. Same architecture, smaller widths/batches.
+SMALL: dict[str, dict[str, dict[str, Any]]] = {
+    # A tiny model that runs a train step in well under a second: tests and smoke runs.
+    "debug": dict(
+        model=dict(deter=64, hidden=16, stoch=8, classes=4, blocks=8, depth=2, units=16),
+        train=dict(batch_size=4, batch_length=16, imag_horizon=5, warmup=10),
+        run=dict(train_ratio=64.0, report_every=5.0, report_batch=2, report_length=16, log_every=2.0),
+    ),
+    # Small enough that decoded frames visibly improve within minutes on 2 CPU cores.
+    "cpu": dict(
+        model=dict(deter=256, hidden=64, stoch=32, classes=4, blocks=8, depth=4, units=64),
+        train=dict(batch_size=8, batch_length=32, warmup=100),
+        run=dict(train_ratio=64.0, report_every=15.0, log_every=5.0),
+    ),
+}
+
+PRESETS = tuple(SMALL) + tuple(SIZES)
+
+# Domain blocks, merged before the size preset (as configs.yaml merges `dmc_proprio` etc.).
+DOMAINS: dict[str, dict[str, dict[str, Any]]] = {
+    "dmc_proprio": dict(env=dict(obs="proprio", action_repeat=2), run=dict(train_ratio=512.0)),
+    "dmc_vision": dict(env=dict(obs="vision", action_repeat=2), run=dict(train_ratio=512.0)),
+    "gym": dict(env=dict(action_repeat=1), run=dict(train_ratio=512.0)),
+    "dummy": dict(env=dict(action_repeat=1)),
+}
+
+
+def domain_of(task: str, obs: str) -> str:
+    if task.startswith("dmc_"):
+        return "dmc_vision" if obs == "vision" else "dmc_proprio"
+    if task.startswith("gym_"):
+        return "gym"
+    if task.startswith("dummy_"):
+        return "dummy"
+    raise ValueError(
+        f"unknown task {task!r}: use dmc_<domain>_<task> (e.g. dmc_cartpole_balance), "
+        f"gym_<EnvId> (e.g. gym_CartPole-v1) or dummy_disc / dummy_cont"
+    )
+
+
+def apply(config: Config, overrides: dict[str, dict[str, Any]]) -> Config:
+    """Returns `config` with section overrides applied, rejecting unknown fields."""
+    updated = {}
+    for section, values in overrides.items():
+        if section not in _SECTION_TYPES:
+            raise ValueError(f"unknown config section {section!r}; known: {sorted(_SECTION_TYPES)}")
+        _check_keys(_SECTION_TYPES[section], values, section)
+        updated[section] = replace(getattr(config, section), **values)
+    return replace(config, **updated)
+
+
+def make_config(
+    task: str = "dmc_cartpole_balance",
+    obs: str = "proprio",
+    preset: str = "size1m",
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> Config:
+    """Defaults -> domain block -> size preset -> overrides."""
+    if obs not in ("proprio", "vision"):
+        raise ValueError(f"obs must be 'proprio' or 'vision', got {obs!r}")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    config = Config(env=EnvConfig(task=task, obs=obs), preset=preset)
+    config = apply(config, DOMAINS[domain_of(task, obs)])
+    if preset in SIZES:
+        config = apply(config, {"model": SIZES[preset]})
+    else:
+        config = apply(config, SMALL[preset])
+    config = apply(config, overrides or {})
+    validate(config)
+    return config
+
+
+def validate(config: Config) -> None:
+    m, t = config.model, config.train
+    if m.deter % m.blocks:
+        raise ValueError(f"model.deter ({m.deter}) must be divisible by model.blocks ({m.blocks})")
+    if (4 * m.depth) % m.blocks:
+        raise ValueError(f"4*model.depth ({4 * m.depth}) must be divisible by model.blocks ({m.blocks})")
+    if config.env.size % 16 or not 3 <= config.env.size // 16 <= 16:
+        raise ValueError(f"env.size must be a multiple of 16 between 48 and 256, got {config.env.size}")
+    if t.batch_length < 2 or t.replay_context < 1:
+        raise ValueError("train.batch_length must be >= 2 and train.replay_context >= 1")
+    if config.run.train_ratio <= 0:
+        raise ValueError(f"run.train_ratio must be positive, got {config.run.train_ratio}")
+
+
+def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
+    """Parses `section.field=value` strings (values as JSON when possible) into an overrides dict."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise ValueError(f"override {item!r} must look like section.field=value, e.g. train.lr=1e-4")
+        key, raw = item.split("=", 1)
+        section, name = key.split(".", 1)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out.setdefault(section, {})[name] = value
+    return out

@@ -1,0 +1,147 @@
+"""Distributions and transforms: symlog, symexp two-hot, unimix categoricals, bounded normal.
+
+Legend for shape comments: B batch, T time, N any leading dims, S latents, C classes, K bins, A action dims.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def symlog(x: torch.Tensor) -> torch.Tensor:
+    return torch.sign(x) * torch.log1p(torch.abs(x))
+
+
+def symexp(x: torch.Tensor) -> torch.Tensor:
+    return torch.sign(x) * torch.expm1(torch.abs(x))
+
+
+def symexp_bins(num: int = 255, limit: float = 20.0) -> torch.Tensor:
+    """Bins at symexp(linspace(-limit, limit)), built from the negative half and mirrored so bin (num-1)/2 is 0."""
+    if num % 2 == 0:
+        raise ValueError("two-hot needs an odd number of bins so that zero is a bin")
+    half = symexp(torch.linspace(-limit, 0.0, num // 2 + 1, dtype=torch.float64))  # (num//2 + 1,)
+    bins = torch.cat([half, -half[:-1].flip(0)])  # (num,)
+    return bins.float()
+
+
+class TwoHot:
+    """Symexp two-hot head output: categorical over raw-space bins, interpolated in raw space (HEAD)."""
+
+    def __init__(self, logits: torch.Tensor, bins: torch.Tensor):
+        self.logits = logits.float()  # (N, K)
+        self.bins = bins  # (K,)
+
+    @property
+    def probs(self) -> torch.Tensor:
+        return torch.softmax(self.logits, -1)  # (N, K)
+
+    def mean(self) -> torch.Tensor:
+        """Expectation in raw space, summed symmetrically so uniform probabilities give exactly 0."""
+        probs = self.probs  # (N, K)
+        mid = (self.bins.shape[0] - 1) // 2
+        left = (probs[..., :mid] * self.bins[:mid]).flip(-1)  # (N, K//2)
+        right = probs[..., mid + 1 :] * self.bins[mid + 1 :]  # (N, K//2)
+        return (left + right).sum(-1) + probs[..., mid] * self.bins[mid]  # (N,)
+
+    def loss(self, target: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy against the two-hot encoding of `target` (N,) -> (N,)."""
+        return -(twohot(target.float(), self.bins) * torch.log_softmax(self.logits, -1)).sum(-1)
+
+
+def twohot(x: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
+    """Encodes x (N,) as weights (N, K) on its two neighbouring bins, proportional to raw-space distance."""
+    k = bins.shape[0]
+    below = (bins <= x[..., None]).sum(-1) - 1  # (N,)
+    above = k - (bins > x[..., None]).sum(-1)  # (N,)
+    below = below.clamp(0, k - 1)
+    above = above.clamp(0, k - 1)
+    equal = below == above
+    dist_below = torch.where(equal, 1.0, torch.abs(bins[below] - x))  # (N,)
+    dist_above = torch.where(equal, 1.0, torch.abs(bins[above] - x))  # (N,)
+    total = dist_below + dist_above
+    weight_below = dist_above / total
+    weight_above = dist_below / total
+    return F.one_hot(below, k) * weight_below[..., None] + F.one_hot(above, k) * weight_above[..., None]
+
+
+def unimix_logits(logits: torch.Tensor, unimix: float) -> torch.Tensor:
+    """Mixes softmax(logits) with a uniform distribution and returns log-probabilities (N, C)."""
+    probs = torch.softmax(logits.float(), -1)
+    if unimix > 0:
+        probs = (1.0 - unimix) * probs + unimix / probs.shape[-1]
+    return torch.log(probs)
+
+
+def sample_onehot(logprobs: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
+    """One-hot sample with straight-through gradients through the (mixed) probabilities (N, C)."""
+    probs = logprobs.exp()  # (N, C)
+    uniform = torch.rand(probs.shape, generator=gen, device=probs.device, dtype=probs.dtype)
+    gumbel = -torch.log(-torch.log(uniform.clamp_min(1e-20)))  # (N, C)
+    index = (logprobs.detach() + gumbel).argmax(-1)  # (N,)
+    onehot = F.one_hot(index, probs.shape[-1]).to(probs.dtype)  # (N, C)
+    return onehot + probs - probs.detach()
+
+
+def categorical_kl(logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
+    """KL[p || q] for log-probabilities (..., S, C), summed over the S latents -> (...)."""
+    return (logp.exp() * (logp - logq)).sum((-2, -1))
+
+
+def categorical_entropy(logp: torch.Tensor) -> torch.Tensor:
+    """Entropy summed over latents for log-probabilities (..., S, C) -> (...)."""
+    return -(logp.exp() * logp).sum((-2, -1))
+
+
+class OneHotPolicy:
+    """Discrete actor: categorical over actions, sampled as one-hot (REINFORCE, no straight-through needed)."""
+
+    def __init__(self, logits: torch.Tensor, unimix: float = 0.0):
+        self.logp = unimix_logits(logits, unimix)  # (N, A)
+
+    def sample(self, gen: torch.Generator | None = None) -> torch.Tensor:
+        return sample_onehot(self.logp, gen).detach()  # (N, A)
+
+    def mode(self) -> torch.Tensor:
+        return F.one_hot(self.logp.argmax(-1), self.logp.shape[-1]).float()
+
+    def log_prob(self, action: torch.Tensor) -> torch.Tensor:
+        return (action * self.logp).sum(-1)  # (N,)
+
+    def entropy(self) -> torch.Tensor:
+        return -(self.logp.exp() * self.logp).sum(-1)  # (N,)
+
+    def max_entropy(self) -> float:
+        return math.log(self.logp.shape[-1])
+
+
+class BoundedNormal:
+    """Continuous actor: Normal(tanh(mean), std in [min, max]); not squashed, log-prob summed over dims."""
+
+    def __init__(self, mean: torch.Tensor, std_logit: torch.Tensor, std_min: float = 0.1, std_max: float = 1.0):
+        self.mean = torch.tanh(mean.float())  # (N, A)
+        self.std = (std_max - std_min) * torch.sigmoid(std_logit.float() + 2.0) + std_min  # (N, A)
+        self.std_min, self.std_max = std_min, std_max
+
+    def sample(self, gen: torch.Generator | None = None) -> torch.Tensor:
+        noise = torch.randn(self.mean.shape, generator=gen, device=self.mean.device, dtype=self.mean.dtype)
+        return (self.mean + self.std * noise).detach()  # (N, A)
+
+    def mode(self) -> torch.Tensor:
+        return self.mean
+
+    def log_prob(self, action: torch.Tensor) -> torch.Tensor:
+        z = (action - self.mean) / self.std
+        return (-0.5 * z**2 - torch.log(self.std) - 0.5 * math.log(2 * math.pi)).sum(-1)  # (N,)
+
+    def entropy(self) -> torch.Tensor:
+        return (0.5 + 0.5 * math.log(2 * math.pi) + torch.log(self.std)).sum(-1)  # (N,)
+
+    def max_entropy(self) -> float:
+        return self.mean.shape[-1] * (0.5 + 0.5 * math.log(2 * math.pi) + math.log(self.std_max))
+
+    def min_entropy(self) -> float:
+        return self.mean.shape[-1] * (0.5 + 0.5 * math.log(2 * math.pi) + math.log(self.std_min))

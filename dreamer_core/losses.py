@@ -1,0 +1,98 @@
+"""Losses and returns as pure functions (DreamerV3 HEAD semantics, reference §2.6-§2.7).
+
+Legend: B batch, T time, N = B*T imagination starts, H horizon, S latents, C classes.
+Every function returns per-element losses; the caller averages and scales them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from dreamer_core.dists import categorical_kl
+
+
+def kl_losses(post: torch.Tensor, prior: torch.Tensor, free_nats: float) -> dict[str, torch.Tensor]:
+    """Dyn and rep losses with free bits per (b, t) on the KL summed over latents. post, prior (B, T, S, C)
+    are unimix log-probabilities. Also returns the raw KLs per step and per latent for diagnostics."""
+    dyn_raw = categorical_kl(post.detach(), prior)  # (B, T)
+    rep_raw = categorical_kl(post, prior.detach())  # (B, T)
+    return {
+        "dyn": torch.clamp(dyn_raw, min=free_nats),  # (B, T)
+        "rep": torch.clamp(rep_raw, min=free_nats),  # (B, T)
+        "kl_dyn": dyn_raw.detach(),
+        "kl_rep": rep_raw.detach(),
+    }
+
+
+def kl_per_latent(post: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """KL[q || p] per latent group, (..., S, C) -> (..., S)."""
+    return (post.exp() * (post - prior)).sum(-1)
+
+
+def lambda_return(last: torch.Tensor, term: torch.Tensor, rew: torch.Tensor, boot: torch.Tensor,
+                  disc: float, lam: float) -> torch.Tensor:
+    """λ-returns of length L-1 over (N, L) inputs, bootstrapping from `boot`:
+    R_{L-1} = boot_{L-1};  R_t = r_{t+1} + live_{t+1} * [(1 - cont_{t+1}) * boot_{t+1} + cont_{t+1} * R_{t+1}],
+    with live = (1 - term) * disc and cont = (1 - last) * lam. Returns R_0..R_{L-2}, shape (N, L-1)."""
+    live = (1.0 - term[:, 1:]) * disc  # (N, L-1)
+    cont = (1.0 - last[:, 1:]) * lam  # (N, L-1)
+    interm = rew[:, 1:] + (1.0 - cont) * live * boot[:, 1:]  # (N, L-1)
+    ret = boot[:, -1]
+    rets = []
+    for t in reversed(range(live.shape[1])):
+        ret = interm[:, t] + live[:, t] * cont[:, t] * ret
+        rets.append(ret)
+    return torch.stack(rets[::-1], 1)  # (N, L-1)
+
+
+@dataclass
+class ReturnNorm:
+    """EMA of the 5th and 95th return percentiles; scale = max(limit, hi - lo). No bias correction."""
+
+    decay: float = 0.99
+    lo_perc: float = 5.0
+    hi_perc: float = 95.0
+    limit: float = 1.0
+    lo: float = 0.0
+    hi: float = 0.0
+
+    def update(self, ret: torch.Tensor) -> None:
+        flat = ret.detach().float().flatten()
+        q = torch.quantile(flat, torch.tensor([self.lo_perc / 100, self.hi_perc / 100], device=flat.device))
+        lo, hi = q.tolist()
+        self.lo = self.decay * self.lo + (1 - self.decay) * lo
+        self.hi = self.decay * self.hi + (1 - self.decay) * hi
+
+    def scale(self) -> float:
+        return max(self.limit, self.hi - self.lo)
+
+    def state_dict(self) -> dict[str, float]:
+        return {"lo": self.lo, "hi": self.hi}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        self.lo, self.hi = float(state["lo"]), float(state["hi"])
+
+
+def imagination_weight(con: torch.Tensor) -> torch.Tensor:
+    """w_t = prod_{k<=t} c_k over (N, H+1); the discount already lives in c (soft continue target)."""
+    return torch.cumprod(con, 1)
+
+
+def actor_loss(logp: torch.Tensor, entropy: torch.Tensor, adv: torch.Tensor, weight: torch.Tensor,
+               actent: float) -> torch.Tensor:
+    """REINFORCE with entropy bonus, per (N, H): w * -(logπ(a) * sg(A) + η H)."""
+    return weight.detach() * -(logp * adv.detach() + actent * entropy)
+
+
+def critic_loss(nll_return: torch.Tensor, nll_slow: torch.Tensor, weight: torch.Tensor,
+                slowreg: float) -> torch.Tensor:
+    """Two-hot NLL of the λ-return plus the slow-critic regulariser, weighted: (N, H)."""
+    return weight.detach() * (nll_return + slowreg * nll_slow)
+
+
+def replay_lambda_return(is_last: torch.Tensor, is_terminal: torch.Tensor, reward: torch.Tensor,
+                         boot: torch.Tensor, disc: float, lam: float) -> torch.Tensor:
+    """Real-data λ-returns (B, T-1) that bootstrap from the imagined returns `boot` (B, T)."""
+    return lambda_return(is_last.float(), is_terminal.float(), reward, boot, disc, lam)

@@ -1,0 +1,202 @@
+"""Building blocks: RMSNorm, truncated-normal fan-in init, Linear, BlockLinear, MLP, conv encoder and decoder.
+
+Legend: N any leading dims, D deter, G blocks, U units, d CNN depth, E token width, F feature width (D + S*C).
+Layer order everywhere is Linear/Conv -> RMSNorm -> SiLU, every layer has a zero-initialised bias (HEAD).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from dreamer_core.dists import symlog
+
+_TRUNC_STD_FIX = 1.1368  # restores unit std after truncating a standard normal to [-2, 2]
+
+
+def trunc_normal_fan_in_(weight: torch.Tensor, fan_in: int, outscale: float = 1.0) -> None:
+    """Official `trunc_normal_in` init: N(0,1) truncated to [-2, 2], times 1.1368 / sqrt(fan_in) * outscale."""
+    with torch.no_grad():
+        if outscale == 0.0:
+            weight.zero_()
+            return
+        nn.init.trunc_normal_(weight, 0.0, 1.0, -2.0, 2.0)
+        weight.mul_(_TRUNC_STD_FIX / math.sqrt(fan_in) * outscale)
+
+
+class RMSNorm(nn.Module):
+    """x * rsqrt(mean(x^2) + eps) * scale over `dim`, computed in float32; learned scale only."""
+
+    def __init__(self, width: int, eps: float = 1e-4, dim: int = -1):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(width))
+        self.eps, self.dim = eps, dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = x.dtype
+        if self.dim == -1:
+            return F.rms_norm(x.float(), (x.shape[-1],), self.scale, self.eps).to(dtype)
+        x = x.float()
+        x = x * torch.rsqrt(x.square().mean(self.dim, keepdim=True) + self.eps)
+        shape = [1] * x.dim()
+        shape[self.dim] = -1
+        return (x * self.scale.view(shape)).to(dtype)
+
+
+class Linear(nn.Linear):
+    def __init__(self, inp: int, out: int, outscale: float = 1.0):
+        super().__init__(inp, out, bias=True)
+        trunc_normal_fan_in_(self.weight, inp, outscale)
+        nn.init.zeros_(self.bias)
+
+
+class NormLinear(nn.Module):
+    """Linear -> RMSNorm -> SiLU."""
+
+    def __init__(self, inp: int, out: int):
+        super().__init__()
+        self.linear = Linear(inp, out)
+        self.norm = RMSNorm(out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.silu(self.norm(self.linear(x)))
+
+
+class BlockLinear(nn.Module):
+    """Block-diagonal linear: G separate (inp/G -> out/G) maps. Fan-in for init is the full input width."""
+
+    def __init__(self, inp: int, out: int, blocks: int, outscale: float = 1.0):
+        super().__init__()
+        if inp % blocks or out % blocks:
+            raise ValueError(f"BlockLinear widths {inp}->{out} must be divisible by {blocks} blocks")
+        self.blocks = blocks
+        self.weight = nn.Parameter(torch.empty(blocks, inp // blocks, out // blocks))
+        self.bias = nn.Parameter(torch.zeros(out))
+        trunc_normal_fan_in_(self.weight, inp, outscale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lead = x.shape[:-1]
+        x = x.reshape(-1, self.blocks, x.shape[-1] // self.blocks).transpose(0, 1)  # (G, N, in/G)
+        y = torch.bmm(x, self.weight)  # (G, N, out/G)
+        y = y.transpose(0, 1).reshape(*lead, -1)  # (N, out)
+        return y + self.bias
+
+
+class MLP(nn.Module):
+    """`layers` x (Linear -> RMSNorm -> SiLU)."""
+
+    def __init__(self, inp: int, layers: int, units: int):
+        super().__init__()
+        self.layers = nn.Sequential(*[NormLinear(inp if i == 0 else units, units) for i in range(layers)])
+        self.out_width = units if layers else inp
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+
+class Conv(nn.Conv2d):
+    """Conv k x k, stride 1, 'same' padding, fan-in init over k*k*C_in."""
+
+    def __init__(self, inp: int, out: int, kernel: int, outscale: float = 1.0):
+        super().__init__(inp, out, kernel, stride=1, padding=kernel // 2, bias=True)
+        trunc_normal_fan_in_(self.weight, kernel * kernel * inp, outscale)
+        nn.init.zeros_(self.bias)
+
+
+class Encoder(nn.Module):
+    """Vectors: symlog -> MLP. Images: 4 x [conv k5 -> 2x2 max-pool -> RMSNorm -> SiLU], flattened. Concatenated."""
+
+    def __init__(self, vector_dims: dict[str, int], image_keys: list[str], size: int, depth: int, units: int,
+                 layers: int, kernel: int):
+        super().__init__()
+        self.vector_keys = sorted(vector_dims)
+        self.image_keys = sorted(image_keys)
+        self.out_width = 0
+        if self.vector_keys:
+            self.mlp = MLP(sum(vector_dims[k] for k in self.vector_keys), layers, units)
+            self.out_width += units
+        if self.image_keys:
+            channels = [3 * len(self.image_keys)] + [depth * m for m in (2, 3, 4, 4)]
+            self.convs = nn.ModuleList(Conv(channels[i], channels[i + 1], kernel) for i in range(4))
+            self.norms = nn.ModuleList(RMSNorm(channels[i + 1], dim=1) for i in range(4))
+            self.out_width += channels[-1] * (size // 16) ** 2
+
+    def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        parts = []
+        if self.vector_keys:
+            x = torch.cat([obs[k].float() for k in self.vector_keys], -1)  # (N, sum dims)
+            parts.append(self.mlp(symlog(x)))  # (N, U)
+        if self.image_keys:
+            img = torch.cat([obs[k] for k in self.image_keys], -1)  # (N, H, W, 3k) uint8
+            lead = img.shape[:-3]
+            x = img.reshape(-1, *img.shape[-3:]).permute(0, 3, 1, 2).float() / 255.0 - 0.5  # (N, 3k, H, W)
+            for conv, norm in zip(self.convs, self.norms):
+                x = F.silu(norm(F.max_pool2d(conv(x), 2)))  # (N, c, H/2, W/2)
+            parts.append(x.reshape(*lead, -1))  # (N, 4d * (H/16)^2)
+        return torch.cat(parts, -1)  # (N, E)
+
+
+class Decoder(nn.Module):
+    """Vectors: feat -> MLP -> per-key linear (symlog space). Images: block-linear(h) + MLP(z) start map at
+    (size/16)^2 x 4d, then 3 x [upsample -> conv -> RMSNorm -> SiLU] and upsample -> conv -> sigmoid."""
+
+    def __init__(self, vector_dims: dict[str, int], image_keys: list[str], size: int, deter: int, stoch_flat: int,
+                 depth: int, units: int, layers: int, kernel: int, blocks: int):
+        super().__init__()
+        self.vector_keys = sorted(vector_dims)
+        self.image_keys = sorted(image_keys)
+        self.deter = deter
+        if self.vector_keys:
+            self.mlp = MLP(deter + stoch_flat, layers, units)
+            self.heads = nn.ModuleDict({k: Linear(units, vector_dims[k]) for k in self.vector_keys})
+        if self.image_keys:
+            self.res = size // 16
+            self.blocks = blocks
+            start = 4 * depth
+            self.start_channels = start
+            self.space = BlockLinear(deter, self.res * self.res * start, blocks)
+            self.z_in = NormLinear(stoch_flat, 2 * units)
+            self.z_out = Linear(2 * units, self.res * self.res * start)
+            self.start_norm = RMSNorm(start, dim=1)
+            channels = [start, 4 * depth, 3 * depth, 2 * depth]
+            self.convs = nn.ModuleList(Conv(channels[i], channels[i + 1], kernel) for i in range(3))
+            self.norms = nn.ModuleList(RMSNorm(channels[i + 1], dim=1) for i in range(3))
+            self.out = Conv(channels[-1], 3 * len(self.image_keys), kernel)
+
+    def forward(self, deter: torch.Tensor, stoch_flat: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Returns symlog-space vectors (N, dims) and images in [0, 1] (N, H, W, 3)."""
+        out: dict[str, torch.Tensor] = {}
+        if self.vector_keys:
+            x = self.mlp(torch.cat([deter, stoch_flat], -1))  # (N, U)
+            out.update({k: head(x) for k, head in self.heads.items()})
+        if self.image_keys:
+            lead = deter.shape[:-1]
+            h = deter.reshape(-1, deter.shape[-1])  # (N, D)
+            z = stoch_flat.reshape(-1, stoch_flat.shape[-1])  # (N, S*C)
+            n, r, c, g = h.shape[0], self.res, self.start_channels, self.blocks
+            # Each block of h fills its own channel slice of the start map.
+            x_h = self.space(h).reshape(n, g, r, r, c // g).permute(0, 1, 4, 2, 3).reshape(n, c, r, r)
+            x_z = self.z_out(self.z_in(z)).reshape(n, r, r, c).permute(0, 3, 1, 2)  # (N, 4d, r, r)
+            x = F.silu(self.start_norm(x_h + x_z))  # (N, 4d, r, r)
+            for conv, norm in zip(self.convs, self.norms):
+                x = F.silu(norm(conv(F.interpolate(x, scale_factor=2, mode="nearest"))))
+            x = torch.sigmoid(self.out(F.interpolate(x, scale_factor=2, mode="nearest")))  # (N, 3k, H, W)
+            x = x.permute(0, 2, 3, 1).reshape(*lead, *x.shape[2:], x.shape[1])  # (N, H, W, 3k)
+            for i, k in enumerate(self.image_keys):
+                out[k] = x[..., 3 * i : 3 * i + 3]
+        return out
+
+
+class Head(nn.Module):
+    """MLP over features followed by an output layer with the official out-scale."""
+
+    def __init__(self, inp: int, layers: int, units: int, out: int, outscale: float):
+        super().__init__()
+        self.mlp = MLP(inp, layers, units)
+        self.out = Linear(self.mlp.out_width, out, outscale)
+
+    def forward(self, feat: torch.Tensor) -> torch.Tensor:
+        return self.out(self.mlp(feat))

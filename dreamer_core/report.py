@@ -1,0 +1,170 @@
+"""Reports and interactive imagination: everything the app needs from the model, as numpy data.
+
+`make_report` runs the posterior over a replay window (reconstruction), an open-loop prior rollout under the true
+actions from the middle of it, and K policy-sampled futures from the same context. `imagine_from` is the same
+imagination from any (possibly user-edited) latent, seeded so the same seed gives the same future.
+
+Legend: L report length, Lc context steps, Hi imagined steps, K samples, S latents, C classes, NB bins, V vector dims.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from dreamer_core import losses
+from dreamer_core.agent import Agent
+from dreamer_core.dists import symexp
+from dreamer_core.rssm import Latent
+
+
+@dataclass
+class Imagination:
+    """K imagined futures of Hi steps from one start state (index 0 of each is the first imagined step)."""
+
+    frames: np.ndarray | None  # (K, Hi, H, W, 3) uint8, None when the model decodes no image
+    vectors: np.ndarray | None  # (K, Hi, V) decoded vector observations, raw space
+    actions: np.ndarray  # (K, Hi, A) action that led into each imagined step
+    rewards: np.ndarray  # (K, Hi) predicted reward mean
+    continues: np.ndarray  # (K, Hi) predicted continue probability
+    values: np.ndarray  # (K, Hi) critic mean
+    critic_probs: np.ndarray  # (K, Hi, NB)
+    reward_probs: np.ndarray  # (K, Hi, NB)
+    latent_probs: np.ndarray  # (K, Hi, S, C) prior probabilities
+    returns: np.ndarray  # (K, Hi - 1) λ-returns along the imagined trajectory
+    seed: int
+    temperature: float
+
+
+@dataclass
+class Report:
+    """A snapshot of what the world model sees, reconstructs and imagines (DESIGN §2)."""
+
+    real: np.ndarray | None  # (L, H, W, 3) uint8: the observed frames (log/image on proprio tasks)
+    decoded: np.ndarray | None  # (L, H, W, 3) uint8 posterior reconstructions; None if no image is modelled
+    real_vectors: np.ndarray | None  # (L, V)
+    decoded_vectors: np.ndarray | None  # (L, V)
+    vector_keys: list[str]
+    openloop: np.ndarray | None  # (L - Lc, H, W, 3) uint8 prior rollout under the true actions
+    openloop_vectors: np.ndarray | None  # (L - Lc, V)
+    context_len: int  # Lc
+    imagination: Imagination  # K policy-sampled futures from the last context state
+    kl: np.ndarray  # (L, S) KL[q || p] per latent (dyn and rep share this value; they differ in gradients)
+    free_nats: float
+    latent_post: np.ndarray  # (L, S, C) posterior probabilities
+    latent_prior: np.ndarray  # (L, S, C) prior probabilities
+    critic_probs: np.ndarray  # (L, NB) critic two-hot distribution at each posterior state
+    reward_probs: np.ndarray  # (L, NB)
+    bins: np.ndarray  # (NB,)
+    values: np.ndarray  # (L,) critic mean
+    returns: np.ndarray  # (L,) imagined λ-return R_0 from each posterior state
+    reward_pred: np.ndarray  # (L,)
+    rewards: np.ndarray  # (L,) real rewards
+    actions: np.ndarray  # (L, A) actions taken at each step
+    is_first: np.ndarray  # (L,)
+    entropy: np.ndarray  # (L,) policy entropy at each posterior state
+    start: Latent = field(repr=False)  # the last context state (1, ...), where imagination starts
+    updates: int = 0
+    env_frames: int = 0
+    seed: int = 0
+    wall_time: float = 0.0
+
+
+def _to_uint8(images: torch.Tensor) -> np.ndarray:
+    return (images.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy()
+
+
+def _decode(agent: Agent, states: Latent) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Decoded (frames uint8, raw-space vectors) for states (..., ...)."""
+    out = agent.decoder(states.deter, states.stoch.flatten(-2))
+    frames = _to_uint8(out[agent.image_keys[0]]) if agent.image_keys else None
+    vectors = None
+    if agent.vector_dims:
+        vectors = torch.cat([symexp(out[k]) for k in sorted(agent.vector_dims)], -1).cpu().numpy()
+    return frames, vectors
+
+
+@torch.no_grad()
+def imagine_from(agent: Agent, start: Latent, horizon: int, seed: int = 0, samples: int = 1,
+                 actions: torch.Tensor | None = None, temperature: float = 1.0) -> Imagination:
+    """Imagines `samples` futures of `horizon` steps from `start` (1, ...). With `actions` (horizon, A) the
+    futures follow those actions (open loop); otherwise the policy samples them. Deterministic given `seed`."""
+    gen = torch.Generator(agent.device).manual_seed(int(seed))
+    begin = Latent(start.deter.expand(samples, -1).contiguous(), start.stoch.expand(samples, -1, -1).contiguous())
+    if actions is not None:
+        policy = actions.to(agent.device).float()[None].expand(samples, -1, -1)  # (K, Hi, A)
+    else:
+        policy = lambda s: agent.actor(s.feat()).sample(gen)  # noqa: E731
+    traj, acts, priors = agent.rssm.imagine(begin, policy, horizon, gen, temperature)
+    future = traj.index((slice(None), slice(1, None)))  # (K, Hi, ...)
+    feat = future.feat()
+    critic = agent.value(agent.critic, feat)
+    reward = agent.value(agent.reward, feat)
+    con = torch.sigmoid(agent.cont(feat)[..., 0])  # (K, Hi)
+    values = critic.mean()
+    returns = losses.lambda_return(torch.zeros_like(con), 1 - con, reward.mean(), values, 1.0,
+                                   agent.config.train.lam)
+    frames, vectors = _decode(agent, future)
+    return Imagination(
+        frames=frames, vectors=vectors, actions=acts[:, :-1].cpu().numpy(),
+        rewards=reward.mean().cpu().numpy(), continues=con.cpu().numpy(), values=values.cpu().numpy(),
+        critic_probs=critic.probs.cpu().numpy(), reward_probs=reward.probs.cpu().numpy(),
+        latent_probs=priors.exp().cpu().numpy(), returns=returns.cpu().numpy(), seed=int(seed),
+        temperature=float(temperature))
+
+
+@torch.no_grad()
+def make_report(agent: Agent, batch: dict[str, np.ndarray], seed: int = 0, samples: int = 3,
+                horizon: int | None = None, temperature: float = 1.0, updates: int = 0,
+                env_frames: int = 0) -> Report:
+    """Builds a Report from one replay window `batch` of shape (1, K + L, ...)."""
+    was_training = agent.training
+    agent.eval()
+    gen = torch.Generator(agent.device).manual_seed(int(seed))
+    data = agent.to_tensors({k: v for k, v in batch.items() if not k.startswith("log/")})
+    start, prev_action, data = agent.split_context(data)
+    length = data["is_first"].shape[1]
+    ctx = max(1, length // 2)
+    _, states, post, prior = agent.observe(start, prev_action, data, gen)  # (1, L, ...)
+    decoded, decoded_vec = _decode(agent, states)
+    # Open loop: posterior on the first Lc steps, then the prior under the true actions.
+    last_ctx = states.index((slice(None), ctx - 1))  # (1, ...)
+    true_actions = data["action"][0, ctx - 1 : length - 1].float()  # (L - Lc, A)
+    openloop = imagine_from(agent, last_ctx, length - ctx, seed, 1, true_actions, temperature)
+    sampled = imagine_from(agent, last_ctx, horizon or (length - ctx), seed, samples, None, temperature)
+    # Critic, reward and imagined returns at every posterior state.
+    feat = states.feat()[0]  # (L, F)
+    critic = agent.value(agent.critic, feat)
+    reward = agent.value(agent.reward, feat)
+    flat = states.reshape(length)
+    traj, _, _ = agent.rssm.imagine(flat, lambda s: agent.actor(s.feat()).sample(gen),
+                                    agent.config.train.imag_horizon)
+    tfeat = traj.feat()  # (L, Hs+1, F)
+    tcon = torch.sigmoid(agent.cont(tfeat)[..., 0])
+    tret = losses.lambda_return(torch.zeros_like(tcon), 1 - tcon, agent.value(agent.reward, tfeat).mean(),
+                                agent.value(agent.critic, tfeat).mean(), 1.0, agent.config.train.lam)
+    image_key = agent.image_keys[0] if agent.image_keys else ("log/image" if "log/image" in batch else None)
+    k = agent.config.train.replay_context
+    real = batch[image_key][0, k:] if image_key else None
+    vkeys = sorted(agent.vector_dims)
+    real_vec = np.concatenate([batch[v][0, k:] for v in vkeys], -1) if vkeys else None
+    report = Report(
+        real=real, decoded=decoded[0] if decoded is not None else None,
+        real_vectors=real_vec, decoded_vectors=decoded_vec[0] if decoded_vec is not None else None,
+        vector_keys=vkeys,
+        openloop=openloop.frames[0] if openloop.frames is not None else None,
+        openloop_vectors=openloop.vectors[0] if openloop.vectors is not None else None,
+        context_len=ctx, imagination=sampled,
+        kl=losses.kl_per_latent(post, prior)[0].cpu().numpy(), free_nats=agent.config.train.free_nats,
+        latent_post=post.exp()[0].cpu().numpy(), latent_prior=prior.exp()[0].cpu().numpy(),
+        critic_probs=critic.probs.cpu().numpy(), reward_probs=reward.probs.cpu().numpy(),
+        bins=agent.bins.cpu().numpy(), values=critic.mean().cpu().numpy(), returns=tret[:, 0].cpu().numpy(),
+        reward_pred=reward.mean().cpu().numpy(), rewards=batch["reward"][0, k:].astype(np.float32),
+        actions=batch["action"][0, k:].astype(np.float32), is_first=batch["is_first"][0, k:].astype(bool),
+        entropy=agent.actor(feat).entropy().cpu().numpy(), start=last_ctx,
+        updates=updates, env_frames=env_frames, seed=int(seed), wall_time=time.time())
+    agent.train(was_training)
+    return report

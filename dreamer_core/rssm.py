@@ -1,0 +1,178 @@
+"""Recurrent state-space model with a block-diagonal GRU (DreamerV3, HEAD).
+
+Legend: B batch, T time, H horizon, N B*T or any batch, D deter, G blocks, S latents, C classes, A action dims,
+E token width, F feature width (D + S*C), U hidden.
+
+The API passes state explicitly (`Latent`), so callers can copy, edit and re-imagine without touching training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from dreamer_core.dists import sample_onehot, unimix_logits
+from dreamer_core.nets import BlockLinear, Linear, MLP, NormLinear, RMSNorm
+
+
+@dataclass
+class Latent:
+    """Model state: deterministic `deter` (..., D) and one-hot stochastic `stoch` (..., S, C)."""
+
+    deter: torch.Tensor
+    stoch: torch.Tensor
+
+    def feat(self) -> torch.Tensor:
+        return torch.cat([self.deter, self.stoch.flatten(-2)], -1)  # (..., F)
+
+    def detach(self) -> Latent:
+        return Latent(self.deter.detach(), self.stoch.detach())
+
+    def index(self, idx) -> Latent:
+        return Latent(self.deter[idx], self.stoch[idx])
+
+    def reshape(self, *lead: int) -> Latent:
+        return Latent(self.deter.reshape(*lead, self.deter.shape[-1]), self.stoch.reshape(*lead, *self.stoch.shape[-2:]))
+
+    def clone(self) -> Latent:
+        return Latent(self.deter.clone(), self.stoch.clone())
+
+
+def scale_action(action: torch.Tensor) -> torch.Tensor:
+    """a / stopgrad(max(1, |a|)): bounds the magnitude while letting gradients through."""
+    return action / action.abs().clamp_min(1.0).detach()
+
+
+class RSSM(nn.Module):
+    def __init__(self, deter: int, hidden: int, stoch: int, classes: int, blocks: int, act_dim: int,
+                 token_dim: int, img_layers: int = 2, obs_layers: int = 1, unimix: float = 0.01):
+        super().__init__()
+        self.deter, self.hidden, self.stoch, self.classes, self.blocks = deter, hidden, stoch, classes, blocks
+        self.unimix = unimix
+        self.act_dim = act_dim
+        # Block GRU: separate projections of h, z and a; block-linear hidden layer; block-linear gates.
+        self.dynin_h = NormLinear(deter, hidden)
+        self.dynin_z = NormLinear(stoch * classes, hidden)
+        self.dynin_a = NormLinear(act_dim, hidden)
+        self.dynhid = BlockLinear(deter + blocks * 3 * hidden, deter, blocks)
+        self.dynhid_norm = RMSNorm(deter)
+        self.dyngru = BlockLinear(deter, 3 * deter, blocks)
+        # Prior p(z | h) and posterior q(z | h, e).
+        self.prior_mlp = MLP(deter, img_layers, hidden)
+        self.prior_out = Linear(hidden, stoch * classes)
+        self.post_in = NormLinear(deter + token_dim, hidden)
+        self.post_mlp = MLP(hidden, obs_layers - 1, hidden)
+        self.post_out = Linear(hidden, stoch * classes)
+
+    @property
+    def feat_dim(self) -> int:
+        return self.deter + self.stoch * self.classes
+
+    def initial(self, batch: int, device: torch.device | str = "cpu") -> Latent:
+        """All-zero state, as at every episode start (HEAD has no learned initial state)."""
+        return Latent(torch.zeros(batch, self.deter, device=device),
+                      torch.zeros(batch, self.stoch, self.classes, device=device))
+
+    # -- pieces ------------------------------------------------------------------------------------------------
+    def action_input(self, action: torch.Tensor) -> torch.Tensor:
+        return self.dynin_a(scale_action(action))  # (N, U)
+
+    def core(self, deter: torch.Tensor, stoch: torch.Tensor, action_in: torch.Tensor) -> torch.Tensor:
+        """One block-GRU step from (h, z, projected a) to the next h. Shapes (N, D), (N, S, C), (N, U)."""
+        n, g, d = deter.shape[0], self.blocks, self.deter
+        x = torch.cat([self.dynin_h(deter), self.dynin_z(stoch.flatten(-2)), action_in], -1)  # (N, 3U)
+        # dynhid sees [h_group, x] per group; x is shared, so its part is one dense matmul (same math).
+        w = self.dynhid.weight  # (G, D/G + 3U, D/G)
+        h_part = torch.bmm(deter.reshape(n, g, d // g).transpose(0, 1), w[:, : d // g])  # (G, N, D/G)
+        x_part = x @ w[:, d // g :].permute(1, 0, 2).reshape(x.shape[-1], d)  # (N, D)
+        hid = h_part.transpose(0, 1).reshape(n, d) + x_part + self.dynhid.bias  # (N, D)
+        hid = F.silu(self.dynhid_norm(hid))  # (N, D)
+        gates = self.dyngru(hid).reshape(n, g, 3, d // g)  # (N, G, 3, D/G): each group's [reset, cand, update]
+        # Gate math stays in the grouped layout (strided views), so no copies are made.
+        reset = torch.sigmoid(gates[:, :, 0])  # (N, G, D/G)
+        cand = torch.tanh(reset * gates[:, :, 1])
+        update = torch.sigmoid(gates[:, :, 2] - 1.0)  # biased towards keeping h
+        prev = deter.reshape(n, g, d // g)
+        return (prev + update * (cand - prev)).reshape(n, d)  # (N, D) = u*c + (1-u)*h
+
+    def prior(self, deter: torch.Tensor) -> torch.Tensor:
+        """Unimix log-probabilities of p(z | h): (..., D) -> (..., S, C)."""
+        logits = self.prior_out(self.prior_mlp(deter))
+        return unimix_logits(logits.reshape(*deter.shape[:-1], self.stoch, self.classes), self.unimix)
+
+    def _post_token_part(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The token half of the posterior's first layer, precomputed for all steps."""
+        return F.linear(tokens, self.post_in.linear.weight[:, self.deter :])  # (..., U)
+
+    def _post_from(self, deter: torch.Tensor, token_part: torch.Tensor) -> torch.Tensor:
+        x = F.linear(deter, self.post_in.linear.weight[:, : self.deter]) + token_part + self.post_in.linear.bias
+        x = self.post_mlp(F.silu(self.post_in.norm(x)))  # (N, U)
+        logits = self.post_out(x).reshape(*deter.shape[:-1], self.stoch, self.classes)
+        return unimix_logits(logits, self.unimix)  # (N, S, C)
+
+    def posterior(self, deter: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
+        return self._post_from(deter, self._post_token_part(token))
+
+    # -- sequences ---------------------------------------------------------------------------------------------
+    def observe(self, carry: Latent, tokens: torch.Tensor, prev_actions: torch.Tensor, is_first: torch.Tensor,
+                gen: torch.Generator | None = None) -> tuple[Latent, Latent, torch.Tensor, torch.Tensor]:
+        """Posterior rollout. tokens (B, T, E), prev_actions (B, T, A) = the action before each step,
+        is_first (B, T). Returns (last state, states (B, T, ...), post logp (B, T, S, C), prior logp (B, T, S, C))."""
+        B, T = tokens.shape[:2]
+        keep = (~is_first.bool()).float()  # (B, T)
+        act_in = self.action_input(prev_actions * keep[..., None])  # (B, T, U)
+        token_part = self._post_token_part(tokens)  # (B, T, U)
+        deter, stoch = carry.deter, carry.stoch
+        deters, stochs, posts = [], [], []
+        for t in range(T):
+            k = keep[:, t, None]  # (B, 1)
+            deter = self.core(deter * k, stoch * k[..., None], act_in[:, t])  # (B, D)
+            post = self._post_from(deter, token_part[:, t])  # (B, S, C)
+            stoch = sample_onehot(post, gen)  # (B, S, C)
+            deters.append(deter)
+            stochs.append(stoch)
+            posts.append(post)
+        states = Latent(torch.stack(deters, 1), torch.stack(stochs, 1))  # (B, T, ...)
+        prior = self.prior(states.deter)  # (B, T, S, C), batched over time
+        return Latent(deter, stoch), states, torch.stack(posts, 1), prior
+
+    def obs_step(self, carry: Latent, token: torch.Tensor, prev_action: torch.Tensor, is_first: torch.Tensor,
+                 gen: torch.Generator | None = None) -> tuple[Latent, torch.Tensor]:
+        """One posterior step for acting: (N, ...) in, (state, post logp) out."""
+        keep = (~is_first.bool()).float()[:, None]  # (N, 1)
+        deter = self.core(carry.deter * keep, carry.stoch * keep[..., None], self.action_input(prev_action * keep))
+        post = self.posterior(deter, token)
+        return Latent(deter, sample_onehot(post, gen)), post
+
+    def img_step(self, state: Latent, action: torch.Tensor, gen: torch.Generator | None = None,
+                 temperature: float = 1.0) -> tuple[Latent, torch.Tensor]:
+        """One prior step: (state, action (N, A)) -> (next state, prior logp (N, S, C))."""
+        deter = self.core(state.deter, state.stoch, self.action_input(action))
+        prior = self.prior(deter)
+        logits = prior if temperature == 1.0 else torch.log_softmax(prior / max(temperature, 1e-6), -1)
+        return Latent(deter, sample_onehot(logits, gen)), prior
+
+    def imagine(self, start: Latent, policy: Callable[[Latent], torch.Tensor] | torch.Tensor, horizon: int,
+                gen: torch.Generator | None = None, temperature: float = 1.0,
+                ) -> tuple[Latent, torch.Tensor, torch.Tensor]:
+        """Rolls the prior forward `horizon` steps from `start` (N, ...).
+
+        `policy` is a callable state -> action (N, A), or a tensor of actions (N, horizon, A) (open loop).
+        Returns states (N, horizon + 1, ...) including the start, actions (N, horizon + 1, A) where action t was
+        taken in state t (the last comes from the policy, or is zero for open loop), and prior logp
+        (N, horizon, S, C) of states 1..horizon."""
+        states, actions, priors = [start], [], []
+        state = start
+        for t in range(horizon):
+            action = policy(state) if callable(policy) else policy[:, t]
+            state, prior = self.img_step(state, action, gen, temperature)
+            states.append(state)
+            actions.append(action)
+            priors.append(prior)
+        actions.append(policy(state) if callable(policy) else torch.zeros_like(actions[-1]))
+        stacked = Latent(torch.stack([s.deter for s in states], 1), torch.stack([s.stoch for s in states], 1))
+        return stacked, torch.stack(actions, 1), torch.stack(priors, 1)

@@ -1,0 +1,284 @@
+"""The act / store / train loop as small steps a caller drives (the headless CLI, the Studio worker, tests).
+
+One `Trainer.step()` = one policy step in every env, the step stored in replay, and as many updates as the train
+ratio has earned (replayed steps per agent step; updates per agent step = train_ratio / (B*T), as officially).
+Nothing here blocks on a GUI or sleeps; cadences (logging, reports, checkpoints) are wall-clock and cheap to check.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dreamer_core import checkpoint
+from dreamer_core.agent import Agent
+from dreamer_core.config import Config
+from dreamer_core.envs import make_env
+from dreamer_core.replay import Replay
+from dreamer_core.report import Report, make_report
+
+CHECKPOINT_NAME = "latest.ckpt"
+COMPARED_SECTIONS = ("model", "env")  # a checkpoint only loads into a run whose model and env match
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("run.device is 'cuda' but torch sees no CUDA device; use run.device=cpu or auto")
+    return torch.device(name)
+
+
+@dataclass
+class Counters:
+    agent_steps: int = 0  # policy steps summed over envs
+    env_frames: int = 0  # agent steps times action repeat (the x-axis of published curves)
+    episodes: int = 0
+    train_credit: float = 0.0
+
+
+@dataclass
+class StepInfo:
+    """What one `Trainer.step()` did, for progress lines and the GUI's live scalars."""
+
+    agent_steps: int
+    env_frames: int
+    updates: int
+    trained: int  # updates done in this step
+    scores: list[float] = field(default_factory=list)  # returns of episodes that ended in this step
+    train_metrics: dict[str, float] | None = None
+
+
+class Trainer:
+    def __init__(self, config: Config, logdir: str | Path | None = None, resume: bool = True):
+        self.config = config
+        run = config.run
+        if run.threads:
+            torch.set_num_threads(run.threads)
+        self.device = pick_device(run.device)
+        random.seed(run.seed)
+        np.random.seed(run.seed)
+        torch.manual_seed(run.seed)
+        self.gen = torch.Generator(self.device).manual_seed(run.seed)
+        self.envs = [make_env(config.env, run.seed + i) for i in range(run.envs)]
+        env = self.envs[0]
+        self.agent = Agent(config, env.obs_space, env.act_space, self.device)
+        t = config.train
+        self.window = t.batch_length + t.replay_context
+        spaces = {k: (s.shape, s.dtype) for k, s in env.obs_space.items()}
+        spaces["action"] = (env.act_space.shape, np.float32)
+        spaces["deter"] = ((config.model.deter,), np.float32)
+        spaces["stoch"] = ((config.model.stoch, config.model.classes), np.float32)
+        self.replay = Replay(spaces, run.replay_size, self.window, workers=run.envs, online=run.online_queue,
+                             seed=run.seed)
+        self.counters = Counters()
+        self.carry = self.agent.initial_carry(run.envs)
+        self.obs = self._stack([e.step(None, reset=True) for e in self.envs])
+        self.episode_return = np.zeros(run.envs)
+        self.episode_length = np.zeros(run.envs, np.int64)
+        self.scores: deque[tuple[int, float]] = deque(maxlen=10_000)  # (env_frames, return)
+        self.history: deque[dict[str, float]] = deque(maxlen=5_000)  # logged scalar rows, newest last
+        self._pending: dict[str, list[float]] = {}
+        self._last_log = self._last_save = self._last_report_time = time.time()
+        self._rate_mark = (time.time(), 0, 0)  # (time, agent_steps, updates) for fps figures
+        self.rates = {"fps/policy": 0.0, "fps/updates": 0.0}
+        self.logdir = Path(logdir) if logdir else None
+        self.resumed_from: Path | None = None
+        if self.logdir:
+            self.logdir.mkdir(parents=True, exist_ok=True)
+            ckpt = self.logdir / CHECKPOINT_NAME
+            if resume and ckpt.exists():
+                self.load(ckpt)
+                self.resumed_from = ckpt
+            (self.logdir / "config.json").write_text(config.to_json())
+
+    # -- properties ----------------------------------------------------------------------------------------------
+    @property
+    def updates(self) -> int:
+        return self.agent.updates
+
+    @property
+    def train_fill(self) -> int:
+        t = self.config.train
+        return self.config.run.train_fill or t.batch_size * t.batch_length
+
+    @property
+    def done(self) -> bool:
+        return self.counters.agent_steps >= self.config.run.steps
+
+    # -- the loop ------------------------------------------------------------------------------------------------
+    def step(self) -> StepInfo:
+        """One policy step in every env, stored, plus the updates the train ratio has earned."""
+        obs_t = self.agent.to_tensors({k: v for k, v in self.obs.items() if not k.startswith("log/")})
+        self.carry, action = self.agent.policy(self.carry, obs_t, self.gen)
+        action_np = action.cpu().numpy()  # (N, A)
+        latent = self.carry.latent
+        deter, stoch = latent.deter.cpu().numpy(), latent.stoch.cpu().numpy()
+        for i in range(len(self.envs)):
+            step = {k: v[i] for k, v in self.obs.items()}
+            step.update(action=action_np[i], deter=deter[i], stoch=stoch[i])
+            self.replay.add(step, worker=i)
+        scores = self._track_episodes()
+        self.obs = self._stack([env.step(action_np[i], reset=bool(self.obs["is_last"][i]))
+                                for i, env in enumerate(self.envs)])
+        n = len(self.envs)
+        self.counters.agent_steps += n
+        self.counters.env_frames += n * self.config.env.action_repeat
+
+        trained, metrics = 0, None
+        if self.replay.steps >= self.train_fill:
+            t = self.config.train
+            self.counters.train_credit += n * self.config.run.train_ratio / (t.batch_size * t.batch_length)
+            while self.counters.train_credit >= 1.0:
+                self.counters.train_credit -= 1.0
+                metrics = self.train_once()
+                trained += 1
+        self._maybe_log()
+        return StepInfo(self.counters.agent_steps, self.counters.env_frames, self.updates, trained, scores,
+                        metrics)
+
+    def train_once(self) -> dict[str, float]:
+        """One update on a replay batch; refreshed latents go back into replay."""
+        t = self.config.train
+        batch = self.replay.sample(t.batch_size)
+        index = batch.pop("index")  # (B, K+T, 2)
+        data = self.agent.to_tensors({k: v for k, v in batch.items() if not k.startswith("log/")})
+        metrics, states = self.agent.train_step(data, self.gen)
+        self.replay.update(index[:, t.replay_context :], {"deter": states.deter.cpu().numpy(),
+                                                           "stoch": states.stoch.cpu().numpy()})
+        for key, value in metrics.items():
+            self._pending.setdefault("train/" + key, []).append(value)
+        return metrics
+
+    def _track_episodes(self) -> list[float]:
+        """Accumulates returns; an episode's score is final on its is_last step."""
+        scores = []
+        self.episode_return += self.obs["reward"]
+        self.episode_length += 1
+        for i in np.flatnonzero(self.obs["is_last"]):
+            score = float(self.episode_return[i])
+            scores.append(score)
+            self.scores.append((self.counters.env_frames, score))
+            self.counters.episodes += 1
+            self._pending.setdefault("episode/score", []).append(score)
+            self._pending.setdefault("episode/length", []).append(float(self.episode_length[i]))
+            self._append_jsonl("scores.jsonl", {"step": self.counters.env_frames, "episode/score": score,
+                                                "episode/length": int(self.episode_length[i])})
+            self.episode_return[i] = 0.0
+            self.episode_length[i] = 0
+        return scores
+
+    @staticmethod
+    def _stack(steps: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        return {k: np.stack([s[k] for s in steps]) for k in steps[0]}
+
+    # -- logging -------------------------------------------------------------------------------------------------
+    def _update_rates(self) -> None:
+        now = time.time()
+        then, steps, updates = self._rate_mark
+        if now - then >= 1.0:
+            self.rates = {"fps/policy": (self.counters.agent_steps - steps) / (now - then),
+                          "fps/updates": (self.updates - updates) / (now - then)}
+            self._rate_mark = (now, self.counters.agent_steps, self.updates)
+
+    def _maybe_log(self, force: bool = False) -> dict[str, float] | None:
+        now = time.time()
+        if not force and now - self._last_log < self.config.run.log_every:
+            return None
+        self._last_log = now
+        self._update_rates()
+        row: dict[str, float] = {"step": self.counters.env_frames, "agent_steps": self.counters.agent_steps,
+                                 "updates": self.updates, "episodes": self.counters.episodes, "time": now}
+        row.update(self.rates)
+        row.update({k: float(np.mean(v)) for k, v in self._pending.items()})
+        stats = self.replay.stats()
+        row.update({f"replay/{k}": float(v) for k, v in stats.items()})
+        self._pending.clear()
+        self.history.append(row)
+        self._append_jsonl("metrics.jsonl", row)
+        return row
+
+    def _append_jsonl(self, name: str, row: dict[str, Any]) -> None:
+        if self.logdir:
+            with open(self.logdir / name, "a") as f:
+                f.write(json.dumps(row) + "\n")
+
+    def flush(self) -> None:
+        self._maybe_log(force=True)
+
+    # -- reports -------------------------------------------------------------------------------------------------
+    def report_due(self) -> bool:
+        return time.time() - self._last_report_time >= self.config.run.report_every
+
+    def report(self, seed: int | None = None, samples: int | None = None, horizon: int | None = None,
+               temperature: float = 1.0) -> Report | None:
+        """A `Report` on a fresh replay window (None until replay holds one)."""
+        run = self.config.run
+        length = run.report_length + self.config.train.replay_context
+        if self.replay.steps < length + 1 or len(self.replay) == 0:
+            return None
+        self._last_report_time = time.time()
+        batch = self.replay.recent(length)  # the newest window: shows what the agent does now
+        return make_report(self.agent, batch, seed=run.seed if seed is None else seed,
+                           samples=run.report_samples if samples is None else samples,
+                           horizon=horizon, temperature=temperature, updates=self.updates,
+                           env_frames=self.counters.env_frames)
+
+    # -- checkpoints ---------------------------------------------------------------------------------------------
+    def save(self, path: str | Path | None = None) -> Path:
+        if path is None:
+            if not self.logdir:
+                raise ValueError("save() needs a path when the trainer has no logdir")
+            path = self.logdir / CHECKPOINT_NAME
+        state = {
+            "config": self.config.to_json(),
+            "agent": self.agent.state_dict_full(),
+            "replay": self.replay.state_dict(),
+            "counters": vars(self.counters).copy(),
+            "scores": [list(s) for s in self.scores],
+            "rng": {"torch": torch.get_rng_state(), "gen": self.gen.get_state(),
+                    "numpy": np.random.get_state()[1], "numpy_pos": int(np.random.get_state()[2])},
+        }
+        checkpoint.save(path, state)
+        self._last_save = time.time()
+        return Path(path)
+
+    def save_due(self) -> bool:
+        return self.logdir is not None and time.time() - self._last_save >= self.config.run.save_every
+
+    def load(self, path: str | Path) -> None:
+        state = checkpoint.load(path, map_location=self.device)
+        saved = Config.from_dict(json.loads(state["config"]))
+        diffs = [f"{section}.{k}: checkpoint {v!r} vs this run {getattr(getattr(self.config, section), k)!r}"
+                 for section in COMPARED_SECTIONS for k, v in vars(getattr(saved, section)).items()
+                 if getattr(getattr(self.config, section), k) != v]
+        if diffs:
+            raise checkpoint.CheckpointError(
+                f"{path} was trained with a different configuration and cannot be loaded into this run:\n  "
+                + "\n  ".join(diffs) + "\nStart the run with the checkpoint's settings (see its config.json).")
+        self.agent.load_state_dict_full(state["agent"])
+        self.replay.load_state_dict(state["replay"])
+        for key, value in state["counters"].items():
+            setattr(self.counters, key, type(getattr(self.counters, key))(value))
+        self.scores = deque((tuple(s) for s in state["scores"]), maxlen=self.scores.maxlen)
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"].cpu())
+        self.gen.set_state(rng["gen"].cpu())
+        np.random.set_state(("MT19937", np.asarray(rng["numpy"], np.uint32), int(rng["numpy_pos"]), 0, 0.0))
+        # Envs restart their episodes: the carry starts from zeros at the first (is_first) step.
+        self.carry = self.agent.initial_carry(len(self.envs))
+        self.obs = self._stack([e.step(None, reset=True) for e in self.envs])
+        self.episode_return[:] = 0
+        self.episode_length[:] = 0
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()

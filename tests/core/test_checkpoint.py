@@ -1,0 +1,145 @@
+"""Checkpoints: round-trip of nested state, atomic writes, helpful errors for bad files."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from dreamer_core import checkpoint
+from dreamer_core.checkpoint import CheckpointError
+
+
+def nested_state() -> dict:
+    return {
+        "model": {"w": torch.randn(3, 4), "b": torch.zeros(4, dtype=torch.bfloat16), "n": torch.tensor(7)},
+        "opt": [{"step": 3, "lr": 1e-4}, {"betas": (0.9, 0.999)}],
+        "replay": {
+            "image": np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3),
+            "is_first": np.array([True, False, True]),
+            "reward": np.linspace(-1, 1, 5, dtype=np.float32),
+            "counts": np.array([5, 2**40], np.int64),
+            "small": np.array([1, 2], np.uint16),
+            "empty": np.zeros((0, 3), np.float64),
+            "zero_d": np.array(2.5, np.float16),
+            "scalar": np.int32(-4),
+        },
+        "rng": np.random.default_rng(0).bit_generator.state,  # nested dict with 128-bit ints
+        "name": "run-1",
+        "none": None,
+        "flag": True,
+    }
+
+
+def assert_same(a, b) -> None:
+    assert type(a) is type(b), (type(a), type(b))
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert_same(a[k], b[k])
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            assert_same(x, y)
+    elif isinstance(a, torch.Tensor):
+        assert a.dtype == b.dtype and torch.equal(a, b)
+    elif isinstance(a, (np.ndarray, np.generic)):
+        assert a.dtype == b.dtype and np.shape(a) == np.shape(b) and np.array_equal(a, b)
+    else:
+        assert a == b
+
+
+def test_round_trip_nested(tmp_path):
+    state = nested_state()
+    path = tmp_path / "run" / "step_10.ckpt"
+    checkpoint.save(path, state)
+    loaded = checkpoint.load(path)
+    assert_same(state, loaded)
+    rng = np.random.default_rng()
+    rng.bit_generator.state = loaded["rng"]
+    assert rng.integers(1 << 30) == np.random.default_rng(0).integers(1 << 30)
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]  # no leftovers
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        checkpoint.load(tmp_path / "nope.ckpt")
+
+
+@pytest.mark.parametrize("keep", [0, 0.5, 0.97])
+def test_truncated_file(tmp_path, keep):
+    path = tmp_path / "a.ckpt"
+    checkpoint.save(path, nested_state())
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(CheckpointError) as info:
+        checkpoint.load(path)
+    message = str(info.value)
+    assert str(path) in message and "truncated or corrupt" in message and "Delete it" in message
+
+
+def test_not_a_checkpoint(tmp_path):
+    text = tmp_path / "notes.ckpt"
+    text.write_text("hello, this is not a checkpoint\n")
+    with pytest.raises(CheckpointError, match="notes.ckpt"):
+        checkpoint.load(text)
+    plain = tmp_path / "plain.ckpt"
+    torch.save({"w": torch.ones(2)}, plain)  # a valid torch file, but not ours
+    with pytest.raises(CheckpointError, match="not a dreamer_core checkpoint"):
+        checkpoint.load(plain)
+    unsafe = tmp_path / "unsafe.ckpt"
+    torch.save({"a": np.zeros(2)}, unsafe)  # raw numpy pickles are refused by weights_only
+    with pytest.raises(CheckpointError, match="cannot be loaded safely"):
+        checkpoint.load(unsafe)
+    newer = tmp_path / "newer.ckpt"
+    torch.save({"format": checkpoint.FORMAT, "version": checkpoint.VERSION + 1, "state": {}}, newer)
+    with pytest.raises(CheckpointError, match="version"):
+        checkpoint.load(newer)
+
+
+def test_previous_checkpoint_survives_failed_save(tmp_path, monkeypatch):
+    path = tmp_path / "latest.ckpt"
+    checkpoint.save(path, {"version": 1, "w": torch.ones(3)})
+    real_save = torch.save
+
+    def crash_midway(obj, f, *args, **kwargs):
+        real_save(obj, f, *args, **kwargs)
+        f.truncate(f.tell() // 2)  # leave a half-written file behind, then "crash"
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash_midway)
+    with pytest.raises(OSError, match="disk full"):
+        checkpoint.save(path, {"version": 2, "w": torch.zeros(3)})
+    monkeypatch.undo()
+    assert checkpoint.load(path)["version"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.ckpt"]  # temp file cleaned up
+
+
+def test_unsupported_value_type(tmp_path):
+    with pytest.raises(CheckpointError, match="set"):
+        checkpoint.save(tmp_path / "x.ckpt", {"s": {1, 2}})
+    with pytest.raises(CheckpointError, match="object"):
+        checkpoint.save(tmp_path / "x.ckpt", {"a": np.array([None, 1], dtype=object)})
+    assert not (tmp_path / "x.ckpt").exists()
+
+
+def test_latest(tmp_path):
+    assert checkpoint.latest(tmp_path) is None
+    assert checkpoint.latest(tmp_path / "missing") is None
+    for i, name in enumerate(["b.ckpt", "a.ckpt", "c.ckpt"]):
+        checkpoint.save(tmp_path / name, {"i": i})
+        stamp = time.time() - 100 + i
+        os.utime(tmp_path / name, (stamp, stamp))
+    (tmp_path / "other.txt").write_text("x")
+    (tmp_path / ".c.ckpt.abc.tmp").write_bytes(b"partial")
+    assert checkpoint.latest(tmp_path).name == "c.ckpt"
+    os.utime(tmp_path / "a.ckpt", None)  # touched now: newest
+    assert checkpoint.latest(str(tmp_path)).name == "a.ckpt"
+
+
+def test_map_location(tmp_path):
+    checkpoint.save(tmp_path / "m.ckpt", {"w": torch.ones(2)})
+    assert checkpoint.load(tmp_path / "m.ckpt", map_location=torch.device("cpu"))["w"].device.type == "cpu"
