@@ -217,7 +217,7 @@ class Agent(nn.Module):
         starts = states.detach().reshape(B * T)  # (N, ...)
         with torch.no_grad():  # imagined states are stop-gradient: no graph needed for the rollout
             traj, actions, _ = self.rssm.imagine(starts, lambda s: self.actor(s.feat()).sample(gen),
-                                                 t.imag_horizon)
+                                                 t.imag_horizon, gen)
             imag_feat = traj.feat()  # (N, H+1, F)
             rew = self.value(self.reward, imag_feat).mean()  # (N, H+1)
             con = torch.sigmoid(self.cont(imag_feat)[..., 0])  # (N, H+1)

@@ -141,7 +141,7 @@ def make_report(agent: Agent, batch: dict[str, np.ndarray], seed: int = 0, sampl
     reward = agent.value(agent.reward, feat)
     flat = states.reshape(length)
     traj, _, _ = agent.rssm.imagine(flat, lambda s: agent.actor(s.feat()).sample(gen),
-                                    agent.config.train.imag_horizon)
+                                    agent.config.train.imag_horizon, gen)
     tfeat = traj.feat()  # (L, Hs+1, F)
     tcon = torch.sigmoid(agent.cont(tfeat)[..., 0])
     tret = losses.lambda_return(torch.zeros_like(tcon), 1 - tcon, agent.value(agent.reward, tfeat).mean(),

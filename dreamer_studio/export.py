@@ -1,0 +1,64 @@
+"""Export the imagination panel as labelled mp4 and gif (Qt-free; runs off the GUI thread).
+
+One video frame per timeline step: truth | open loop | dream 1..K (| edited 1..K) side by side, green borders
+on context frames, red on imagined, orange on edited; the caption carries update step, seed, horizon and t.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from dreamer_core import video
+from dreamer_studio import tiles
+from dreamer_studio.session import ImagineResult, ReportEntry
+
+CAPTION_STRIP = 14  # px reserved at the top for the burned-in caption
+
+
+def export_frames(entry: ReportEntry, result: ImagineResult | None,
+                  progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, list[str]]:
+    """(N, H, W, 3) frames and N captions, N = context + horizon steps."""
+    roll = tiles.Rollout(entry.report, result)
+    if not roll.has_frames:
+        raise ValueError("this run's model reads vectors only (a proprio task), so it imagines no frames to "
+                         "export; start a vision run (obs: vision) to export imagined videos")
+    settings = result.settings if result is not None else None
+    seed = settings.seed if settings else entry.report.seed
+    n = roll.ctx + roll.horizon
+    frames, labels = [], []
+    for t in range(n):
+        column = roll.column(t, scale=2)
+        column = np.concatenate([tiles.blank(CAPTION_STRIP, column.shape[1], tiles.BACKGROUND), column], 0)
+        frames.append(column)
+        phase = "context" if t < roll.ctx else f"imagined +{t - roll.ctx + 1}"
+        labels.append(f"step {entry.report.updates:,} upd | seed {seed} | horizon {roll.horizon} | "
+                      f"t {t + 1}/{n} {phase}")
+        if progress:
+            progress(t + 1, n)
+    return np.stack(frames), labels
+
+
+def export_videos(entry: ReportEntry, result: ImagineResult | None, stem: str | Path, fps: int = 6,
+                  progress: Callable[[int, int], None] | None = None) -> list[Path]:
+    """Writes stem.mp4 and stem.gif; `progress(done, total)` is called as work completes."""
+    stem = Path(stem)
+    if stem.suffix.lower() in video.SUFFIXES:
+        stem = stem.with_suffix("")
+    n_steps = [0]
+
+    def composed(done: int, total: int) -> None:
+        n_steps[0] = total
+        if progress:
+            progress(done, total + 2)
+
+    frames, labels = export_frames(entry, result, composed)
+    total = n_steps[0] + 2
+    out = []
+    for i, suffix in enumerate((".mp4", ".gif")):
+        out.append(video.write_video(stem.with_suffix(suffix), frames, fps=fps, labels=labels))
+        if progress:
+            progress(total - 1 + i, total)
+    return out

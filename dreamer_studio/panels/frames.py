@@ -1,0 +1,99 @@
+"""Frames: what the model saw vs what it reconstructs from its latent state, and the difference.
+
+On proprio tasks the model reads a vector, not pixels: the frame is rendered for the user only (`log/image`),
+and the panel compares the decoded vector with the real one instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout
+
+from dreamer_studio import tiles
+from dreamer_studio.panels.base import ImageView, Panel, report_caption
+from dreamer_studio.session import View
+
+SCALE = 3
+ERROR_LEGEND = ("error = (decoded − real) / 2 + mid-grey: grey means they agree, brighter means the model "
+                "predicts too bright, darker too dark.")
+PROPRIO_NOTE = ("This model reads a vector of joint positions and velocities, not pixels. The frame is rendered "
+                "for you only (log/image) and never reaches the model; the plot compares the vector the model "
+                "decodes from its latent state with the real one.")
+
+
+class FramesPanel(Panel):
+    title = "Frames"
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self.content)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.caption = QLabel()
+        self.caption.setStyleSheet("color: #ddd;")
+        layout.addWidget(self.caption)
+        row = QHBoxLayout()
+        self.view = ImageView(interactive=False)
+        row.addWidget(self.view, 3)
+        self.vector_plot = pg.PlotWidget()
+        self.vector_plot.setMinimumWidth(220)
+        self.vector_plot.addLegend(offset=(5, 5))
+        self.vector_plot.setLabel("bottom", "vector dimension")
+        self.real_bars = pg.BarGraphItem(x=[0], height=[0], width=0.4, brush="#9e9e9e", name="real")
+        self.dec_bars = pg.BarGraphItem(x=[0], height=[0], width=0.4, brush="#42a5f5", name="decoded")
+        self.vector_plot.addItem(self.real_bars)
+        self.vector_plot.addItem(self.dec_bars)
+        self.vector_plot.plotItem.legend.addItem(self.real_bars, "real")
+        self.vector_plot.plotItem.legend.addItem(self.dec_bars, "decoded")
+        row.addWidget(self.vector_plot, 2)
+        layout.addLayout(row, 1)
+        self.legend = QLabel(ERROR_LEGEND)
+        self.legend.setWordWrap(True)
+        self.legend.setStyleSheet("color: #aaa; font-size: 11px;")
+        layout.addWidget(self.legend)
+
+    def key(self, view: View) -> object:
+        return (id(view.entry), min(view.t, self._length(view) - 1))
+
+    @staticmethod
+    def _length(view: View) -> int:
+        return len(view.entry.report.rewards) if view.entry is not None else 1
+
+    def render(self, view: View) -> None:
+        if view.entry is None:
+            self.show_placeholder(_waiting(view))
+            return
+        self.show_content()
+        r = view.entry.report
+        length = len(r.rewards)
+        t = min(view.t, length - 1)
+        phase = "context" if t < r.context_len else "after context"
+        self.caption.setText(f"step {t + 1}/{length} ({phase}; every step here is reconstructed from the "
+                             f"posterior) · {report_caption(view)}")
+        proprio = r.decoded is None
+        self.vector_plot.setVisible(r.decoded_vectors is not None)
+        self.legend.setText(PROPRIO_NOTE if proprio else ERROR_LEGEND)
+        if proprio:
+            frame = r.real[t] if r.real is not None else tiles.blank(64, 64)
+            self.view.set_image(tiles.captioned(tiles.upscale(frame, SCALE), "real (not a model input)"))
+        else:
+            real, dec = r.real[t], r.decoded[t]
+            row = [tiles.captioned(tiles.upscale(img, SCALE), text)
+                   for img, text in ((real, "real"), (dec, "decoded"), (tiles.error_image(real, dec), "error"))]
+            self.view.set_image(tiles.hstack(row, gap=6))
+        if r.decoded_vectors is not None:
+            n = r.real_vectors.shape[-1]
+            x = np.arange(n)
+            self.real_bars.setOpts(x=x - 0.2, height=r.real_vectors[t], width=0.4)
+            self.dec_bars.setOpts(x=x + 0.2, height=r.decoded_vectors[t], width=0.4)
+            self.vector_plot.setTitle(f"{', '.join(r.vector_keys)} at step {t + 1}")
+
+
+def _waiting(view: View) -> str:
+    s = view.status
+    if s.phase == "error":
+        return f"The run did not start: {s.message}"
+    if s.phase == "building":
+        return "Building the environment and the model…"
+    return (f"Waiting for the first report: {s.message}.\nThe first report comes as soon as replay holds one "
+            "report window; later ones every few seconds (the report cadence of the preset).")

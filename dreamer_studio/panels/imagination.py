@@ -1,0 +1,193 @@
+"""Imagination: context frames (green), K imagined futures side by side (red), open loop vs truth.
+
+Top: every row at the cursor step, large. Bottom: the whole rollout as a filmstrip (rows x steps) with the
+cursor and the end of the context marked; click a column to move the cursor. Controls set horizon, K,
+temperature, seed and where the imagined actions come from (the policy, the replayed true actions, or the
+keys the user holds: 1-9 for discrete actions, W/A/S/D for the first two continuous dimensions).
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGraphicsRectItem, QHBoxLayout, QLabel, QPushButton,
+                               QSpinBox, QSplitter, QVBoxLayout, QWidget)
+
+from dreamer_studio.panels.base import ImageView, Panel, report_caption
+from dreamer_studio.session import ImagineSettings, View
+from dreamer_studio.tiles import Rollout
+
+SOURCES = {"policy": "policy samples actions", "replayed": "replayed true actions", "keys": "your keys (hold)"}
+
+
+class ImaginationControls(QWidget):
+    changed = Signal(object)  # ImagineSettings
+    export_requested = Signal()
+
+    def __init__(self, settings: ImagineSettings, parent=None) -> None:
+        super().__init__(parent)
+        self.held: tuple[float, ...] | None = None
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.horizon = _spin(1, 64, settings.horizon, "imagined steps after the context")
+        self.samples = _spin(1, 8, settings.samples, "K: how many futures are sampled side by side")
+        self.temperature = QDoubleSpinBox(minimum=0.05, maximum=3.0, singleStep=0.1, value=settings.temperature)
+        self.temperature.setToolTip("temperature of the prior's latent sampling: <1 sharper, >1 wilder dreams")
+        self.seed = _spin(0, 2**31 - 1, settings.seed, "imagination seed: the same seed gives the same futures")
+        self.reseed = QPushButton("new seed")
+        self.source = QComboBox()
+        for key, text in SOURCES.items():
+            self.source.addItem(text, key)
+        self.source.setCurrentIndex(list(SOURCES).index(settings.source))
+        self.source.setToolTip("where imagined actions come from; 'your keys': hold 1-9 (discrete) or W/A/S/D "
+                               "(continuous) while the window has focus")
+        self.export = QPushButton("Export mp4 + gif…")
+        for label, widget in (("horizon", self.horizon), ("K", self.samples), ("temp", self.temperature),
+                              ("seed", self.seed)):
+            row.addWidget(QLabel(label))
+            row.addWidget(widget)
+        row.addWidget(self.reseed)
+        row.addWidget(QLabel("actions"))
+        row.addWidget(self.source)
+        row.addStretch(1)
+        row.addWidget(self.export)
+        for w in (self.horizon, self.samples, self.seed):
+            w.valueChanged.connect(self._emit)
+        self.temperature.valueChanged.connect(self._emit)
+        self.source.currentIndexChanged.connect(self._emit)
+        self.reseed.clicked.connect(self._new_seed)
+        self.export.clicked.connect(self.export_requested)
+
+    def settings(self) -> ImagineSettings:
+        return ImagineSettings(horizon=self.horizon.value(), samples=self.samples.value(),
+                               temperature=round(self.temperature.value(), 3), seed=self.seed.value(),
+                               source=self.source.currentData(), held=self.held)
+
+    def set_held(self, held: tuple[float, ...] | None) -> None:
+        self.held = held
+        self._emit()
+
+    def _new_seed(self) -> None:
+        self.seed.setValue(random.randrange(10_000))
+
+    def _emit(self, *_) -> None:
+        self.changed.emit(self.settings())
+
+
+def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
+    box = QSpinBox(minimum=lo, maximum=hi, value=value)
+    box.setToolTip(tip)
+    box.setKeyboardTracking(False)
+    return box
+
+
+class ImaginationPanel(Panel):
+    title = "Imagination"
+    cursor_requested = Signal(int)
+
+    def __init__(self, settings: ImagineSettings, parent=None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self.content)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.controls = ImaginationControls(settings)
+        layout.addWidget(self.controls)
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        self.caption.setStyleSheet("color: #ddd;")
+        layout.addWidget(self.caption)
+        split = QSplitter(Qt.Orientation.Vertical)
+        self.current = ImageView(interactive=False)
+        self.strip = ImageView()
+        self.strip.image.mouseClickEvent = self._strip_clicked
+        self.cursor_box = QGraphicsRectItem()
+        self.cursor_box.setPen(QPen(QColor(255, 235, 59), 2))
+        self.strip.box.addItem(self.cursor_box)
+        self.ctx_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffffff", width=2, style=Qt.PenStyle.DashLine),
+                                        label="context | imagined", labelOpts={"position": 0.02, "color": "#fff"})
+        self.strip.box.addItem(self.ctx_line)
+        self.vectors = pg.PlotWidget()
+        self.vectors.setLabel("bottom", "timeline step")
+        self.vec_cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffeb3b"))
+        self.vec_ctx = pg.InfiniteLine(angle=90, pen=pg.mkPen("#fff", style=Qt.PenStyle.DashLine))
+        split.addWidget(self.current)
+        split.addWidget(self.strip)
+        split.addWidget(self.vectors)
+        split.setSizes([260, 200, 200])
+        layout.addWidget(split, 1)
+        self.legend = QLabel("green border: observed context (posterior reconstruction) · red: imagined by the "
+                             "prior · orange: imagined from your edited latent · grey: truth")
+        self.legend.setStyleSheet("color: #aaa; font-size: 11px;")
+        layout.addWidget(self.legend)
+        self._rollout: Rollout | None = None
+        self._strip_key: object = None
+
+    def key(self, view: View) -> object:
+        return (id(view.entry), id(view.result), view.t)
+
+    def render(self, view: View) -> None:
+        if view.entry is None:
+            self.show_placeholder("Imagination appears with the first report.")
+            return
+        self.show_content()
+        report, result = view.entry.report, view.result
+        roll = Rollout(report, result)
+        self._rollout = roll
+        t = min(view.t, roll.length - 1)
+        self.current.setVisible(roll.has_frames)
+        self.strip.setVisible(roll.has_frames)
+        self.vectors.setVisible(not roll.has_frames)
+        settings = result.settings if result is not None else None
+        where = "context (observed)" if t < roll.ctx else f"imagined step {t - roll.ctx + 1}/{roll.horizon}"
+        text = f"t = {t + 1}/{roll.length}: {where} · {report_caption(view)}"
+        if settings is not None:
+            text += (f" · seed {settings.seed}, K {settings.samples}, temp {settings.temperature:g}, "
+                     f"actions: {SOURCES[settings.source]}")
+            if result.edits:
+                text += f" · {len(result.edits)} latent edit(s)"
+            text += f" · imagined in {result.elapsed_ms:.0f} ms"
+        self.caption.setText(text)
+        if roll.has_frames:
+            self.current.set_image(roll.column(t))
+            strip_key = (id(view.entry), id(result))
+            if strip_key != self._strip_key:
+                self._strip_key = strip_key
+                self.strip.set_image(roll.filmstrip())
+            w, h = roll.filmstrip_cell()
+            self.cursor_box.setRect(QRectF(t * w - 1, -1, w, self.strip.image.height() + 2))
+            self.ctx_line.setValue(roll.ctx * w - 0.5)
+        else:
+            self._draw_vectors(roll, t)
+
+    def _draw_vectors(self, roll: Rollout, t: int) -> None:
+        plot = self.vectors.plotItem
+        plot.clear()
+        r = roll.report
+        base = roll.result.base if roll.result is not None else r.imagination
+        plot.setTitle("the model imagines vectors (no pixels on this task): dims of dream 1 (solid) "
+                      "and the real vector (dotted)")
+        if r.real_vectors is None or base.vectors is None:
+            return
+        dims = min(6, r.real_vectors.shape[-1])
+        steps = np.arange(len(r.real_vectors))
+        future = np.arange(roll.ctx, roll.ctx + base.vectors.shape[1])
+        for d in range(dims):
+            color = pg.intColor(d, hues=dims)
+            plot.plot(steps, r.real_vectors[:, d], pen=pg.mkPen(color, style=Qt.PenStyle.DotLine))
+            for k in range(base.vectors.shape[0]):
+                pen = pg.mkPen(color, width=2 if k == 0 else 1)
+                plot.plot(future, base.vectors[k, :, d], pen=pen)
+        plot.addItem(self.vec_ctx)
+        plot.addItem(self.vec_cursor)
+        self.vec_ctx.setValue(roll.ctx - 0.5)
+        self.vec_cursor.setValue(t)
+
+    def _strip_clicked(self, event) -> None:
+        if self._rollout is None:
+            return
+        w, _ = self._rollout.filmstrip_cell()
+        self.cursor_requested.emit(int(max(0, event.pos().x()) // w))
+        event.accept()

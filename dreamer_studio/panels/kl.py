@@ -1,0 +1,124 @@
+"""KL: the dynamics and representation KL over training with the free-bits floor, and KL per latent.
+
+dyn = KL[sg(posterior) || prior] trains the prior to predict what the encoder will see (scale 1.0);
+rep = KL[posterior || sg(prior)] keeps the posterior predictable (scale 0.1). Both are clipped below at the
+free-bits floor: under the line they give no gradient, so a curve pinned to the line means the latents carry
+little information; spikes usually mean a bug or a too-high learning rate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout
+
+from dreamer_studio.panels.base import Panel, heat_lut
+from dreamer_studio.session import View
+
+DYN_TIP = ("dyn: KL[sg(posterior) ‖ prior], summed over latents, averaged over the batch. Trains the prior "
+           "(the dynamics) to predict the posterior. Loss scale 1.0.")
+REP_TIP = ("rep: KL[posterior ‖ sg(prior)]. The same number as dyn, but its gradient trains the encoder to be "
+           "predictable. Loss scale 0.1.")
+FLOOR_TIP = "free bits: both KL losses are clipped below at this value, so below it they give no gradient."
+
+
+def column(rows: list[dict[str, float]], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of a metric across logged rows that have it."""
+    pairs = [(r.get("step", 0.0), r[key]) for r in rows if key in r and np.isfinite(r[key])]
+    if not pairs:
+        return np.zeros(0), np.zeros(0)
+    data = np.asarray(pairs, np.float64)
+    return data[:, 0], data[:, 1]
+
+
+class KLPanel(Panel):
+    title = "KL"
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self.content)
+        layout.setContentsMargins(4, 4, 4, 4)
+        head = QHBoxLayout()
+        self.log = QCheckBox("log scale")
+        self.log.toggled.connect(self._set_log)
+        info = QLabel("dyn vs rep?")
+        info.setToolTip(DYN_TIP + "\n\n" + REP_TIP + "\n\n" + FLOOR_TIP)
+        info.setStyleSheet("color: #90caf9; text-decoration: underline;")
+        head.addWidget(self.log)
+        head.addStretch(1)
+        head.addWidget(info)
+        layout.addLayout(head)
+        split = QSplitter(Qt.Orientation.Vertical)
+        self.curves = pg.PlotWidget()
+        self.curves.setLabel("bottom", "env frames")
+        self.curves.setLabel("left", "KL (nats)")
+        self.curves.addLegend(offset=(5, 5))
+        self.dyn = self.curves.plot(pen=pg.mkPen("#42a5f5", width=2), name="dyn")
+        self.rep = self.curves.plot(pen=pg.mkPen("#ef5350", width=2, style=Qt.PenStyle.DashLine), name="rep")
+        self.floor = pg.InfiniteLine(angle=0, pen=pg.mkPen("#ffca28", width=1, style=Qt.PenStyle.DotLine),
+                                     label="free bits {value:.2g}", labelOpts={"position": 0.9, "color": "#ffca28"})
+        self.curves.addItem(self.floor)
+        self.curves.setToolTip(DYN_TIP + "\n\n" + REP_TIP + "\n\n" + FLOOR_TIP)
+        self.curves.plotItem.setDownsampling(mode="peak")
+        self.curves.plotItem.setClipToView(True)
+        split.addWidget(self.curves)
+        self.heat = pg.PlotWidget()
+        self.heat.setLabel("bottom", "report step")
+        self.heat.setLabel("left", "latent")
+        self.heat.setTitle("KL per latent over the report (hover for values)")
+        self.heat_image = pg.ImageItem(axisOrder="row-major")
+        self.heat_image.setLookupTable(heat_lut())
+        self.heat.addItem(self.heat_image)
+        self.heat.invertY(True)
+        self.heat_cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffeb3b"))
+        self.heat.addItem(self.heat_cursor)
+        self.hover = QLabel(" ")
+        self.hover.setStyleSheet("color: #ddd;")
+        self.heat.scene().sigMouseMoved.connect(self._hovered)
+        split.addWidget(self.heat)
+        split.setSizes([220, 180])
+        layout.addWidget(split, 1)
+        layout.addWidget(self.hover)
+        self._kl: np.ndarray | None = None
+        self._free = 1.0
+
+    def key(self, view: View) -> object:
+        return (view.metrics_version, id(view.entry), view.t)
+
+    def render(self, view: View) -> None:
+        have_rows = any("train/kl_dyn" in r for r in view.metrics[-3:]) or any(
+            "train/kl_dyn" in r for r in view.metrics)
+        if not have_rows and view.entry is None:
+            self.show_placeholder("KL curves start once training has begun (after the first "
+                                  f"{view.status.train_fill:,} collected steps).")
+            return
+        self.show_content()
+        for item, key in ((self.dyn, "train/kl_dyn"), (self.rep, "train/kl_rep")):
+            x, y = column(view.metrics, key)
+            item.setData(x, y)
+        if view.info is not None:
+            self._free = view.info.config.train.free_nats
+            self._place_floor()
+        if view.entry is not None:
+            kl = view.entry.report.kl  # (L, S)
+            self._kl = kl
+            self.heat_image.setImage(kl.T, autoLevels=False, levels=(0.0, max(float(kl.max()), 1e-3)))
+            self.heat_cursor.setValue(min(view.t, len(kl) - 1) + 0.5)
+
+    def _set_log(self, on: bool) -> None:
+        self.curves.setLogMode(y=on)
+        self._place_floor()
+
+    def _place_floor(self) -> None:
+        # In log mode pyqtgraph plots log10(y); the line is in view coordinates.
+        self.floor.setValue(np.log10(max(self._free, 1e-6)) if self.log.isChecked() else self._free)
+        self.floor.label.setFormat(f"free bits {self._free:.2g}")
+
+    def _hovered(self, pos) -> None:
+        if self._kl is None:
+            return
+        p = self.heat.plotItem.vb.mapSceneToView(pos)
+        t, s = int(np.floor(p.x())), int(np.floor(p.y()))
+        if 0 <= t < self._kl.shape[0] and 0 <= s < self._kl.shape[1]:
+            self.hover.setText(f"latent {s}, step {t + 1}: KL {self._kl[t, s]:.3f} nats")

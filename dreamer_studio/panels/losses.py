@@ -1,0 +1,82 @@
+"""Losses & health: every logged loss, entropy, return scale, score, throughput and replay size vs env frames."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout
+
+from dreamer_studio.panels.base import Panel
+from dreamer_studio.panels.kl import column
+from dreamer_studio.session import View
+
+# (title, [(metric key or prefix*, legend name)], scale)
+GROUPS = [
+    ("world model losses", [("train/loss/dyn", "dyn"), ("train/loss/rep", "rep"), ("train/loss/rec/*", "rec "),
+                            ("train/loss/rew", "reward"), ("train/loss/con", "continue")], 1.0),
+    ("actor & critic losses", [("train/loss/policy", "policy"), ("train/loss/value", "value"),
+                               ("train/loss/repval", "replay value")], 1.0),
+    ("action entropy / randomness", [("train/ent/action", "entropy"), ("train/rand/action", "randomness")], 1.0),
+    ("return scale S and λ-return", [("train/ret_scale", "scale"), ("train/ret", "return")], 1.0),
+    ("episode score", [("episode/score", "score")], 1.0),
+    ("throughput (per second)", [("fps/policy", "env steps"), ("fps/updates", "updates")], 1.0),
+    ("gradient norm", [("train/grad_norm", "grad norm")], 1.0),
+    ("replay RAM (MB)", [("replay/ram_bytes", "RAM")], 1e-6),
+]
+COLORS = ["#42a5f5", "#ef5350", "#66bb6a", "#ffca28", "#ab47bc", "#26c6da", "#ff7043", "#bdbdbd"]
+
+
+def expand(keys: list[tuple[str, str]], available: set[str]) -> list[tuple[str, str]]:
+    out = []
+    for key, name in keys:
+        if key.endswith("*"):
+            out += [(k, name + k[len(key) - 1:]) for k in sorted(available) if k.startswith(key[:-1])]
+        else:
+            out.append((key, name))
+    return out
+
+
+class LossesPanel(Panel):
+    title = "Losses & health"
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self.content)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.header = QLabel()
+        self.header.setStyleSheet("color: #ddd;")
+        layout.addWidget(self.header)
+        grid = QGridLayout()
+        layout.addLayout(grid, 1)
+        self.plots: list[tuple[pg.PlotWidget, list[tuple[str, str]], float]] = []
+        self.curves: dict[tuple[int, str], pg.PlotDataItem] = {}
+        for i, (title, keys, scale) in enumerate(GROUPS):
+            plot = pg.PlotWidget(title=title)
+            plot.addLegend(offset=(5, 5), labelTextSize="8pt")
+            plot.plotItem.setDownsampling(mode="peak")
+            plot.plotItem.setClipToView(True)
+            plot.setLabel("bottom", "env frames")
+            grid.addWidget(plot, i // 4, i % 4)
+            self.plots.append((plot, keys, scale))
+
+    def key(self, view: View) -> object:
+        return view.metrics_version
+
+    def render(self, view: View) -> None:
+        rows = view.metrics
+        if not rows:
+            self.show_placeholder("Metrics appear after the first log interval (a few seconds).")
+            return
+        self.show_content()
+        available = set().union(*(r.keys() for r in rows[-5:]))
+        for i, (plot, keys, scale) in enumerate(self.plots):
+            for j, (key, name) in enumerate(expand(keys, available)):
+                curve = self.curves.get((i, key))
+                if curve is None:
+                    curve = plot.plot(pen=pg.mkPen(COLORS[j % len(COLORS)], width=1.5), name=name)
+                    self.curves[(i, key)] = curve
+                x, y = column(rows, key)
+                curve.setData(x, y * scale)
+        s, info = view.status, view.info
+        device = info.device if info else "?"
+        self.header.setText(f"device {device} · {s.update_fps:.2f} updates/s · {s.policy_fps:.1f} env steps/s · "
+                            f"{s.updates:,} updates · {s.env_frames:,} env frames · {len(rows):,} logged rows")

@@ -1,0 +1,205 @@
+"""Qt-free session data shared by the trainer thread and the GUI: settings, snapshots and bounded stores.
+
+Everything crossing threads lives here. Stores are lock-protected and bounded; the GUI pulls from them on a
+timer (latest-only), so a slow GUI never makes the trainer queue work, and a fast trainer never floods the GUI.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+ACTION_SOURCES = ("policy", "replayed", "keys")
+
+
+@dataclass(frozen=True)
+class ImagineSettings:
+    """How imagination is rolled out from a report's start latent."""
+
+    horizon: int = 16  # imagined steps
+    samples: int = 3  # K futures side by side
+    temperature: float = 1.0  # prior sampling temperature (1 = the model's own distribution)
+    seed: int = 0  # the same seed gives the same futures
+    source: str = "policy"  # policy | replayed | keys
+    held: tuple[float, ...] | None = None  # the action the user holds (source == "keys")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the GUI needs to know about a run once the trainer is built."""
+
+    config: Any  # dreamer_core.config.Config
+    device: str
+    params: dict[str, int]
+    logdir: str | None
+    resumed_from: str | None
+    act_dim: int
+    discrete: bool
+    watch_dir: str | None = None  # set when watching a run directory written elsewhere
+
+
+@dataclass
+class Status:
+    """A cheap per-step snapshot for the status line and the run page."""
+
+    phase: str = "building"  # building | collecting | training | paused | watching | finished | error | stopped
+    message: str = "building the environment and the model…"
+    paused: bool = False
+    agent_steps: int = 0
+    env_frames: int = 0
+    updates: int = 0
+    replay_steps: int = 0
+    train_fill: int = 0
+    policy_fps: float = 0.0
+    update_fps: float = 0.0
+    report_eta: float | None = None  # seconds until the next report, None when none is scheduled
+    last_score: float | None = None
+    episodes: int = 0
+    checkpoints: tuple[str, ...] = ()
+    time: float = 0.0
+
+
+@dataclass
+class ReportEntry:
+    """A report plus what the GUI needs from it without touching torch."""
+
+    id: int
+    report: Any  # dreamer_core.report.Report (numpy arrays; `start` stays with the worker)
+    start_stoch: np.ndarray  # (S, C) one-hot stochastic state where imagination starts
+    made_at: float
+
+
+@dataclass
+class ImagineResult:
+    """An imagination from one report's start latent, unedited and (when edits exist) edited, same seed."""
+
+    report_id: int
+    request_id: int
+    settings: ImagineSettings
+    edits: tuple[tuple[int, int], ...]  # (latent s, class c) pairs applied to the start latent
+    base: Any  # dreamer_core.report.Imagination
+    edited: Any | None
+    actions: np.ndarray | None  # (Hi, A) actions used when not sampled by the policy
+    elapsed_ms: float = 0.0
+
+
+@dataclass
+class View:
+    """Everything a panel draws from, assembled by the window on each timer tick."""
+
+    entry: ReportEntry | None = None
+    result: ImagineResult | None = None
+    t: int = 0  # the time cursor: report step (t < L) and imagined step t - Lc (t >= Lc)
+    sample: int = 0  # which imagined future the critic and latent panels follow
+    status: Status = field(default_factory=Status)
+    info: RunInfo | None = None
+    metrics_version: int = 0
+    metrics: list[dict[str, float]] = field(default_factory=list)
+
+
+def timeline_length(entry: ReportEntry | None, result: ImagineResult | None) -> int:
+    """Steps on the shared timeline: the report's steps, or context + imagined steps if that is longer."""
+    if entry is None:
+        return 1
+    report = entry.report
+    length = len(report.rewards)
+    horizon = result.base.rewards.shape[1] if result is not None else report.imagination.rewards.shape[1]
+    return max(length, report.context_len + horizon)
+
+
+class Latest(Generic[T]):
+    """A one-slot, lock-protected holder: writers replace, readers see the newest value and its version."""
+
+    def __init__(self, value: T | None = None) -> None:
+        self._lock = threading.Lock()
+        self._value = value
+        self._version = 0
+
+    def put(self, value: T) -> None:
+        with self._lock:
+            self._value = value
+            self._version += 1
+
+    def get(self) -> tuple[int, T | None]:
+        with self._lock:
+            return self._version, self._value
+
+
+class MetricsStore:
+    """Bounded history of logged scalar rows (newest last)."""
+
+    def __init__(self, maxlen: int = 5000) -> None:
+        self._lock = threading.Lock()
+        self._rows: deque[dict[str, float]] = deque(maxlen=maxlen)
+        self._version = 0
+
+    def extend(self, rows: list[dict[str, float]]) -> None:
+        if not rows:
+            return
+        with self._lock:
+            self._rows.extend(rows)
+            self._version += 1
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def snapshot(self) -> tuple[int, list[dict[str, float]]]:
+        with self._lock:
+            return self._version, list(self._rows)
+
+
+class ReportStore:
+    """Bounded history of reports (training time) and the newest imagination result for each."""
+
+    def __init__(self, maxlen: int = 24) -> None:
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[int, ReportEntry] = OrderedDict()
+        self._results: dict[int, ImagineResult] = {}
+        self._maxlen = maxlen
+        self._version = 0
+        self._next_id = 0
+
+    def new_id(self) -> int:
+        with self._lock:
+            self._next_id += 1
+            return self._next_id
+
+    def add(self, entry: ReportEntry, result: ImagineResult | None = None) -> None:
+        with self._lock:
+            self._entries[entry.id] = entry
+            if result is not None:
+                self._results[entry.id] = result
+            while len(self._entries) > self._maxlen:
+                old, _ = self._entries.popitem(last=False)
+                self._results.pop(old, None)
+            self._version += 1
+
+    def set_result(self, result: ImagineResult) -> None:
+        with self._lock:
+            if result.report_id in self._entries:
+                self._results[result.report_id] = result
+                self._version += 1
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def ids(self) -> list[int]:
+        with self._lock:
+            return list(self._entries)
+
+    def get(self, report_id: int | None) -> tuple[ReportEntry | None, ImagineResult | None]:
+        with self._lock:
+            if report_id is None:
+                return None, None
+            return self._entries.get(report_id), self._results.get(report_id)
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,152 @@
+"""The agent: official parameter counts, initial losses, one update, gradient routing, NaN skipping."""
+
+import numpy as np
+import pytest
+import torch
+
+from dreamer_core.agent import Agent
+from dreamer_core.config import make_config
+from dreamer_core.envs import Space
+
+FLAGS = {"reward": Space((), np.float32), "is_first": Space((), bool), "is_last": Space((), bool),
+         "is_terminal": Space((), bool)}
+WALKER = {"orientations": Space((14,), np.float32), "height": Space((1,), np.float32),
+          "velocity": Space((9,), np.float32), **FLAGS}
+SIX_CONTINUOUS = Space((6,), np.float32, -1.0, 1.0)
+
+
+@pytest.mark.parametrize("preset, expected", [("size1m", 640_867), ("size12m", 9_738_019),
+                                              ("size25m", 21_782_947)])
+def test_parameter_counts_equal_the_official_ones(preset, expected):
+    agent = Agent(make_config("dmc_walker_walk", "proprio", preset), WALKER, SIX_CONTINUOUS)
+    counts = agent.param_counts()
+    assert sum(counts.values()) == expected
+    # The slow critic is excluded from training and from the count, and mirrors the critic.
+    assert not any(p.requires_grad for p in agent.slow_critic.parameters())
+    assert sum(p.numel() for p in agent.slow_critic.parameters()) == counts["critic"]
+
+
+def test_size1m_breakdown_per_module():
+    agent = Agent(make_config("dmc_walker_walk", "proprio", "size1m"), WALKER, SIX_CONTINUOUS)
+    assert dict(agent.param_counts()) == {"encoder": 10_112, "rssm": 364_416, "decoder": 51_096,
+                                          "reward": 57_663, "cont": 41_153, "actor": 50_316, "critic": 66_111}
+
+
+def batch(agent, B=3, L=9, seed=0, image=False):
+    rng = np.random.default_rng(seed)
+    data = {k: rng.normal(size=(B, L, *s.shape)).astype(np.float32) for k, s in agent.obs_space.items()
+            if s.dtype == np.float32 and len(s.shape) == 1}
+    if image:
+        data["image"] = rng.integers(0, 255, (B, L, 64, 64, 3), dtype=np.uint8)
+    data["reward"] = rng.random((B, L), dtype=np.float32)
+    data["is_first"] = np.zeros((B, L), bool)
+    data["is_last"] = np.zeros((B, L), bool)
+    data["is_terminal"] = np.zeros((B, L), bool)
+    data["action"] = rng.uniform(-1, 1, (B, L, agent.act_space.shape[0])).astype(np.float32)
+    m = agent.config.model
+    data["deter"] = np.zeros((B, L, m.deter), np.float32)
+    data["stoch"] = np.zeros((B, L, m.stoch, m.classes), np.float32)
+    return agent.to_tensors(data)
+
+
+def small_agent(obs=WALKER, act=SIX_CONTINUOUS, **train):
+    config = make_config("dmc_walker_walk", "proprio", "debug", {"train": train} if train else None)
+    torch.manual_seed(0)
+    return Agent(config, obs, act)
+
+
+def test_initial_losses_match_the_reference():
+    agent = small_agent()
+    metrics, states = agent.train_step(batch(agent), torch.Generator().manual_seed(0))
+    assert metrics["loss/rew"] == pytest.approx(np.log(255), abs=1e-4)  # zero-initialised reward head
+    assert metrics["loss/dyn"] >= 1.0 and metrics["loss/rep"] >= 0.1  # free bits floor
+    # repval = 0.3 * (NLL(target) + NLL(slow)) = 0.3 * 2 ln 255 with the zero-initialised critic.
+    assert metrics["loss/repval"] == pytest.approx(0.3 * 2 * np.log(255), rel=1e-3)
+    assert metrics["finite"] == 1.0 and metrics["updates"] == 1
+    assert states.deter.shape == (3, 8, agent.config.model.deter)  # T = L - context
+
+
+def test_update_changes_weights_and_slow_critic_follows_by_ema():
+    agent = small_agent()
+    data = batch(agent)
+    agent.train_step(data)  # critic output is zero-initialised; take two steps so it moves
+    slow_before = [p.clone() for p in agent.slow_critic.parameters()]
+    agent.train_step(data)
+    for slow_old, slow_new, fast in zip(slow_before, agent.slow_critic.parameters(), agent.critic.parameters()):
+        assert torch.allclose(slow_new, 0.98 * slow_old + 0.02 * fast, atol=1e-6)
+
+
+def test_world_model_loss_decreases_on_a_fixed_batch():
+    agent = small_agent(lr=1e-3, warmup=1)
+    data = batch(agent)
+    first = agent.train_step(data)[0]
+    for _ in range(40):
+        last = agent.train_step(data)[0]
+    for key in ("loss/rec/orientations", "loss/rec/velocity", "loss/rew"):
+        assert last[key] < 0.8 * first[key], key
+
+
+def test_imagination_losses_do_not_reach_the_world_model_but_repval_does():
+    agent = small_agent()
+    data = batch(agent)
+    agent.train_step(data)  # the critic's output starts at zero: after one update its gradient is non-zero
+    agent.zero_grad()
+    start, prev, rest = agent.split_context(data)
+    _, states, _, _ = agent.observe(start, prev, rest)
+    out = agent.imagine_losses(states, rest, None)
+    (out["policy"].mean() + out["value"].mean()).backward(retain_graph=True)
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in agent.rssm.parameters())
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in agent.encoder.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in agent.actor.parameters())
+    agent.zero_grad()
+    out["repval"].mean().backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in agent.encoder.parameters())
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in agent.actor.parameters())
+
+
+def test_non_finite_loss_skips_the_update_and_counts_it():
+    agent = small_agent()
+    data = batch(agent)
+    data["reward"][0, 3] = float("nan")
+    before = [p.clone() for p in agent.trained_parameters()]
+    metrics, _ = agent.train_step(data)
+    assert metrics["finite"] == 0.0 and metrics["skipped_updates"] == 1 and metrics["updates"] == 0
+    assert all(torch.equal(a, b) for a, b in zip(before, agent.trained_parameters()))
+    metrics, _ = agent.train_step(batch(agent, seed=1))
+    assert metrics["finite"] == 1.0 and metrics["updates"] == 1
+
+
+def test_replay_context_starts_from_the_stored_latent_and_is_first_resets_it():
+    agent = small_agent()
+    data = batch(agent)
+    other = {k: v.clone() for k, v in data.items()}
+    other["deter"][:, 0] = 3.0  # a different stored latent at the context step
+    gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    run = lambda d: agent.observe(*agent.split_context(d), gen())[1].deter  # noqa: E731
+    assert not torch.allclose(run(data)[:, 0], run(other)[:, 0])
+    data["is_first"][:, 1] = True  # first training step resets: the stored latent no longer matters
+    other["is_first"][:, 1] = True
+    assert torch.allclose(run(data), run(other))
+
+
+def test_discrete_actions_and_images():
+    obs = {"image": Space((64, 64, 3), np.uint8), **FLAGS}
+    agent = small_agent(obs, Space((3,), np.float32, 0.0, 1.0, discrete=True))
+    data = batch(agent, image=True)
+    data["action"] = torch.nn.functional.one_hot(torch.randint(0, 3, (3, 9)), 3).float()
+    metrics, _ = agent.train_step(data)
+    assert metrics["finite"] == 1.0 and "loss/rec/image" in metrics
+    carry = agent.initial_carry(2)
+    obs_t = {"image": data["image"][:2, 0], "is_first": torch.ones(2, dtype=torch.bool)}
+    carry, action = agent.policy(carry, obs_t, torch.Generator().manual_seed(0))
+    assert torch.equal(action.sum(-1), torch.ones(2))
+
+
+def test_action_scaling_bounds_magnitude_but_passes_gradients():
+    from dreamer_core.rssm import scale_action
+
+    a = torch.tensor([0.5, -3.0, 10.0], requires_grad=True)
+    scaled = scale_action(a)
+    assert torch.allclose(scaled, torch.tensor([0.5, -1.0, 1.0]))
+    scaled.sum().backward()
+    assert torch.allclose(a.grad, torch.tensor([1.0, 1 / 3.0, 0.1]))

@@ -1,0 +1,111 @@
+"""Config round trips and errors; the real CLI entry point for a few steps; the Qt-free contract."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from dreamer_core.cli import main
+from dreamer_core.config import Config, make_config, parse_overrides
+from dreamer_core.video import read_video
+
+
+def test_config_round_trip_and_layering():
+    config = make_config("dmc_cartpole_balance", "vision", "size12m", {"train": {"lr": 1e-4}})
+    assert config.model.deter == 2048 and config.env.obs == "vision" and config.train.lr == 1e-4
+    assert Config.from_dict(json.loads(config.to_json())) == config
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(task="atari_pong"), "unknown task"),
+    (dict(preset="size3m"), "unknown preset"),
+    (dict(overrides={"train": {"lrr": 1}}), "unknown field"),
+    (dict(overrides={"model": {"deter": 100}}), "divisible"),
+])
+def test_config_errors_name_the_problem(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_config(**kwargs)
+
+
+def test_parse_overrides():
+    assert parse_overrides(["train.lr=1e-4", "env.task=dmc_walker_walk", "run.online_queue=false"]) == {
+        "train": {"lr": 1e-4}, "env": {"task": "dmc_walker_walk"}, "run": {"online_queue": False}}
+    with pytest.raises(ValueError, match="section.field=value"):
+        parse_overrides(["lr=3"])
+
+
+def test_headless_train_resume_and_export(tmp_path, capsys):
+    logdir = tmp_path / "run"
+    args = ["train", "--headless", "--task", "dummy_disc", "--obs", "vision", "--preset", "debug",
+            "--steps", "100", "--logdir", str(logdir), "--set", "run.log_every=0"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "updates" in out and "env steps/s" in out and "ETA" in out
+    rows = [json.loads(line) for line in (logdir / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["agent_steps"] == 100 and rows[-1]["updates"] > 0
+    assert (logdir / "latest.ckpt").exists() and (logdir / "config.json").exists()
+    # Running the same command with more steps resumes from the checkpoint.
+    assert main(args[:-4] + ["--steps", "140", "--logdir", str(logdir)]) == 0
+    out = capsys.readouterr().out
+    assert "resumed from" in out
+    rows = [json.loads(line) for line in (logdir / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["agent_steps"] == 140
+    video = tmp_path / "rollout.mp4"
+    assert main(["export", "--logdir", str(logdir), "--out", str(video), "--samples", "2"]) == 0
+    frames = read_video(video)
+    assert frames.shape[0] == 16 and frames.shape[2] >= 4 * 64 * 2  # truth, open loop, 2 samples at scale 2
+    assert frames.std() > 1
+
+
+def test_cli_errors_are_one_clear_line(tmp_path, capsys):
+    assert main(["train", "--headless", "--task", "dmc_nonexistent_task", "--logdir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "Traceback" not in err and "dmc_" in err
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "config.json").write_text(make_config("dummy_cont", "proprio", "debug").to_json())
+    (tmp_path / "bad" / "latest.ckpt").write_bytes(b"not a checkpoint")
+    assert main(["export", "--logdir", str(tmp_path / "bad"), "--out", str(tmp_path / "x.mp4")]) == 2
+    err = capsys.readouterr().err
+    assert "latest.ckpt" in err and "pick" in err and "Traceback" not in err
+
+
+def test_checkpoint_of_another_config_is_refused(tmp_path):
+    from dreamer_core.checkpoint import CheckpointError
+    from dreamer_core.run import Trainer
+
+    trainer = Trainer(make_config("dummy_cont", "proprio", "debug"), tmp_path)
+    trainer.save()
+    other = make_config("dummy_cont", "proprio", "debug", {"model": {"deter": 128}})
+    with pytest.raises(CheckpointError, match="model.deter"):
+        Trainer(other, tmp_path)
+
+
+def test_resume_continues_exactly(tmp_path):
+    """A run saved and resumed samples the same batches and takes the same updates as one that kept going."""
+    from dreamer_core.run import Trainer
+
+    config = make_config("dummy_cont", "proprio", "debug", {"run": {"steps": 10_000}})
+    a = Trainer(config, tmp_path / "a")
+    for _ in range(90):
+        a.step()
+    a.save()
+    b = Trainer(config, tmp_path / "a")  # resumes from a's checkpoint
+    ma, mb = a.train_once(), b.train_once()
+    assert ma["loss_total"] == pytest.approx(mb["loss_total"], rel=1e-6)
+    assert np.array_equal(a.replay.sample(2)["index"], b.replay.sample(2)["index"])
+
+
+def test_core_never_imports_qt():
+    code = ("import sys, dreamer_core.run, dreamer_core.cli, dreamer_core.report, dreamer_core.export;"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'dreamer_studio')];"
+            "print(bad); sys.exit(1 if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_import_linter_contract():
+    result = subprocess.run([sys.executable, "-c", "from importlinter.cli import lint_imports_command;"
+                             "lint_imports_command()"], capture_output=True, text=True)
+    assert "KEPT" in result.stdout and "BROKEN" not in result.stdout, result.stdout + result.stderr
