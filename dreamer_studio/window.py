@@ -7,7 +7,6 @@ newest status, metrics and reports from the worker's stores and hands them to th
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Slot
@@ -27,6 +26,7 @@ from dreamer_studio.panels.latents import LatentsPanel
 from dreamer_studio.panels.losses import LossesPanel
 from dreamer_studio.panels.run import RunPanel
 from dreamer_studio.session import ImagineSettings, Status, View, timeline_length
+from dreamer_studio.theme import apply_dark
 from dreamer_studio.timeline import TimelineBar
 from dreamer_studio.worker import TrainerWorker
 
@@ -59,6 +59,7 @@ class MainWindow(QMainWindow):
         self._metrics = (-1, [])
         self._ids: list[int] = []
         self._status_text = ""
+        apply_dark(QApplication.instance())
         self._build_ui()
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
@@ -413,6 +414,8 @@ class MainWindow(QMainWindow):
 
     @Slot(bool)
     def on_follow(self, on: bool) -> None:
+        if not on and self.follow:
+            self.report_index = self._index()  # pin the report on screen now
         self.follow = on
 
     def _index(self) -> int:
@@ -480,6 +483,7 @@ class MainWindow(QMainWindow):
             ids = worker.reports.ids()
             if ids != self._ids:
                 self._ids = ids
+                self._ensure_current_settings()
         entry, result = self._entry()
         length = timeline_length(entry, result)
         self.t = min(self.t, length - 1)

@@ -67,7 +67,9 @@ class HeadPlot(pg.PlotWidget):
         self.addItem(self.target)
 
     def draw(self, bins, probs, mean, target, source, edited) -> None:
-        x = symlog(bins)
+        x = symlog(np.asarray(bins, np.float64))
+        mean = float(mean)
+        target = None if target is None else float(target)
         edges = np.concatenate([[x[0] - (x[1] - x[0]) / 2], (x[1:] + x[:-1]) / 2, [x[-1] + (x[-1] - x[-2]) / 2]])
         self.bars.setData(edges, probs)
         self.edited.setVisible(edited is not None)
@@ -80,7 +82,7 @@ class HeadPlot(pg.PlotWidget):
         mass = np.flatnonzero(probs > 2e-3)
         lo, hi = (x[mass[0]], x[mass[-1]]) if len(mass) else (-1.0, 1.0)
         marks = [symlog(mean)] + ([symlog(target)] if target is not None else [])
-        lo, hi = min([lo] + marks), max([hi] + marks)
+        lo, hi = float(min([lo] + marks)), float(max([hi] + marks))
         self.setXRange(lo - 0.5, hi + 0.5, padding=0)
         self.setYRange(0, max(float(probs.max()), 0.05) * 1.1, padding=0)
         text = f"{self.name} at {source}: mean {mean:.3g}"

@@ -9,17 +9,17 @@ from dreamer_studio.panels.base import Panel
 from dreamer_studio.panels.kl import column
 from dreamer_studio.session import View
 
-# (title, [(metric key or prefix*, legend name)], scale)
+# (title, [(metric key or prefix*, legend name)], scale; negative: log y axis with scale -s)
 GROUPS = [
     ("world model losses", [("train/loss/dyn", "dyn"), ("train/loss/rep", "rep"), ("train/loss/rec/*", "rec "),
-                            ("train/loss/rew", "reward"), ("train/loss/con", "continue")], 1.0),
+                            ("train/loss/rew", "reward"), ("train/loss/con", "continue")], -1.0),
     ("actor & critic losses", [("train/loss/policy", "policy"), ("train/loss/value", "value"),
                                ("train/loss/repval", "replay value")], 1.0),
     ("action entropy / randomness", [("train/ent/action", "entropy"), ("train/rand/action", "randomness")], 1.0),
     ("return scale S and λ-return", [("train/ret_scale", "scale"), ("train/ret", "return")], 1.0),
     ("episode score", [("episode/score", "score")], 1.0),
     ("throughput (per second)", [("fps/policy", "env steps"), ("fps/updates", "updates")], 1.0),
-    ("gradient norm", [("train/grad_norm", "grad norm")], 1.0),
+    ("gradient norm", [("train/grad_norm", "grad norm")], -1.0),
     ("replay RAM (MB)", [("replay/ram_bytes", "RAM")], 1e-6),
 ]
 COLORS = ["#42a5f5", "#ef5350", "#66bb6a", "#ffca28", "#ab47bc", "#26c6da", "#ff7043", "#bdbdbd"]
@@ -55,8 +55,11 @@ class LossesPanel(Panel):
             plot.plotItem.setDownsampling(mode="peak")
             plot.plotItem.setClipToView(True)
             plot.setLabel("bottom", "env frames")
+            if scale < 0:
+                plot.setLogMode(y=True)
+                plot.setLabel("left", "log scale")
             grid.addWidget(plot, i // 4, i % 4)
-            self.plots.append((plot, keys, scale))
+            self.plots.append((plot, keys, abs(scale)))
 
     def key(self, view: View) -> object:
         return view.metrics_version

@@ -109,3 +109,12 @@ def test_import_linter_contract():
     result = subprocess.run([sys.executable, "-c", "from importlinter.cli import lint_imports_command;"
                              "lint_imports_command()"], capture_output=True, text=True)
     assert "KEPT" in result.stdout and "BROKEN" not in result.stdout, result.stdout + result.stderr
+
+
+def test_reference_script_trains_for_a_few_steps():
+    script = __import__("pathlib").Path(__file__).parents[2] / "scripts" / "reference_dreamerv3.py"
+    result = subprocess.run([sys.executable, str(script), "--task", "dummy_cont", "--preset", "debug",
+                             "--steps", "160", "--train-ratio", "64"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "trainable parameters" in result.stdout and "episode return" in result.stdout
+    assert "update    50" in result.stdout

@@ -9,6 +9,8 @@ import pytest
 import torch
 from PySide6.QtCore import QThread
 
+from .helpers import debug_config
+
 torch.set_num_threads(1)  # a long benchmark shares this machine's two cores
 
 
@@ -43,12 +45,6 @@ def _dangling_qthreads(monkeypatch):
     if dangling:
         pytest.fail(f"{len(dangling)} QThread(s) still running at the end of the test; stop and wait() them "
                     "(close the window or call worker.stop_and_wait()). Started at:\n" + "\n---\n".join(dangling))
-
-
-def debug_config(task: str = "dummy_disc", obs: str = "vision", **run):
-    from dreamer_core.config import make_config
-
-    return make_config(task, obs, "debug", {"run": {"device": "cpu", **run}})
 
 
 @pytest.fixture

@@ -1,0 +1,69 @@
+"""Prints updates/s and env steps/s of the real trainer pieces at B16 x T64 (not a test; figures vary by machine).
+
+    python bench/throughput.py [--presets size1m] [--obs proprio vision] [--updates 8] [--threads 2]
+
+Updates are timed on batches sampled from a replay filled by the untrained policy; env steps/s is the policy
+step plus the env step plus the replay insert, exactly what `Trainer.step()` does without training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import torch
+
+from dreamer_core.config import make_config
+from dreamer_core.run import Trainer
+
+
+def measure(task: str, obs: str, preset: str, updates: int, env_steps: int) -> dict[str, float]:
+    config = make_config(task, obs, preset, {"run": {"steps": 10**9, "train_ratio": 1e-9, "log_every": 1e9}})
+    trainer = Trainer(config)
+    fill = config.train.batch_size * (config.train.batch_length + 1)
+    for _ in range(fill):  # collect with the untrained policy; the ratio is ~0 so no update runs
+        trainer.step()
+    start = time.perf_counter()
+    for _ in range(env_steps):
+        trainer.step()
+    env_rate = env_steps / (time.perf_counter() - start)
+    trainer.train_once()  # warm-up update, dropped
+    times = []
+    for _ in range(updates):
+        t0 = time.perf_counter()
+        trainer.train_once()
+        times.append(time.perf_counter() - t0)
+    trainer.close()
+    return {"updates_per_s": 1 / statistics.median(times), "s_per_update": statistics.median(times),
+            "env_steps_per_s": env_rate, "params": sum(trainer.agent.param_counts().values())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--task", default="dmc_cartpole_balance")
+    parser.add_argument("--presets", nargs="+", default=["size1m"])
+    parser.add_argument("--obs", nargs="+", default=["proprio", "vision"])
+    parser.add_argument("--updates", type=int, default=8)
+    parser.add_argument("--env-steps", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=0)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, B16 x T64, task {args.task}")
+    print("| preset | obs | params | updates/s | s/update | env steps/s (act + env + store) |")
+    print("|---|---|---|---|---|---|")
+    for preset in args.presets:
+        for obs in args.obs:
+            r = measure(args.task, obs, preset, args.updates, args.env_steps)
+            print(f"| {preset} | {obs} | {r['params']:,} | {r['updates_per_s']:.2f} | {r['s_per_update']:.2f} "
+                  f"| {r['env_steps_per_s']:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

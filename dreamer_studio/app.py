@@ -1,0 +1,69 @@
+"""`dreamer-studio` with no subcommand: the desktop app.
+
+    dreamer-studio [--task T] [--obs vision|proprio] [--preset P] [--seed N] [--device auto|cpu|cuda]
+                   [--logdir DIR] [--open RUN_DIR] [--paused] [--set section.field=value ...]
+
+Defaults: dmc_cartpole_balance from pixels on the `cpu` preset, CUDA if torch sees one. `--open` watches a run
+directory written by `dreamer-studio train --headless --logdir DIR` instead of starting a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from dreamer_core.config import PRESETS
+
+    parser = argparse.ArgumentParser(prog="dreamer-studio", description=__doc__.split("\n\n")[0],
+                                     epilog="Headless training: dreamer-studio train --headless --help")
+    parser.add_argument("--task", default="dmc_cartpole_balance",
+                        help="dmc_<domain>_<task>, gym_<EnvId> or dummy_disc / dummy_cont")
+    parser.add_argument("--obs", default="vision", choices=["vision", "proprio"])
+    parser.add_argument("--preset", default="cpu", choices=PRESETS)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--logdir", default=None,
+                        help="run directory for metrics and checkpoints (default runs/studio/<task>-<time>); "
+                             "an existing one is resumed")
+    parser.add_argument("--open", dest="open_dir", default=None, metavar="RUN_DIR",
+                        help="watch a run directory written by the headless trainer")
+    parser.add_argument("--paused", action="store_true", help="build the run but wait for Start")
+    parser.add_argument("--set", nargs="*", default=[], metavar="SECTION.FIELD=VALUE", help="config overrides")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    os.environ.setdefault("MUJOCO_GL", "egl")  # before dm_control is imported
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    if argv and argv[0] == "train":  # `dreamer-studio train --task ...` without --headless: the app
+        argv = argv[1:]
+    args = build_parser().parse_args(argv)
+
+    from PySide6.QtWidgets import QApplication
+
+    from dreamer_core.config import make_config, parse_overrides
+    from dreamer_studio.window import MainWindow
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("Dreamer Studio")
+    window = MainWindow(save_on_exit=True)
+    window.show()
+    if args.open_dir:
+        window.open_run_dir(args.open_dir, device=args.device)
+    else:
+        try:
+            overrides = parse_overrides(args.set)
+            overrides.setdefault("run", {}).update(seed=args.seed, device=args.device)
+            config = make_config(args.task, args.obs, args.preset, overrides)
+        except ValueError as exc:
+            window.show_error("Cannot start the run", str(exc))
+        else:
+            logdir = Path(args.logdir or Path("runs") / "studio" /
+                          f"{args.task}-{args.obs}-{args.preset}-{time.strftime('%Y%m%d-%H%M%S')}")
+            window.start_run(config, logdir=logdir, paused=args.paused)
+    return app.exec()

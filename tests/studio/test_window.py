@@ -1,0 +1,157 @@
+"""The window on a real (tiny) run: status line, panels, cursor keys, latent edits, export, errors, run dirs."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from dreamer_core import video
+from dreamer_studio import commands as cmd
+from dreamer_studio.window import MainWindow
+
+from .helpers import debug_config
+
+
+@pytest.fixture
+def make_window(qtbot):
+    windows = []
+
+    def factory(config=None, **kwargs):
+        window = MainWindow(config, **kwargs)
+        qtbot.addWidget(window)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield factory
+    for window in windows:
+        window.close()  # stops and joins the trainer thread
+
+
+def wait_report(qtbot, window, timeout=30_000):
+    qtbot.waitUntil(lambda: window._entry()[0] is not None and window._entry()[1] is not None, timeout=timeout)
+    return window._entry()
+
+
+def test_live_status_and_panels(qtbot, make_window):
+    window = make_window(debug_config())
+    qtbot.waitUntil(lambda: "collecting the first 64 steps" in window.status_label.text(), timeout=30_000)
+    qtbot.waitUntil(lambda: window.worker.status.get()[1].phase == "training", timeout=30_000)
+    entry, _ = wait_report(qtbot, window)
+    qtbot.waitUntil(lambda: "updates/s" in window.status_label.text() and "CPU" in window.status_label.text())
+    qtbot.waitUntil(lambda: window.frames.renders > 0 and window.imagination.renders > 0
+                    and window.kl.renders > 0 and window.critic.renders > 0 and window.latents.renders > 0)
+    assert window.losses.renders == 0  # hidden tab: not drawn
+    window.tabs.setCurrentWidget(window.losses)
+    qtbot.waitUntil(lambda: window.losses.renders > 0, timeout=15_000)
+
+    # One cursor for every panel: keys move it, panels follow.
+    window.activateWindow()
+    window.setFocus()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
+    window.tabs.setCurrentIndex(0)
+    qtbot.keyClick(window, Qt.Key.Key_End)
+    length = window.timeline.slider.maximum() + 1
+    assert window.t == length - 1
+    qtbot.keyClick(window, Qt.Key.Key_Left)
+    assert window.t == length - 2
+    qtbot.keyClick(window, Qt.Key.Key_Home)
+    assert window.t == 0
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    assert window.t == 1
+    qtbot.waitUntil(lambda: window.critic._key is not None and window.critic._key[2] == 1)
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert window.timeline.timer.isActive()  # playing through imagined time
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert not window.timeline.timer.isActive()
+
+
+def test_latent_edit_in_window_and_export(qtbot, make_window, tmp_path):
+    window = make_window(debug_config(), paused=True)
+    qtbot.waitUntil(lambda: window.worker.info is not None, timeout=30_000)
+    for _ in range(20):
+        window.send(cmd.Step())
+    window.send(cmd.ReportNow())
+    entry, result = wait_report(qtbot, window)
+    s = 1
+    c = (int(entry.start_stoch[s].argmax()) + 1) % entry.start_stoch.shape[1]
+    began = time.perf_counter()
+    window.edit_latent(s, c)
+    qtbot.waitUntil(lambda: window._entry()[1].edits == ((s, c),), timeout=10_000)
+    latency = time.perf_counter() - began
+    edited = window._entry()[1]
+    assert not np.array_equal(edited.base.frames, edited.edited.frames)
+    assert latency < 1.0, f"edit -> re-imagined result took {latency * 1000:.0f} ms (target < 200 ms)"
+    qtbot.waitUntil(lambda: "edit(s)" in window.latents.compare_caption.text(), timeout=5_000)
+    assert not window.follow  # editing pins the report
+
+    # Export: mp4 + gif, off the GUI thread, one frame per timeline step.
+    job = window.export(tmp_path / "dream")
+    with qtbot.waitSignal(job.done, timeout=60_000):
+        pass
+    job.wait()
+    mp4, gif = tmp_path / "dream.mp4", tmp_path / "dream.gif"
+    frames = video.read_video(mp4)
+    expected = entry.report.context_len + edited.settings.horizon
+    assert frames.shape[0] == expected
+    assert video.read_video(gif).shape[0] >= 2
+    assert window.last_export == [mp4, gif]
+
+
+def test_bad_task_name_shows_error(qtbot, make_window):
+    window = make_window()
+    window.run_panel.start_new.emit("no_such_task", "vision", "debug", 0, "cpu")
+    qtbot.waitUntil(lambda: window.error_box is not None)
+    assert "unknown task" in window.error_box.text()
+    assert window.isVisible()
+    window.error_box.close()
+    # A name that passes the config check but no env knows: the trainer thread reports it.
+    window.start_run(debug_config("dmc_nope_nope"))
+    qtbot.waitUntil(lambda: window.error_box is not None, timeout=30_000)
+    assert window.errors[-1][0] == "Could not start the run"
+    window.worker.wait(10_000)
+    assert window.isVisible()
+
+
+def test_corrupt_checkpoint_shows_error_and_run_survives(qtbot, make_window, tmp_path):
+    bad = tmp_path / "broken.ckpt"
+    bad.write_bytes(b"this is not a checkpoint")
+    window = make_window(debug_config())
+    qtbot.waitUntil(lambda: window.worker.info is not None, timeout=30_000)
+    window.load_checkpoint(bad)
+    qtbot.waitUntil(lambda: window.error_box is not None, timeout=10_000)
+    assert window.errors[-1][0] == "Load failed" and "broken.ckpt" in window.errors[-1][1]
+    assert window.worker.status.get()[1].paused and window.worker.isRunning()
+    steps = window.worker.status.get()[1].agent_steps
+    window.on_run_action("start")
+    qtbot.waitUntil(lambda: window.worker.status.get()[1].agent_steps > steps + 3, timeout=20_000)
+
+
+def test_proprio_task_says_the_model_reads_vectors(qtbot, make_window):
+    window = make_window(debug_config("dummy_cont", "proprio"))
+    wait_report(qtbot, window)
+    qtbot.waitUntil(lambda: "reads a vector" in window.frames.legend.text(), timeout=5_000)
+    assert window.frames.vector_plot.isVisibleTo(window)
+    assert window.imagination.vectors.isVisibleTo(window) and not window.imagination.strip.isVisibleTo(window)
+
+
+def test_open_headless_run_directory(qtbot, make_window, tmp_path):
+    from dreamer_core.run import Trainer
+
+    trainer = Trainer(debug_config(), tmp_path)  # what `train --headless --logdir` writes
+    while trainer.updates < 2:
+        trainer.step()
+    trainer.flush()
+    trainer.save()
+    trainer.close()
+    window = make_window()
+    window.open_run_dir(tmp_path, device="cpu")
+    entry, _ = wait_report(qtbot, window)
+    assert entry.report.updates == trainer.updates
+    qtbot.waitUntil(lambda: window._metrics[1] and "train/kl_dyn" in window._metrics[1][-1], timeout=10_000)
+    assert window.worker.status.get()[1].phase == "watching"
+    window.open_run_dir(tmp_path / "missing")
+    assert window.errors[-1][0] == "Not a run directory"
