@@ -54,8 +54,8 @@ def bench_window(args) -> dict[str, float]:
     probe = QTimer()
     probe.setInterval(int(interval * 1000))
     probe.timeout.connect(tick)
-    tr = window.worker.trainer
-    start_steps, start_updates, began = tr.counters.agent_steps, tr.updates, time.time()
+    first = window.worker.status.get()[1]
+    start_steps, start_updates, began = first.agent_steps, first.updates, time.time()
     renders0 = sum(p.renders for p in window.panels)
     probe.start()
     while time.time() - began < args.seconds:
@@ -63,7 +63,8 @@ def bench_window(args) -> dict[str, float]:
         time.sleep(0.001)
     probe.stop()
     elapsed = time.time() - began
-    steps, updates = tr.counters.agent_steps - start_steps, tr.updates - start_updates
+    last_status = window.worker.status.get()[1]
+    steps, updates = last_status.agent_steps - start_steps, last_status.updates - start_updates
     renders = sum(p.renders for p in window.panels) - renders0
     window.close()
     ms = np.asarray(lateness) * 1000

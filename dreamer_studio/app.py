@@ -38,32 +38,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("Dreamer Studio")
+    window = launch(argv)  # noqa: F841 (kept alive until the event loop ends)
+    return app.exec()
+
+
+def launch(argv: list[str]):
+    """Parses the flags, opens the window and starts (or opens) the run; returns the window."""
     os.environ.setdefault("MUJOCO_GL", "egl")  # before dm_control is imported
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     if argv and argv[0] == "train":  # `dreamer-studio train --task ...` without --headless: the app
         argv = argv[1:]
     args = build_parser().parse_args(argv)
 
-    from PySide6.QtWidgets import QApplication
-
     from dreamer_core.config import make_config, parse_overrides
     from dreamer_studio.window import MainWindow
 
-    app = QApplication.instance() or QApplication([sys.argv[0]])
-    app.setApplicationName("Dreamer Studio")
     window = MainWindow(save_on_exit=True)
     window.show()
     if args.open_dir:
         window.open_run_dir(args.open_dir, device=args.device)
-    else:
-        try:
-            overrides = parse_overrides(args.set)
-            overrides.setdefault("run", {}).update(seed=args.seed, device=args.device)
-            config = make_config(args.task, args.obs, args.preset, overrides)
-        except ValueError as exc:
-            window.show_error("Cannot start the run", str(exc))
-        else:
-            logdir = Path(args.logdir or Path("runs") / "studio" /
-                          f"{args.task}-{args.obs}-{args.preset}-{time.strftime('%Y%m%d-%H%M%S')}")
-            window.start_run(config, logdir=logdir, paused=args.paused)
-    return app.exec()
+        return window
+    try:
+        overrides = parse_overrides(args.set)
+        overrides.setdefault("run", {}).update(seed=args.seed, device=args.device)
+        config = make_config(args.task, args.obs, args.preset, overrides)
+    except ValueError as exc:
+        window.show_error("Cannot start the run", str(exc))
+        return window
+    logdir = Path(args.logdir or Path("runs") / "studio" /
+                  f"{args.task}-{args.obs}-{args.preset}-{time.strftime('%Y%m%d-%H%M%S')}")
+    window.start_run(config, logdir=logdir, paused=args.paused)
+    return window

@@ -105,7 +105,13 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.timeline)
         self.setCentralWidget(central)
         self.status_label = QLabel()
-        self.statusBar().addWidget(self.status_label, 1)
+        self.notice = QLabel()  # short-lived notices; the status line itself is never hidden
+        self.notice.setStyleSheet("color: #90caf9;")
+        self.statusBar().addPermanentWidget(self.status_label, 1)
+        self.statusBar().addPermanentWidget(self.notice)
+        self._notice_timer = QTimer(self)
+        self._notice_timer.setSingleShot(True)
+        self._notice_timer.timeout.connect(self.notice.clear)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(240)
         self.progress.setVisible(False)
@@ -177,7 +183,7 @@ class MainWindow(QMainWindow):
 
     def send(self, command: cmd.Command) -> bool:
         if self.worker is None or not self.worker.isRunning():
-            self.statusBar().showMessage("no run is active: start one on the Run page", 4000)
+            self.notify("no run is active: start one on the Run page", 4000)
             return False
         try:
             self.worker.send(command)
@@ -202,7 +208,7 @@ class MainWindow(QMainWindow):
     # -- worker signals (all in the GUI thread) -----------------------------------------------------------------
     @Slot(object)
     def on_ready(self, info) -> None:
-        self.statusBar().showMessage(f"run ready on {info.device}", 3000)
+        self.notify(f"run ready on {info.device}", 3000)
 
     @Slot(str, str, str)
     def on_error(self, title: str, message: str, details: str) -> None:
@@ -215,11 +221,11 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def on_saved(self, path: str) -> None:
-        self.statusBar().showMessage(f"saved {path}", 5000)
+        self.notify(f"saved {path}", 5000)
 
     @Slot(str)
     def on_loaded(self, path: str) -> None:
-        self.statusBar().showMessage(f"loaded {path}", 5000)
+        self.notify(f"loaded {path}", 5000)
 
     @Slot()
     def on_paused(self) -> None:
@@ -228,6 +234,10 @@ class MainWindow(QMainWindow):
     @Slot()
     def on_resumed(self) -> None:
         self.actions_by_name["toggle"].setText("Pause")
+
+    def notify(self, text: str, ms: int = 4000) -> None:
+        self.notice.setText(text)
+        self._notice_timer.start(ms)
 
     def show_error(self, title: str, message: str, details: str = "") -> None:
         """A non-modal message box: the window stays usable and training state is kept."""
@@ -343,7 +353,7 @@ class MainWindow(QMainWindow):
             self.show_error("Nothing to export", "There is no report yet: wait for the first one.")
             return None
         if self.export_job is not None and self.export_job.isRunning():
-            self.statusBar().showMessage("an export is already running", 3000)
+            self.notify("an export is already running", 3000)
             return None
         job = Job(lambda progress: export_videos(entry, result, stem, progress=progress), "export", self)
         job.progress.connect(self.on_export_progress)
@@ -365,7 +375,7 @@ class MainWindow(QMainWindow):
     def on_export_done(self, paths) -> None:
         self.last_export = list(paths)
         self.progress.setVisible(False)
-        self.statusBar().showMessage("exported " + ", ".join(str(p) for p in paths), 8000)
+        self.notify("exported " + ", ".join(str(p) for p in paths), 8000)
 
     @Slot(str, str)
     def on_export_failed(self, message: str, details: str) -> None:

@@ -9,6 +9,7 @@ The GUI never calls into the trainer: it sends commands (`send`) and pulls from 
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 import traceback
@@ -288,6 +289,10 @@ class TrainerWorker(QThread):
             tr.close()
             self._phase = "stopped"
             self._publish()
+            # Drop the envs here: MuJoCo's GL contexts must be freed on the thread that made them.
+            self.trainer = None
+            del tr
+            gc.collect()
 
     # -- status --------------------------------------------------------------------------------------------------
     def _phase_now(self) -> str:

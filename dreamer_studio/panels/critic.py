@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout
 from dreamer_studio.panels.base import Panel
 from dreamer_studio.session import View
 
-TICKS = [-1000, -100, -10, -3, -1, 0, 1, 3, 10, 100, 1000]
+TICKS = [-1000, -100, -10, -1, 0, 1, 10, 100, 1000]
 
 
 def symlog(x):

@@ -43,8 +43,6 @@ class FramesPanel(Panel):
         self.dec_bars = pg.BarGraphItem(x=[0], height=[0], width=0.4, brush="#42a5f5", name="decoded")
         self.vector_plot.addItem(self.real_bars)
         self.vector_plot.addItem(self.dec_bars)
-        self.vector_plot.plotItem.legend.addItem(self.real_bars, "real")
-        self.vector_plot.plotItem.legend.addItem(self.dec_bars, "decoded")
         row.addWidget(self.vector_plot, 2)
         layout.addLayout(row, 1)
         self.legend = QLabel(ERROR_LEGEND)
