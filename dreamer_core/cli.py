@@ -92,7 +92,6 @@ def train(args: argparse.Namespace) -> int:
             now = time.time()
             if now - last_print >= 5.0 or trainer.done:
                 last_print = now
-                trainer._update_rates()
                 done_steps = trainer.counters.agent_steps - start_steps
                 rate = done_steps / max(now - start_time, 1e-9)
                 eta = (total - trainer.counters.agent_steps) / rate if rate > 0 else float("inf")

@@ -141,6 +141,7 @@ class Trainer:
                 self.counters.train_credit -= 1.0
                 metrics = self.train_once()
                 trained += 1
+        self._update_rates()
         self._maybe_log()
         return StepInfo(self.counters.agent_steps, self.counters.env_frames, self.updates, trained, scores,
                         metrics)
@@ -182,6 +183,7 @@ class Trainer:
 
     # -- logging -------------------------------------------------------------------------------------------------
     def _update_rates(self) -> None:
+        """Refreshes `rates` (agent steps/s, updates/s) about once a second."""
         now = time.time()
         then, steps, updates = self._rate_mark
         if now - then >= 1.0:

@@ -97,6 +97,9 @@ class DMCEnv(BaseEnv):
         super().close()
         self._camera = None
         self._env.close()
+        # Free MuJoCo's GL context now, on this thread; left to the garbage collector it may be freed from
+        # another thread and print EGL errors.
+        self._env.physics.free()
 
 
 def _make_camera(physics: Any, size: int, camera_id: int) -> Any:
