@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import time
+from collections import deque
 from pathlib import Path
 
 from dreamer_core.config import PRESETS, Config, make_config, parse_overrides
@@ -80,7 +81,8 @@ def train(args: argparse.Namespace) -> int:
     if trainer.resumed_from:
         print(f"resumed from {trainer.resumed_from} at {trainer.counters.env_frames:,} env frames", flush=True)
     total = config.run.steps
-    start_time, start_steps, last_print = time.time(), trainer.counters.agent_steps, 0.0
+    last_print = 0.0
+    recent: deque[tuple[float, int]] = deque(maxlen=13)  # (time, agent steps) at the last ~60 s of prints
     last_score = float("nan")
     try:
         while not trainer.done:
@@ -92,8 +94,10 @@ def train(args: argparse.Namespace) -> int:
             now = time.time()
             if now - last_print >= 5.0 or trainer.done:
                 last_print = now
-                done_steps = trainer.counters.agent_steps - start_steps
-                rate = done_steps / max(now - start_time, 1e-9)
+                # ETA from the last minute's pace: collection before training starts is much faster.
+                recent.append((now, trainer.counters.agent_steps))
+                span, steps = now - recent[0][0], trainer.counters.agent_steps - recent[0][1]
+                rate = steps / span if span > 0 else 0.0
                 eta = (total - trainer.counters.agent_steps) / rate if rate > 0 else float("inf")
                 print(f"frames {trainer.counters.env_frames:>8,} | steps {trainer.counters.agent_steps:>7,}/{total:,}"
                       f" | updates {trainer.updates:>6,} ({trainer.rates['fps/updates']:.2f}/s)"
