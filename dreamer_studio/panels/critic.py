@@ -15,7 +15,14 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout
 from dreamer_studio.panels.base import Panel
 from dreamer_studio.session import View
 
-TICKS = [-1000, -100, -10, -1, 0, 1, 10, 100, 1000]
+# Two tick levels: pyqtgraph drops a lower level's labels where they would overlap, so a wide (untrained,
+# near-uniform) distribution shows only the coarse ticks and a narrow one also the fine ones.
+MAJOR_TICKS = [-1e8, -1e4, -100, 0, 100, 1e4, 1e8]
+MINOR_TICKS = [-1000, -10, -1, 1, 10, 1000]
+
+
+def tick_label(v: float) -> str:
+    return f"{v:g}" if abs(v) < 1e4 else f"{v:.0e}".replace("e+0", "e")
 
 
 def symlog(x):
@@ -52,7 +59,8 @@ class HeadPlot(pg.PlotWidget):
         self.name, self.target_name = name, target_name
         self.setLabel("left", "probability")
         self.setLabel("bottom", "value (symlog-spaced bins)")
-        self.getAxis("bottom").setTicks([[(symlog(v), f"{v:g}") for v in TICKS]])
+        self.getAxis("bottom").setTicks([[(symlog(v), tick_label(v)) for v in MAJOR_TICKS],
+                                         [(symlog(v), tick_label(v)) for v in MINOR_TICKS]])
         self.addLegend(offset=(5, 5))
         self.bars = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=(66, 165, 245, 110),
                                     pen=pg.mkPen("#42a5f5"), name="two-hot probs")
