@@ -216,26 +216,27 @@ class Agent(nn.Module):
         B, T = states.deter.shape[:2]
         starts = states.detach().reshape(B * T)  # (N, ...)
         with torch.no_grad():  # imagined states are stop-gradient: no graph needed for the rollout
-            traj, actions, _ = self.rssm.imagine(starts, lambda s: self.actor(s.feat()).sample(gen),
-                                                 t.imag_horizon, gen)
+            traj, actions, _ = self.rssm.imagine(starts, lambda s: self.imagine_action(s, gen), t.imag_horizon, gen)
             imag_feat = traj.feat()  # (N, H+1, F)
-            rew = self.value(self.reward, imag_feat).mean()  # (N, H+1)
+            # The returns read rewards of states 1..H only and the regulariser slow values of states 0..H-1, so
+            # the heads skip the other step (the start state's reward is padded with a zero that is never read).
+            rew = F.pad(self.value(self.reward, imag_feat[:, 1:]).mean(), (1, 0))  # (N, H+1)
             con = torch.sigmoid(self.cont(imag_feat)[..., 0])  # (N, H+1)
-            slow_imag = self.value(self.slow_critic, imag_feat).mean()  # (N, H+1)
+            slow_imag = self.value(self.slow_critic, imag_feat[:, :-1]).mean()  # (N, H)
             slow_post = self.value(self.slow_critic, states.feat().detach()).mean()  # (B, T)
         critic = self.value(self.critic, imag_feat)  # grads into the critic only
-        val = critic.mean()  # (N, H+1)
+        val = critic.mean().detach()  # (N, H+1)
         weight = losses.imagination_weight(con)  # (N, H+1)
-        ret = losses.lambda_return(torch.zeros_like(con), 1.0 - con, rew, val.detach(), 1.0, t.lam)  # (N, H)
+        ret = losses.lambda_return(torch.zeros_like(con), 1.0 - con, rew, val, 1.0, t.lam)  # (N, H)
         self.retnorm.update(ret)
         scale = self.retnorm.scale()
-        adv = (ret - val[:, :-1].detach()) / scale  # (N, H)
+        adv = (ret - val[:, :-1]) / scale  # (N, H)
         dist = self.actor(imag_feat[:, :-1])
         logp = dist.log_prob(actions[:, :-1])  # (N, H)
         ent = dist.entropy()  # (N, H)
         policy_loss = losses.actor_loss(logp, ent, adv, weight[:, :-1], t.actent)  # (N, H)
         first_h = TwoHot(critic.logits[:, :-1], self.bins)  # critic over states 0..H-1
-        value_loss = losses.critic_loss(first_h.loss(ret), first_h.loss(slow_imag[:, :-1]), weight[:, :-1],
+        value_loss = losses.critic_loss(first_h.loss(ret), first_h.loss(slow_imag), weight[:, :-1],
                                         t.slowreg)  # (N, H)
 
         # Replay value loss on the real sequence, bootstrapping from the imagined returns; reaches the world model.
@@ -254,6 +255,21 @@ class Agent(nn.Module):
                    "rep_ret": rep_ret.mean()}
         return {"policy": policy_loss, "value": value_loss, "repval": repval_loss, "metrics": metrics,
                 "ret": ret}
+
+    def actor_sample(self, deter: torch.Tensor, stoch: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """Pure policy draw for imagination: state and noise (N, A) in, action (N, A) out (see `compile_hot_loops`)."""
+        return self.actor(torch.cat([deter, stoch.flatten(-2)], -1)).sample(noise=noise)
+
+    def imagine_action(self, state: Latent, gen: torch.Generator | None) -> torch.Tensor:
+        shape = (state.deter.shape[0], self.act_space.shape[0])
+        noise = (torch.rand if self.act_space.discrete else torch.randn)(*shape, generator=gen, device=self.device)
+        return getattr(self, "_actor_sample_fn", self.actor_sample)(state.deter, state.stoch, noise)
+
+    def compile_hot_loops(self, enabled: bool = True) -> None:
+        """Compiles the sequential hot loops (RSSM steps, imagined policy draws) with `torch.compile`.
+        The first update after this pays the compile time; results match eager up to float rounding."""
+        self.rssm.compile_steps(enabled)
+        self._actor_sample_fn = torch.compile(self.actor_sample, dynamic=False) if enabled else self.actor_sample
 
     def normalised_entropy(self, ent: torch.Tensor) -> torch.Tensor:
         """Policy entropy mapped to [0, 1] (the official `rand/` health signal)."""

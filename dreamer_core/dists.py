@@ -40,31 +40,42 @@ class TwoHot:
         return torch.softmax(self.logits, -1)  # (N, K)
 
     def mean(self) -> torch.Tensor:
-        """Expectation in raw space, summed symmetrically so uniform probabilities give exactly 0."""
+        """Expectation in raw space. Mirrored bins are paired (p_right - p_left) so that symmetric probabilities,
+        uniform ones included, give exactly 0."""
         probs = self.probs  # (N, K)
         mid = (self.bins.shape[0] - 1) // 2
-        left = (probs[..., :mid] * self.bins[:mid]).flip(-1)  # (N, K//2)
-        right = probs[..., mid + 1 :] * self.bins[mid + 1 :]  # (N, K//2)
-        return (left + right).sum(-1) + probs[..., mid] * self.bins[mid]  # (N,)
+        paired = probs[..., mid + 1 :] - probs[..., :mid].flip(-1)  # (N, K//2)
+        return paired @ self.bins[mid + 1 :]  # (N,)
 
     def loss(self, target: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy against the two-hot encoding of `target` (N,) -> (N,)."""
-        return -(twohot(target.float(), self.bins) * torch.log_softmax(self.logits, -1)).sum(-1)
+        """Cross-entropy against the two-hot encoding of `target` (N,) -> (N,), by gathering the two neighbouring
+        log-probabilities (the dense encoding, `twohot`, is the reference it equals)."""
+        below, above, weight_below, weight_above = twohot_indices(target.float(), self.bins)  # (N,) each
+        logp = torch.log_softmax(self.logits, -1)  # (N, K)
+        picked = logp.gather(-1, torch.stack([below, above], -1))  # (N, 2)
+        return -(picked[..., 0] * weight_below + picked[..., 1] * weight_above)
 
 
-def twohot(x: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
-    """Encodes x (N,) as weights (N, K) on its two neighbouring bins, proportional to raw-space distance."""
+def twohot_indices(x: torch.Tensor, bins: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The two bins around x (N,) and their weights, proportional to raw-space distance. Outside the bin range
+    both indices are the end bin, with weights 1/2 each; a non-finite x gives NaN weights."""
     k = bins.shape[0]
-    below = (bins <= x[..., None]).sum(-1) - 1  # (N,)
-    above = k - (bins > x[..., None]).sum(-1)  # (N,)
-    below = below.clamp(0, k - 1)
+    x = x.contiguous()
+    above = torch.searchsorted(bins, x, right=True)  # (N,) first bin > x
+    below = (above - 1).clamp(0, k - 1)  # last bin <= x
     above = above.clamp(0, k - 1)
     equal = below == above
     dist_below = torch.where(equal, 1.0, torch.abs(bins[below] - x))  # (N,)
     dist_above = torch.where(equal, 1.0, torch.abs(bins[above] - x))  # (N,)
-    total = dist_below + dist_above
-    weight_below = dist_above / total
-    weight_above = dist_below / total
+    total = dist_below + dist_above + (x - x)  # (x - x) keeps a NaN/inf target non-finite, so the update is skipped
+    return below, above, dist_above / total, dist_below / total
+
+
+def twohot(x: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
+    """Encodes x (N,) as dense weights (N, K) on its two neighbouring bins (for display and as a test reference)."""
+    k = bins.shape[0]
+    below, above, weight_below, weight_above = twohot_indices(x, bins)
     return F.one_hot(below, k) * weight_below[..., None] + F.one_hot(above, k) * weight_above[..., None]
 
 
@@ -76,13 +87,18 @@ def unimix_logits(logits: torch.Tensor, unimix: float) -> torch.Tensor:
     return torch.log(probs)
 
 
-def sample_onehot(logprobs: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
-    """One-hot sample with straight-through gradients through the (mixed) probabilities (N, C)."""
-    probs = logprobs.exp()  # (N, C)
-    uniform = torch.rand(probs.shape, generator=gen, device=probs.device, dtype=probs.dtype)
+def sample_onehot(logprobs: torch.Tensor, gen: torch.Generator | None = None,
+                  uniform: torch.Tensor | None = None) -> torch.Tensor:
+    """One-hot sample with straight-through gradients through the (mixed) probabilities (N, C). The Gumbel noise
+    comes from `uniform` (same shape, in [0, 1)) when given, so compiled callers can draw it outside the graph."""
+    if uniform is None:
+        uniform = torch.rand(logprobs.shape, generator=gen, device=logprobs.device, dtype=logprobs.dtype)
     gumbel = -torch.log(-torch.log(uniform.clamp_min(1e-20)))  # (N, C)
     index = (logprobs.detach() + gumbel).argmax(-1)  # (N,)
-    onehot = F.one_hot(index, probs.shape[-1]).to(probs.dtype)  # (N, C)
+    onehot = F.one_hot(index, logprobs.shape[-1]).to(logprobs.dtype)  # (N, C)
+    if not logprobs.requires_grad:
+        return onehot
+    probs = logprobs.exp()  # (N, C)
     return onehot + probs - probs.detach()
 
 
@@ -102,8 +118,9 @@ class OneHotPolicy:
     def __init__(self, logits: torch.Tensor, unimix: float = 0.0):
         self.logp = unimix_logits(logits, unimix)  # (N, A)
 
-    def sample(self, gen: torch.Generator | None = None) -> torch.Tensor:
-        return sample_onehot(self.logp, gen).detach()  # (N, A)
+    def sample(self, gen: torch.Generator | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """`noise`: optional uniforms (N, A) for the Gumbel-max draw."""
+        return sample_onehot(self.logp.detach(), gen, noise)  # (N, A)
 
     def mode(self) -> torch.Tensor:
         return F.one_hot(self.logp.argmax(-1), self.logp.shape[-1]).float()
@@ -126,8 +143,10 @@ class BoundedNormal:
         self.std = (std_max - std_min) * torch.sigmoid(std_logit.float() + 2.0) + std_min  # (N, A)
         self.std_min, self.std_max = std_min, std_max
 
-    def sample(self, gen: torch.Generator | None = None) -> torch.Tensor:
-        noise = torch.randn(self.mean.shape, generator=gen, device=self.mean.device, dtype=self.mean.dtype)
+    def sample(self, gen: torch.Generator | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """`noise`: optional standard normals (N, A)."""
+        if noise is None:
+            noise = torch.randn(self.mean.shape, generator=gen, device=self.mean.device, dtype=self.mean.dtype)
         return (self.mean + self.std * noise).detach()  # (N, A)
 
     def mode(self) -> torch.Tensor:

@@ -117,6 +117,29 @@ class RSSM(nn.Module):
     def posterior(self, deter: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
         return self._post_from(deter, self._post_token_part(token))
 
+    # -- pure steps (noise passed in, no Python-side state: these are what `compile_steps` compiles) -------------
+    def obs_core(self, deter: torch.Tensor, stoch: torch.Tensor, action_in: torch.Tensor, token_part: torch.Tensor,
+                 uniform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One posterior step: (h, z, projected a, token part, uniforms (N, S, C)) -> (h', z' sample, post logp)."""
+        deter = self.core(deter, stoch, action_in)  # (N, D)
+        post = self._post_from(deter, token_part)  # (N, S, C)
+        return deter, sample_onehot(post, uniform=uniform), post
+
+    def img_core(self, deter: torch.Tensor, stoch: torch.Tensor, action: torch.Tensor, uniform: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One prior step: (h, z, action (N, A), uniforms (N, S, C)) -> (h', z' sample, prior logp)."""
+        deter = self.core(deter, stoch, self.action_input(action))  # (N, D)
+        prior = self.prior(deter)  # (N, S, C)
+        return deter, sample_onehot(prior, uniform=uniform), prior
+
+    def compile_steps(self, enabled: bool = True) -> None:
+        """Swaps the per-step functions for `torch.compile`d ones (fused kernels; the first calls compile)."""
+        self._obs_fn = torch.compile(self.obs_core, dynamic=False) if enabled else self.obs_core
+        self._img_fn = torch.compile(self.img_core, dynamic=False) if enabled else self.img_core
+
+    def _uniform(self, lead: tuple[int, ...], like: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
+        return torch.rand(*lead, self.stoch, self.classes, generator=gen, device=like.device, dtype=like.dtype)
+
     # -- sequences ---------------------------------------------------------------------------------------------
     def observe(self, carry: Latent, tokens: torch.Tensor, prev_actions: torch.Tensor, is_first: torch.Tensor,
                 gen: torch.Generator | None = None) -> tuple[Latent, Latent, torch.Tensor, torch.Tensor]:
@@ -126,16 +149,16 @@ class RSSM(nn.Module):
         keep = (~is_first.bool()).float()  # (B, T)
         act_in = self.action_input(prev_actions * keep[..., None])  # (B, T, U)
         token_part = self._post_token_part(tokens)  # (B, T, U)
+        uniform = self._uniform((T, B), tokens, gen)  # (T, B, S, C), drawn up front
+        obs_fn = getattr(self, "_obs_fn", self.obs_core)
         deter, stoch = carry.deter, carry.stoch
         deters, stochs, posts = [], [], []
         for t in range(T):
             k = keep[:, t, None]  # (B, 1)
-            deter = self.core(deter * k, stoch * k[..., None], act_in[:, t])  # (B, D)
-            post = self._post_from(deter, token_part[:, t])  # (B, S, C)
-            stoch = sample_onehot(post, gen)  # (B, S, C)
-            deters.append(deter)
-            stochs.append(stoch)
-            posts.append(post)
+            deter, stoch, post = obs_fn(deter * k, stoch * k[..., None], act_in[:, t], token_part[:, t], uniform[t])
+            deters.append(deter)  # (B, D)
+            stochs.append(stoch)  # (B, S, C)
+            posts.append(post)  # (B, S, C)
         states = Latent(torch.stack(deters, 1), torch.stack(stochs, 1))  # (B, T, ...)
         prior = self.prior(states.deter)  # (B, T, S, C), batched over time
         return Latent(deter, stoch), states, torch.stack(posts, 1), prior
@@ -144,17 +167,22 @@ class RSSM(nn.Module):
                  gen: torch.Generator | None = None) -> tuple[Latent, torch.Tensor]:
         """One posterior step for acting: (N, ...) in, (state, post logp) out."""
         keep = (~is_first.bool()).float()[:, None]  # (N, 1)
-        deter = self.core(carry.deter * keep, carry.stoch * keep[..., None], self.action_input(prev_action * keep))
-        post = self.posterior(deter, token)
-        return Latent(deter, sample_onehot(post, gen)), post
+        deter, stoch, post = self.obs_core(carry.deter * keep, carry.stoch * keep[..., None],
+                                           self.action_input(prev_action * keep), self._post_token_part(token),
+                                           self._uniform(token.shape[:1], token, gen))
+        return Latent(deter, stoch), post
 
     def img_step(self, state: Latent, action: torch.Tensor, gen: torch.Generator | None = None,
                  temperature: float = 1.0) -> tuple[Latent, torch.Tensor]:
         """One prior step: (state, action (N, A)) -> (next state, prior logp (N, S, C))."""
+        uniform = self._uniform(action.shape[:1], state.deter, gen)  # (N, S, C)
+        if temperature == 1.0:
+            deter, stoch, prior = getattr(self, "_img_fn", self.img_core)(state.deter, state.stoch, action, uniform)
+            return Latent(deter, stoch), prior
         deter = self.core(state.deter, state.stoch, self.action_input(action))
         prior = self.prior(deter)
-        logits = prior if temperature == 1.0 else torch.log_softmax(prior / max(temperature, 1e-6), -1)
-        return Latent(deter, sample_onehot(logits, gen)), prior
+        logits = torch.log_softmax(prior / max(temperature, 1e-6), -1)
+        return Latent(deter, sample_onehot(logits, uniform=uniform)), prior
 
     def imagine(self, start: Latent, policy: Callable[[Latent], torch.Tensor] | torch.Tensor, horizon: int,
                 gen: torch.Generator | None = None, temperature: float = 1.0,

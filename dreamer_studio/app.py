@@ -37,7 +37,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def no_display_reason() -> str | None:
+    """Why a window cannot open here (Linux without X11/Wayland and no Qt platform chosen), or None."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return ("dreamer-studio: no display found (DISPLAY and WAYLAND_DISPLAY are unset), so the window cannot open.\n"
+            "  Run it on a desktop session, under a virtual display (`xvfb-run -a dreamer-studio ...`),\n"
+            "  or train without the window: `dreamer-studio train --headless --task ...`.")
+
+
 def main(argv: list[str]) -> int:
+    reason = no_display_reason()
+    if reason:
+        print(reason, file=sys.stderr)
+        return 2
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([sys.argv[0]])

@@ -51,6 +51,21 @@ def test_twohot_interpolates_in_raw_space():
     assert twohot(torch.tensor([1e12]), bins)[0, 254].item() == 1.0
 
 
+def test_twohot_gathered_loss_and_paired_mean_equal_the_dense_reference():
+    bins = symexp_bins(255)
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(64, 255, generator=gen, requires_grad=True)
+    targets = torch.cat([torch.randn(56, generator=gen) * 30, torch.tensor([0.0, 1.0, -1.0, 1e12, -1e12,
+                                                                              bins[200].item(), 0.5, -7.25])])
+    dist = TwoHot(logits, bins)
+    dense = -(twohot(targets, bins) * torch.log_softmax(logits, -1)).sum(-1)
+    assert torch.allclose(dist.loss(targets), dense, atol=1e-5)
+    grad_gathered, = torch.autograd.grad(dist.loss(targets).sum(), logits)
+    grad_dense, = torch.autograd.grad(dense.sum(), logits)
+    assert torch.allclose(grad_gathered, grad_dense, atol=1e-6)
+    assert torch.allclose(dist.mean(), torch.softmax(logits, -1) @ bins, rtol=1e-4, atol=1e-4)
+
+
 def test_twohot_learns_a_target_by_gradient_descent():
     bins = symexp_bins(255)
     logits = torch.zeros(1, 255, requires_grad=True)

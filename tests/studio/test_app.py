@@ -29,3 +29,25 @@ def test_flags_start_a_run_and_closing_joins_it(qtbot, tmp_path):
     window.close()
     assert not window.worker.isRunning()
     assert (tmp_path / "run" / "config.json").is_file()
+
+
+def test_without_a_display_the_app_says_how_to_run_instead_of_crashing(monkeypatch, capsys):
+    from dreamer_studio import app
+
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(app.sys, "platform", "linux")
+    assert app.main([]) == 2
+    err = capsys.readouterr().err
+    assert "no display found" in err and "xvfb-run" in err and "--headless" in err
+
+
+def test_train_help_prints_the_headless_flags_without_a_window(capsys):
+    import pytest
+
+    from dreamer_studio.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--help"])
+    assert exit_info.value.code == 0
+    assert "--headless" in capsys.readouterr().out
