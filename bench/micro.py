@@ -121,6 +121,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="also print torch.profiler's top ops of train_step")
     parser.add_argument("--compile", action="store_true", help="torch.compile the hot loops (Agent.compile_hot_loops)")
+    parser.add_argument("--check", action="store_true",
+                        help="with --compile: one update eager and one compiled from the same state and seed, "
+                             "and the largest difference of their losses")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -132,15 +135,28 @@ def main() -> None:
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; {args.preset} {args.obs}, B{t.batch_size} x T{t.batch_length}, "
           f"H {t.imag_horizon}, {sum(agent.param_counts().values()):,} params")
+    peak = matmul_peak()
+    with FlopCounterMode(display=False) as counter:  # counted in eager mode: a dispatch mode defeats compiled code
+        agent.train_step(data, torch.Generator().manual_seed(1))
+    flops = counter.get_total_flops()
+    if args.compile and args.check:
+        import copy
+
+        eager = copy.deepcopy(agent)
+        compiled = copy.deepcopy(agent)
+        compiled.compile_hot_loops()
+        m_eager, _ = eager.train_step(data, torch.Generator().manual_seed(5))
+        m_comp, _ = compiled.train_step(data, torch.Generator().manual_seed(5))
+        worst = max(m_eager, key=lambda k: abs(m_eager[k] - m_comp[k]) / (abs(m_eager[k]) + 1e-6))
+        print("eager vs compiled update, same state and seed: " + ", ".join(
+            f"{k} {m_eager[k]:.6g} vs {m_comp[k]:.6g}" for k in ("loss/rew", "loss/dyn", "loss/policy",
+                                                               "loss/value", "loss/repval", "grad_norm")))
+        print(f"largest relative difference: {worst} ({m_eager[worst]:.6g} vs {m_comp[worst]:.6g})")
     if args.compile:
         agent.compile_hot_loops()
         t0 = time.perf_counter()
         agent.train_step(data, torch.Generator().manual_seed(3))
         print(f"compile (first train_step): {time.perf_counter() - t0:.1f} s")
-    peak = matmul_peak()
-    with FlopCounterMode(display=False) as counter:
-        agent.train_step(data, torch.Generator().manual_seed(1))
-    flops = counter.get_total_flops()
     results = pieces(agent, data, args.repeats)
     print("| piece | ms |")
     print("|---|---|")

@@ -22,8 +22,10 @@ from dreamer_core.config import make_config
 from dreamer_core.run import Trainer
 
 
-def measure(task: str, obs: str, preset: str, updates: int, env_steps: int) -> dict[str, float]:
-    config = make_config(task, obs, preset, {"run": {"steps": 10**9, "train_ratio": 1e-9, "log_every": 1e9}})
+def measure(task: str, obs: str, preset: str, updates: int, env_steps: int, compile_: bool = False
+            ) -> dict[str, float]:
+    config = make_config(task, obs, preset, {"run": {"steps": 10**9, "train_ratio": 1e-9, "log_every": 1e9,
+                                                     "compile": compile_}})
     trainer = Trainer(config)
     fill = config.train.batch_size * (config.train.batch_length + 1)
     for _ in range(fill):  # collect with the untrained policy; the ratio is ~0 so no update runs
@@ -32,7 +34,9 @@ def measure(task: str, obs: str, preset: str, updates: int, env_steps: int) -> d
     for _ in range(env_steps):
         trainer.step()
     env_rate = env_steps / (time.perf_counter() - start)
-    trainer.train_once()  # warm-up update, dropped
+    t0 = time.perf_counter()
+    trainer.train_once()  # warm-up update (and compile), dropped
+    compile_s = time.perf_counter() - t0
     times = []
     for _ in range(updates):
         t0 = time.perf_counter()
@@ -40,7 +44,8 @@ def measure(task: str, obs: str, preset: str, updates: int, env_steps: int) -> d
         times.append(time.perf_counter() - t0)
     trainer.close()
     return {"updates_per_s": 1 / statistics.median(times), "s_per_update": statistics.median(times),
-            "env_steps_per_s": env_rate, "params": sum(trainer.agent.param_counts().values())}
+            "env_steps_per_s": env_rate, "params": sum(trainer.agent.param_counts().values()),
+            "first_update_s": compile_s}
 
 
 def main() -> None:
@@ -51,18 +56,19 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=8)
     parser.add_argument("--env-steps", type=int, default=300)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--compile", action="store_true", help="run.compile=true (first update time reported)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, B16 x T64, task {args.task}")
-    print("| preset | obs | params | updates/s | s/update | env steps/s (act + env + store) |")
-    print("|---|---|---|---|---|---|")
+          f"{torch.get_num_threads()} threads, B16 x T64, task {args.task}, compile {'on' if args.compile else 'off'}")
+    print("| preset | obs | params | updates/s | s/update | env steps/s (act + env + store) | first update s |")
+    print("|---|---|---|---|---|---|---|")
     for preset in args.presets:
         for obs in args.obs:
-            r = measure(args.task, obs, preset, args.updates, args.env_steps)
+            r = measure(args.task, obs, preset, args.updates, args.env_steps, args.compile)
             print(f"| {preset} | {obs} | {r['params']:,} | {r['updates_per_s']:.2f} | {r['s_per_update']:.2f} "
-                  f"| {r['env_steps_per_s']:.0f} |", flush=True)
+                  f"| {r['env_steps_per_s']:.0f} | {r['first_update_s']:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -215,28 +215,30 @@ class Agent(nn.Module):
         t = self.config.train
         B, T = states.deter.shape[:2]
         starts = states.detach().reshape(B * T)  # (N, ...)
+        # Time-major (H+1, N, ...) layout: the heads read contiguous step ranges ([1:], [:-1]) without copies.
         with torch.no_grad():  # imagined states are stop-gradient: no graph needed for the rollout
-            traj, actions, _ = self.rssm.imagine(starts, lambda s: self.imagine_action(s, gen), t.imag_horizon, gen)
-            imag_feat = traj.feat()  # (N, H+1, F)
+            traj, actions, _ = self.rssm.imagine(starts, lambda s: self.imagine_action(s, gen), t.imag_horizon, gen,
+                                                 time_major=True)
+            imag_feat = traj.feat()  # (H+1, N, F)
             # The returns read rewards of states 1..H only and the regulariser slow values of states 0..H-1, so
             # the heads skip the other step (the start state's reward is padded with a zero that is never read).
-            rew = F.pad(self.value(self.reward, imag_feat[:, 1:]).mean(), (1, 0))  # (N, H+1)
-            con = torch.sigmoid(self.cont(imag_feat)[..., 0])  # (N, H+1)
-            slow_imag = self.value(self.slow_critic, imag_feat[:, :-1]).mean()  # (N, H)
+            rew = F.pad(self.value(self.reward, imag_feat[1:]).mean(), (0, 0, 1, 0))  # (H+1, N)
+            con = torch.sigmoid(self.cont(imag_feat)[..., 0])  # (H+1, N)
+            slow_imag = self.value(self.slow_critic, imag_feat[:-1]).mean()  # (H, N)
             slow_post = self.value(self.slow_critic, states.feat().detach()).mean()  # (B, T)
-        critic = self.value(self.critic, imag_feat)  # grads into the critic only
-        val = critic.mean().detach()  # (N, H+1)
-        weight = losses.imagination_weight(con)  # (N, H+1)
-        ret = losses.lambda_return(torch.zeros_like(con), 1.0 - con, rew, val, 1.0, t.lam)  # (N, H)
+        critic = self.value(self.critic, imag_feat)  # (H+1, N, K), grads into the critic only
+        val = critic.mean().detach()  # (H+1, N)
+        weight = losses.imagination_weight(con.T)  # (N, H+1)
+        ret = losses.lambda_return(torch.zeros_like(con.T), 1.0 - con.T, rew.T, val.T, 1.0, t.lam)  # (N, H)
         self.retnorm.update(ret)
         scale = self.retnorm.scale()
-        adv = (ret - val[:, :-1]) / scale  # (N, H)
-        dist = self.actor(imag_feat[:, :-1])
-        logp = dist.log_prob(actions[:, :-1])  # (N, H)
-        ent = dist.entropy()  # (N, H)
+        adv = (ret - val.T[:, :-1]) / scale  # (N, H)
+        dist = self.actor(imag_feat[:-1])  # over (H, N)
+        logp = dist.log_prob(actions[:-1]).T  # (N, H)
+        ent = dist.entropy().T  # (N, H)
         policy_loss = losses.actor_loss(logp, ent, adv, weight[:, :-1], t.actent)  # (N, H)
-        first_h = TwoHot(critic.logits[:, :-1], self.bins)  # critic over states 0..H-1
-        value_loss = losses.critic_loss(first_h.loss(ret), first_h.loss(slow_imag), weight[:, :-1],
+        first_h = TwoHot(critic.logits[:-1], self.bins)  # critic over states 0..H-1, (H, N, K)
+        value_loss = losses.critic_loss(first_h.loss(ret.T).T, first_h.loss(slow_imag).T, weight[:, :-1],
                                         t.slowreg)  # (N, H)
 
         # Replay value loss on the real sequence, bootstrapping from the imagined returns; reaches the world model.
@@ -249,7 +251,7 @@ class Agent(nn.Module):
 
         ent_norm = self.normalised_entropy(ent)
         metrics = {"ent/action": ent.mean(), "rand/action": ent_norm.mean(), "adv": adv.mean(),
-                   "adv_std": adv.std(), "adv_mag": adv.abs().mean(), "imag_rew": rew.mean(), "imag_con": con.mean(),
+                   "adv_std": adv.std(), "adv_mag": adv.abs().mean(), "imag_rew": rew[1:].mean(), "imag_con": con.mean(),
                    "ret": (ret / scale).mean(), "ret_raw": ret.mean(), "ret_min": ret.min(), "ret_max": ret.max(),
                    "val": val.mean(), "slowval": slow_imag.mean(), "weight": weight.mean(),
                    "rep_ret": rep_ret.mean()}

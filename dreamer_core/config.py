@@ -98,7 +98,7 @@ class RunConfig:
     train_ratio: float = 512.0  # replayed steps per agent step; updates per agent step = ratio / (B*T)
     replay_size: int = 1_000_000  # FIFO capacity in steps
     online_queue: bool = True  # train each fresh window at least once
-    train_fill: int = 0  # agent steps before training; 0 means B*(T+context)
+    train_fill: int = 0  # agent steps before training; 0 means B*T (1024 at the defaults, as the official code)
     report_every: float = 30.0  # seconds between reports
     report_batch: int = 4  # sequences in a report
     report_length: int = 32  # steps in a report: half context, half open-loop
@@ -108,6 +108,8 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+    compile: bool = False  # torch.compile the RSSM and imagination steps: ~1.2x faster updates on CPU, but the
+    # first update compiles (20-90 s; needs a C++ compiler on CPU) and falls back to eager if compiling fails
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,14 @@ class TwoHot:
     def __init__(self, logits: torch.Tensor, bins: torch.Tensor):
         self.logits = logits.float()  # (N, K)
         self.bins = bins  # (K,)
+        self._logp: torch.Tensor | None = None
+
+    @property
+    def logp(self) -> torch.Tensor:
+        """log-softmax of the logits, computed once however many targets are scored against it."""
+        if self._logp is None:
+            self._logp = torch.log_softmax(self.logits, -1)  # (N, K)
+        return self._logp
 
     @property
     def probs(self) -> torch.Tensor:
@@ -51,8 +59,7 @@ class TwoHot:
         """Cross-entropy against the two-hot encoding of `target` (N,) -> (N,), by gathering the two neighbouring
         log-probabilities (the dense encoding, `twohot`, is the reference it equals)."""
         below, above, weight_below, weight_above = twohot_indices(target.float(), self.bins)  # (N,) each
-        logp = torch.log_softmax(self.logits, -1)  # (N, K)
-        picked = logp.gather(-1, torch.stack([below, above], -1))  # (N, 2)
+        picked = self.logp.gather(-1, torch.stack([below, above], -1))  # (N, 2)
         return -(picked[..., 0] * weight_below + picked[..., 1] * weight_above)
 
 

@@ -185,14 +185,14 @@ class RSSM(nn.Module):
         return Latent(deter, sample_onehot(logits, uniform=uniform)), prior
 
     def imagine(self, start: Latent, policy: Callable[[Latent], torch.Tensor] | torch.Tensor, horizon: int,
-                gen: torch.Generator | None = None, temperature: float = 1.0,
+                gen: torch.Generator | None = None, temperature: float = 1.0, time_major: bool = False,
                 ) -> tuple[Latent, torch.Tensor, torch.Tensor]:
         """Rolls the prior forward `horizon` steps from `start` (N, ...).
 
         `policy` is a callable state -> action (N, A), or a tensor of actions (N, horizon, A) (open loop).
         Returns states (N, horizon + 1, ...) including the start, actions (N, horizon + 1, A) where action t was
         taken in state t (the last comes from the policy, or is zero for open loop), and prior logp
-        (N, horizon, S, C) of states 1..horizon."""
+        (N, horizon, S, C) of states 1..horizon. `time_major` stacks time first instead: (horizon + 1, N, ...)."""
         states, actions, priors = [start], [], []
         state = start
         for t in range(horizon):
@@ -202,5 +202,6 @@ class RSSM(nn.Module):
             actions.append(action)
             priors.append(prior)
         actions.append(policy(state) if callable(policy) else torch.zeros_like(actions[-1]))
-        stacked = Latent(torch.stack([s.deter for s in states], 1), torch.stack([s.stoch for s in states], 1))
-        return stacked, torch.stack(actions, 1), torch.stack(priors, 1)
+        dim = 0 if time_major else 1
+        stacked = Latent(torch.stack([s.deter for s in states], dim), torch.stack([s.stoch for s in states], dim))
+        return stacked, torch.stack(actions, dim), torch.stack(priors, dim)

@@ -57,6 +57,19 @@ class StepInfo:
     train_metrics: dict[str, float] | None = None
 
 
+def enable_compile(agent: Agent) -> str:
+    """Compiles the agent's hot loops if torch.compile works here (a tiny probe compiles first, so a missing C++
+    compiler shows up now rather than mid-run). Returns a one-line note for the user."""
+    try:
+        probe = torch.compile(lambda x: torch.sigmoid(x) * 2.0 - 1.0, dynamic=False)
+        probe(torch.zeros(4, device=agent.device))
+    except Exception as exc:  # noqa: BLE001 - any backend failure means "train eagerly"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"torch.compile is unavailable here ({first[:160]}); training without it"
+    agent.compile_hot_loops()
+    return "torch.compile on: the first update compiles the RSSM and imagination steps (20-90 s)"
+
+
 class Trainer:
     def __init__(self, config: Config, logdir: str | Path | None = None, resume: bool = True):
         self.config = config
@@ -71,6 +84,9 @@ class Trainer:
         self.envs = [make_env(config.env, run.seed + i) for i in range(run.envs)]
         env = self.envs[0]
         self.agent = Agent(config, env.obs_space, env.act_space, self.device)
+        self.compile_note = ""
+        if run.compile:
+            self.compile_note = enable_compile(self.agent)
         t = config.train
         self.window = t.batch_length + t.replay_context
         spaces = {k: (s.shape, s.dtype) for k, s in env.obs_space.items()}

@@ -118,3 +118,23 @@ def test_reference_script_trains_for_a_few_steps():
     assert result.returncode == 0, result.stderr[-2000:]
     assert "trainable parameters" in result.stdout and "episode return" in result.stdout
     assert "update    50" in result.stdout
+
+
+def test_compile_falls_back_to_eager_with_a_clear_note(monkeypatch, tmp_path):
+    import torch
+
+    from dreamer_core import run as run_module
+
+    def broken_compile(*args, **kwargs):
+        raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found\nlong traceback text")
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    config = make_config("dummy_cont", "proprio", "debug", {"run": {"compile": True, "steps": 100}})
+    trainer = run_module.Trainer(config, tmp_path / "run")
+    assert "unavailable" in trainer.compile_note and "No working C++ compiler" in trainer.compile_note
+    assert "traceback" not in trainer.compile_note
+    assert not hasattr(trainer.agent.rssm, "_img_fn")  # still the eager step functions
+    while not trainer.done:
+        trainer.step()
+    assert trainer.updates > 0
+    trainer.close()
