@@ -80,7 +80,7 @@ def pieces(agent: Agent, data: dict[str, torch.Tensor], repeats: int) -> dict[st
     out: dict[str, float] = {}
     with torch.no_grad():
         out["encoder fwd"] = timeit(lambda: agent.encoder(seq), repeats)
-        out["observe fwd (T steps)"] = timeit(lambda: agent.observe(start, prev_action, seq, gen), repeats)
+        out["observe fwd (T steps)"] = timeit(lambda: agent.observe(start, prev_action, seq, gen, hot=True), repeats)
         _, states, _, _ = agent.observe(start, prev_action, seq, gen)
         out["decoder + rec loss fwd"] = timeit(lambda: agent.reconstruction_losses(states, seq), repeats)
         feat = states.feat()
@@ -89,7 +89,7 @@ def pieces(agent: Agent, data: dict[str, torch.Tensor], repeats: int) -> dict[st
         starts = states.reshape(-1)
         horizon = agent.config.train.imag_horizon
         out["imagine rollout (N starts x H)"] = timeit(
-            lambda: agent.rssm.imagine(starts, lambda s: agent.imagine_action(s, gen), horizon, gen), repeats)
+            lambda: agent.rssm.imagine(starts, lambda s: agent.imagine_action(s, gen), horizon, gen, hot=True), repeats)
 
     def imag_fwd_bwd():
         agent.zero_grad(set_to_none=True)
@@ -100,7 +100,7 @@ def pieces(agent: Agent, data: dict[str, torch.Tensor], repeats: int) -> dict[st
 
     def wm_fwd_bwd():
         agent.zero_grad(set_to_none=True)
-        _, st, post, prior = agent.observe(start, prev_action, seq, gen)
+        _, st, post, prior = agent.observe(start, prev_action, seq, gen, hot=True)
         rec = agent.reconstruction_losses(st, seq)
         sum(v.mean() for v in rec.values()).add(agent.value(agent.reward, st.feat()).loss(seq["reward"]).mean()) \
             .add((post - prior).square().mean()).backward()

@@ -100,6 +100,7 @@ class Agent(nn.Module):
         self.retnorm = losses.ReturnNorm(t.retnorm_decay, t.retnorm_lo, t.retnorm_hi, t.retnorm_limit)
         self.updates = 0
         self.skipped_updates = 0
+        self._compiled: dict[str, Any] = {}  # hot methods swapped for torch.compile'd ones (compile_hot_loops)
 
     # -- bookkeeping -------------------------------------------------------------------------------------------
     def trained_modules(self) -> dict[str, nn.Module]:
@@ -140,10 +141,10 @@ class Agent(nn.Module):
         return start, prev_action, {key: v[:, k:] for key, v in data.items()}
 
     def observe(self, start: Latent, prev_action: torch.Tensor, data: dict[str, torch.Tensor],
-                gen: torch.Generator | None = None):
+                gen: torch.Generator | None = None, hot: bool = False):
         tokens = self.encoder(data)  # (B, T, E)
         prev_actions = torch.cat([prev_action[:, None], data["action"][:, :-1].float()], 1)  # (B, T, A)
-        return self.rssm.observe(start, tokens, prev_actions, data["is_first"], gen)
+        return self.rssm.observe(start, tokens, prev_actions, data["is_first"], gen, hot)
 
     def reconstruction_losses(self, states: Latent, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         recon = self.decoder(states.deter, states.stoch.flatten(-2))
@@ -167,7 +168,7 @@ class Agent(nn.Module):
         (B, T, ...) to write back into replay. A non-finite loss or gradient skips the update (counted)."""
         t = self.config.train
         start, prev_action, data = self.split_context(data)
-        _, states, post, prior = self.observe(start, prev_action, data, gen)
+        _, states, post, prior = self.observe(start, prev_action, data, gen, hot=True)
         kl = losses.kl_losses(post, prior, t.free_nats)
         feat = states.feat()  # (B, T, F)
         rec = self.reconstruction_losses(states, data)
@@ -218,24 +219,18 @@ class Agent(nn.Module):
         # Time-major (H+1, N, ...) layout: the heads read contiguous step ranges ([1:], [:-1]) without copies.
         with torch.no_grad():  # imagined states are stop-gradient: no graph needed for the rollout
             traj, actions, _ = self.rssm.imagine(starts, lambda s: self.imagine_action(s, gen), t.imag_horizon, gen,
-                                                 time_major=True)
+                                                 time_major=True, hot=True)
             imag_feat = traj.feat()  # (H+1, N, F)
-            # The returns read rewards of states 1..H only and the regulariser slow values of states 0..H-1, so
-            # the heads skip the other step (the start state's reward is padded with a zero that is never read).
-            rew = F.pad(self.value(self.reward, imag_feat[1:]).mean(), (0, 0, 1, 0))  # (H+1, N)
-            con = torch.sigmoid(self.cont(imag_feat)[..., 0])  # (H+1, N)
-            slow_imag = self.value(self.slow_critic, imag_feat[:-1]).mean()  # (H, N)
-            slow_post = self.value(self.slow_critic, states.feat().detach()).mean()  # (B, T)
-        critic = self.value(self.critic, imag_feat)  # (H+1, N, K), grads into the critic only
+            rew, con, slow_imag, slow_post = self._hot("imag_targets")(imag_feat, states.feat().detach())
+        critic_logits, logp, ent = self._hot("actor_critic_heads")(imag_feat, actions)  # grads: critic, actor
+        critic = TwoHot(critic_logits, self.bins)  # (H+1, N, K)
         val = critic.mean().detach()  # (H+1, N)
         weight = losses.imagination_weight(con.T)  # (N, H+1)
         ret = losses.lambda_return(torch.zeros_like(con.T), 1.0 - con.T, rew.T, val.T, 1.0, t.lam)  # (N, H)
         self.retnorm.update(ret)
         scale = self.retnorm.scale()
         adv = (ret - val.T[:, :-1]) / scale  # (N, H)
-        dist = self.actor(imag_feat[:-1])  # over (H, N)
-        logp = dist.log_prob(actions[:-1]).T  # (N, H)
-        ent = dist.entropy().T  # (N, H)
+        logp, ent = logp.T, ent.T  # (N, H)
         policy_loss = losses.actor_loss(logp, ent, adv, weight[:, :-1], t.actent)  # (N, H)
         first_h = TwoHot(critic.logits[:-1], self.bins)  # critic over states 0..H-1, (H, N, K)
         value_loss = losses.critic_loss(first_h.loss(ret.T).T, first_h.loss(slow_imag).T, weight[:, :-1],
@@ -258,6 +253,28 @@ class Agent(nn.Module):
         return {"policy": policy_loss, "value": value_loss, "repval": repval_loss, "metrics": metrics,
                 "ret": ret}
 
+    def imag_targets(self, imag_feat: torch.Tensor, post_feat: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Gradient-free head outputs on imagined (H+1, N, F) and posterior (B, T, F) features: rewards (H+1, N),
+        continue probabilities (H+1, N), slow values of states 0..H-1 (H, N) and of the posteriors (B, T).
+        The returns read rewards of states 1..H only, so the start state's reward is a zero pad never read."""
+        rew = F.pad(self.value(self.reward, imag_feat[1:]).mean(), (0, 0, 1, 0))  # (H+1, N)
+        con = torch.sigmoid(self.cont(imag_feat)[..., 0])  # (H+1, N)
+        slow_imag = self.value(self.slow_critic, imag_feat[:-1]).mean()  # (H, N)
+        slow_post = self.value(self.slow_critic, post_feat).mean()  # (B, T)
+        return rew, con, slow_imag, slow_post
+
+    def actor_critic_heads(self, imag_feat: torch.Tensor, actions: torch.Tensor
+                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Critic logits (H+1, N, K), and the actor's log-probability of the imagined actions and its entropy for
+        states 0..H-1 (H, N). Gradients reach the critic and the actor only (the features are stop-gradient)."""
+        dist = self.actor(imag_feat[:-1])
+        return self.critic(imag_feat), dist.log_prob(actions[:-1]), dist.entropy()
+
+    def _hot(self, name: str):
+        """The compiled version of a hot method when `compile_hot_loops` is on, else the method itself."""
+        return self._compiled.get(name) or getattr(self, name)
+
     def actor_sample(self, deter: torch.Tensor, stoch: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """Pure policy draw for imagination: state and noise (N, A) in, action (N, A) out (see `compile_hot_loops`)."""
         return self.actor(torch.cat([deter, stoch.flatten(-2)], -1)).sample(noise=noise)
@@ -265,13 +282,14 @@ class Agent(nn.Module):
     def imagine_action(self, state: Latent, gen: torch.Generator | None) -> torch.Tensor:
         shape = (state.deter.shape[0], self.act_space.shape[0])
         noise = (torch.rand if self.act_space.discrete else torch.randn)(*shape, generator=gen, device=self.device)
-        return getattr(self, "_actor_sample_fn", self.actor_sample)(state.deter, state.stoch, noise)
+        return self._hot("actor_sample")(state.deter, state.stoch, noise)
 
     def compile_hot_loops(self, enabled: bool = True) -> None:
         """Compiles the sequential hot loops (RSSM steps, imagined policy draws) with `torch.compile`.
         The first update after this pays the compile time; results match eager up to float rounding."""
         self.rssm.compile_steps(enabled)
-        self._actor_sample_fn = torch.compile(self.actor_sample, dynamic=False) if enabled else self.actor_sample
+        names = ("actor_sample", "imag_targets", "actor_critic_heads")
+        self._compiled = {n: torch.compile(getattr(self, n), dynamic=False) for n in names} if enabled else {}
 
     def normalised_entropy(self, ent: torch.Tensor) -> torch.Tensor:
         """Policy entropy mapped to [0, 1] (the official `rand/` health signal)."""

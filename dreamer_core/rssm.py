@@ -142,15 +142,17 @@ class RSSM(nn.Module):
 
     # -- sequences ---------------------------------------------------------------------------------------------
     def observe(self, carry: Latent, tokens: torch.Tensor, prev_actions: torch.Tensor, is_first: torch.Tensor,
-                gen: torch.Generator | None = None) -> tuple[Latent, Latent, torch.Tensor, torch.Tensor]:
+                gen: torch.Generator | None = None, hot: bool = False
+                ) -> tuple[Latent, Latent, torch.Tensor, torch.Tensor]:
         """Posterior rollout. tokens (B, T, E), prev_actions (B, T, A) = the action before each step,
-        is_first (B, T). Returns (last state, states (B, T, ...), post logp (B, T, S, C), prior logp (B, T, S, C))."""
+        is_first (B, T). Returns (last state, states (B, T, ...), post logp (B, T, S, C), prior logp (B, T, S, C)).
+        `hot`: use the compiled step (training's fixed shapes), if `compile_steps` made one."""
         B, T = tokens.shape[:2]
         keep = (~is_first.bool()).float()  # (B, T)
         act_in = self.action_input(prev_actions * keep[..., None])  # (B, T, U)
         token_part = self._post_token_part(tokens)  # (B, T, U)
         uniform = self._uniform((T, B), tokens, gen)  # (T, B, S, C), drawn up front
-        obs_fn = getattr(self, "_obs_fn", self.obs_core)
+        obs_fn = getattr(self, "_obs_fn", self.obs_core) if hot else self.obs_core
         deter, stoch = carry.deter, carry.stoch
         deters, stochs, posts = [], [], []
         for t in range(T):
@@ -173,11 +175,12 @@ class RSSM(nn.Module):
         return Latent(deter, stoch), post
 
     def img_step(self, state: Latent, action: torch.Tensor, gen: torch.Generator | None = None,
-                 temperature: float = 1.0) -> tuple[Latent, torch.Tensor]:
+                 temperature: float = 1.0, hot: bool = False) -> tuple[Latent, torch.Tensor]:
         """One prior step: (state, action (N, A)) -> (next state, prior logp (N, S, C))."""
         uniform = self._uniform(action.shape[:1], state.deter, gen)  # (N, S, C)
         if temperature == 1.0:
-            deter, stoch, prior = getattr(self, "_img_fn", self.img_core)(state.deter, state.stoch, action, uniform)
+            step = getattr(self, "_img_fn", self.img_core) if hot else self.img_core
+            deter, stoch, prior = step(state.deter, state.stoch, action, uniform)
             return Latent(deter, stoch), prior
         deter = self.core(state.deter, state.stoch, self.action_input(action))
         prior = self.prior(deter)
@@ -186,18 +189,19 @@ class RSSM(nn.Module):
 
     def imagine(self, start: Latent, policy: Callable[[Latent], torch.Tensor] | torch.Tensor, horizon: int,
                 gen: torch.Generator | None = None, temperature: float = 1.0, time_major: bool = False,
-                ) -> tuple[Latent, torch.Tensor, torch.Tensor]:
+                hot: bool = False) -> tuple[Latent, torch.Tensor, torch.Tensor]:
         """Rolls the prior forward `horizon` steps from `start` (N, ...).
 
         `policy` is a callable state -> action (N, A), or a tensor of actions (N, horizon, A) (open loop).
         Returns states (N, horizon + 1, ...) including the start, actions (N, horizon + 1, A) where action t was
         taken in state t (the last comes from the policy, or is zero for open loop), and prior logp
-        (N, horizon, S, C) of states 1..horizon. `time_major` stacks time first instead: (horizon + 1, N, ...)."""
+        (N, horizon, S, C) of states 1..horizon. `time_major` stacks time first instead: (horizon + 1, N, ...).
+        `hot`: use the compiled step (training's fixed shapes), if `compile_steps` made one."""
         states, actions, priors = [start], [], []
         state = start
         for t in range(horizon):
             action = policy(state) if callable(policy) else policy[:, t]
-            state, prior = self.img_step(state, action, gen, temperature)
+            state, prior = self.img_step(state, action, gen, temperature, hot)
             states.append(state)
             actions.append(action)
             priors.append(prior)
