@@ -72,7 +72,8 @@ print(json.dumps(out))
 
 
 # -- ours (runs in its own process) -----------------------------------------------------------------------------
-def run_ours(obs: str, steps: int, learning_starts: int, log_every: int, seed: int, shadows: bool) -> dict:
+def run_ours(obs: str, steps: int, learning_starts: int, log_every: int, seed: int, shadows: bool,
+             compile_: bool = False) -> dict:
     """Drives our Trainer for `steps` policy steps; returns per-window timings and the process's peak RSS."""
     os.environ.setdefault("MUJOCO_GL", "egl")
     t_start = time.perf_counter()
@@ -84,7 +85,7 @@ def run_ours(obs: str, steps: int, learning_starts: int, log_every: int, seed: i
     overrides = {
         "run": {"steps": steps, "envs": 1, "train_ratio": 512.0, "train_fill": learning_starts, "threads": THREADS,
                 "device": "cpu", "seed": seed, "replay_size": 100_000, "log_every": 1e12, "report_every": 1e12,
-                "save_every": 1e12},
+                "save_every": 1e12, "compile": compile_},
         "train": {"batch_size": 16, "batch_length": 64, "replay_context": 1},
         # sheeprl renders nothing from proprio: no display frame here either.
         "env": {"action_repeat": ACTION_REPEAT, "log_image": False, "shadows": shadows},
@@ -121,8 +122,21 @@ def run_ours(obs: str, steps: int, learning_starts: int, log_every: int, seed: i
                             "updates": trainer.updates - w_updates, "train_s": w_train, "act_s": w_act,
                             "wall_s": now - w_start})
             w_start, w_train, w_act, w_updates, w_steps = now, 0.0, 0.0, trainer.updates, 0
-    trainer.close()
     t_end = time.perf_counter()
+    flops = peak = None
+    if not compile_:  # a dispatch mode cannot see inside compiled graphs; the math is the same either way
+        from torch.utils.flop_counter import FlopCounterMode
+
+        with FlopCounterMode(display=False) as counter:
+            original()
+        flops = counter.get_total_flops()
+        a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+        a @ b
+        t0 = time.perf_counter()
+        for _ in range(5):
+            a @ b
+        peak = 5 * 2 * 2048**3 / (time.perf_counter() - t0)
+    trainer.close()
     return {
         "project": "ours", "obs": obs, "steps": steps, "learning_starts": learning_starts, "log_every": log_every,
         "updates": trainer.updates, "skipped_updates": trainer.agent.skipped_updates,
@@ -130,6 +144,7 @@ def run_ours(obs: str, steps: int, learning_starts: int, log_every: int, seed: i
         "windows": windows, "setup_s": t_built - t_start, "loop_s": t_end - t_built,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "torch": torch.__version__, "threads": torch.get_num_threads(), "shadows": shadows,
+        "compile_note": trainer.compile_note, "flops_per_update": flops, "matmul_peak_flops": peak,
     }
 
 
@@ -308,12 +323,23 @@ def render(rows: dict[str, dict], args: argparse.Namespace, steps: int, log_ever
     for name, r in rows.items():
         lines.append(f"| {name} | {obs} | {_fmt(r.get('train_ups'))} | {_fmt(r.get('e2e_ups'))} | "
                      f"{_fmt(r.get('env_fps'), 0)} | {_fmt(r.get('peak_rss_mib'), 0)} |")
-    if "ours" in rows and "sheeprl" in rows:
+    for name in (n for n in rows if n.startswith("ours")):
+        if "sheeprl" not in rows:
+            break
         ratios = []
         for key in ("train_ups", "e2e_ups", "env_fps", "peak_rss_mib"):
-            a, b = rows["ours"].get(key), rows["sheeprl"].get(key)
+            a, b = rows[name].get(key), rows["sheeprl"].get(key)
             ratios.append(f"{a / b:.2f}×" if a is not None and b else "n/a")
-        lines.append(f"| ratio ours/sheeprl | {obs} | " + " | ".join(ratios) + " |")
+        lines.append(f"| ratio {name} / sheeprl | {obs} | " + " | ".join(ratios) + " |")
+    eager = rows.get("ours", {})
+    if eager.get("flops_per_update"):
+        flops, peak = eager["flops_per_update"], eager["matmul_peak_flops"]
+        lines += ["", f"Our FLOPs per update (torch.utils.flop_counter, matmuls and convs, forward and backward): "
+                  f"{flops / 1e9:.2f} GFLOP. A 2048³ fp32 matmul runs at {peak / 1e9:.0f} GFLOP/s here. Achieved, "
+                  "at the train updates/s above: " + ", ".join(
+                      f"{n} {flops * r['train_ups'] / 1e9:.1f} GFLOP/s ({flops * r['train_ups'] / peak:.0%} of that)"
+                      for n, r in rows.items() if r.get("train_ups")) + " (sheeprl computes the same losses on the "
+                  "same sizes, so its FLOPs per update are taken to be equal)."]
     lines += ["", "Whole process (start-up and the collection steps included); CPU % is user + system time over wall "
               f"time (at most {THREADS * 100}% with {THREADS} threads; lower means waiting, or other load on the machine):",
               "", "| project | updates | process wall s | updates / process wall s | CPU % | windows (train, env) |",
@@ -367,6 +393,10 @@ def main() -> None:
                         help="render our vision frames with shadows, as dm_control's default that sheeprl uses")
     parser.add_argument("--timeout", type=float, default=None, help="seconds before a run is killed")
     parser.add_argument("--ours-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--compile", action="store_true", help=argparse.SUPPRESS)  # used with --ours-only
+    parser.add_argument("--ours-variants", nargs="+", default=["eager", "compile"], choices=["eager", "compile"],
+                        help="our trainer without and/or with run.compile (the compile happens in the dropped "
+                             "warm-up window; its time is in the whole-process table)")
     args = parser.parse_args()
     if args.skip_sheeprl and args.skip_ours and not args.ours_only:
         parser.error("--skip-sheeprl and --skip-ours together leave nothing to run")
@@ -377,7 +407,8 @@ def main() -> None:
 
     if args.ours_only:
         os.environ.update(gl_env(args.gl))
-        print(json.dumps(run_ours(args.obs, steps, args.learning_starts, log_every, args.seed, args.shadows)))
+        print(json.dumps(run_ours(args.obs, steps, args.learning_starts, log_every, args.seed, args.shadows,
+                                  args.compile)))
         return
 
     rows: dict[str, dict] = {}
@@ -390,14 +421,16 @@ def main() -> None:
         commands.append(data["command"])
         rows["sheeprl"] = {**summarise_sheeprl(data, log_every), "peak_rss_mib": data.get("peak_rss_mib"),
                            "process_wall_s": data["process_wall_s"], "cpu_percent": data["cpu_percent"]}
-    if not args.skip_ours:
+    for variant in ([] if args.skip_ours else args.ours_variants):
+        name = "ours" if variant == "eager" else "ours --compile"
         cmd = [sys.executable, str(Path(__file__).resolve()), "--ours-only", "--obs", args.obs, "--steps", str(steps),
                "--learning-starts", str(args.learning_starts), "--log-every", str(log_every), "--seed",
-               str(args.seed), "--gl", args.gl] + (["--shadows"] if args.shadows else [])
+               str(args.seed), "--gl", args.gl] + (["--shadows"] if args.shadows else []) + (
+               ["--compile"] if variant == "compile" else [])
         env_vars = {"OMP_NUM_THREADS": str(THREADS), "MKL_NUM_THREADS": str(THREADS), **gl_env(args.gl)}
         shown = (f"cd {shlex.quote(str(REPO))} && " + " ".join(f"{k}={v}" for k, v in env_vars.items()) + " "
                  + " ".join(shlex.quote(os.path.relpath(c, REPO) if c.startswith(str(REPO)) else c) for c in cmd))
-        print(f"[ours] {shown}", flush=True)
+        print(f"[{name}] {shown}", flush=True)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, cwd=REPO, env={**os.environ, **env_vars}, stdout=subprocess.PIPE, text=True,
@@ -405,12 +438,14 @@ def main() -> None:
         wall = time.perf_counter() - t0
         cpu = _children_cpu_s(before)
         if proc.returncode != 0:
-            raise SystemExit(f"[ours] exit code {proc.returncode}")
+            raise SystemExit(f"[{name}] exit code {proc.returncode}")
         data = json.loads(proc.stdout.strip().splitlines()[-1])
-        raw["ours"] = data
+        raw[name] = data
         commands.append(shown)
-        rows["ours"] = {**summarise_ours(data, log_every), "peak_rss_mib": data["peak_rss_mib"],
-                        "process_wall_s": wall, "cpu_percent": 100 * cpu / wall, "updates": data["updates"]}
+        rows[name] = {**summarise_ours(data, log_every), "peak_rss_mib": data["peak_rss_mib"],
+                      "process_wall_s": wall, "cpu_percent": 100 * cpu / wall, "updates": data["updates"],
+                      "flops_per_update": data.get("flops_per_update"),
+                      "matmul_peak_flops": data.get("matmul_peak_flops")}
 
     import torch  # the project's torch, for the machine line
 

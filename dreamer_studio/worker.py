@@ -25,6 +25,7 @@ from dreamer_studio.session import (ImagineSettings, Latest, MetricsStore, Repor
 
 IDLE_WAIT = 0.05  # s a paused trainer waits for a command before publishing again
 WATCH_EVERY = 3.0  # s between looks at a watched run directory
+REPORT_BUDGET = 0.03  # automatic reports take at most this share of wall time (a slow report spaces them out)
 
 
 class TrainerWorker(QThread):
@@ -230,15 +231,17 @@ class TrainerWorker(QThread):
     def _make_report(self) -> None:
         tr = self.trainer
         s = self.settings
+        began = time.perf_counter()
         report = tr.report(seed=s.seed, samples=s.samples, horizon=s.horizon, temperature=s.temperature)
         if report is None:
             return  # replay does not hold a full window yet
-        self._next_report = time.time() + tr.config.run.report_every
         entry = ReportEntry(id=self.reports.new_id(), report=report,
                             start_stoch=report.start.stoch[0].detach().cpu().numpy(), made_at=time.time())
         result = imagine(tr.agent, report, s, (), entry.id)
         self.reports.add(entry, result)
         self.report_ready.emit(entry.id)
+        cost = time.perf_counter() - began
+        self._next_report = time.time() + max(tr.config.run.report_every, cost / REPORT_BUDGET)
 
     def _imagine(self, command: cmd.Imagine) -> None:
         self.settings = command.settings
