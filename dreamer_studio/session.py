@@ -203,3 +203,21 @@ class ReportStore:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def status_text(s: Status, info, has_reports: bool) -> str:
+    """The status bar line: device, preset and task; the phase message; rates; report timing; counters."""
+    parts = []
+    if info is not None:
+        c = info.config
+        parts.append(f"{info.device.upper()} · preset {c.preset} · {c.env.task} ({c.env.obs})")
+    parts.append(s.message)
+    if s.phase in ("collecting", "training"):
+        parts.append(f"{s.update_fps:.2f} updates/s · {s.policy_fps:.1f} env steps/s")
+        if s.report_eta is not None:
+            parts.append(f"next report in {s.report_eta:.0f} s")
+        elif not has_reports:
+            parts.append("first report as soon as replay holds one report window")
+    if s.phase in ("collecting", "training", "paused"):
+        parts.append(f"{s.updates:,} updates · {s.env_frames:,} env frames")
+    return "  ·  ".join(parts)

@@ -18,6 +18,8 @@ from dreamer_core.config import make_config
 from dreamer_studio import commands as cmd
 from dreamer_studio.export import export_videos
 from dreamer_studio.jobs import Job
+from dreamer_studio.panels.base import titled
+from dreamer_studio.keys import held_action, is_action_key
 from dreamer_studio.panels.critic import CriticPanel
 from dreamer_studio.panels.frames import FramesPanel
 from dreamer_studio.panels.imagination import ImaginationPanel
@@ -25,14 +27,12 @@ from dreamer_studio.panels.kl import KLPanel
 from dreamer_studio.panels.latents import LatentsPanel
 from dreamer_studio.panels.losses import LossesPanel
 from dreamer_studio.panels.run import RunPanel
-from dreamer_studio.session import ImagineSettings, Status, View, timeline_length
+from dreamer_studio.session import ImagineSettings, Status, View, status_text, timeline_length
 from dreamer_studio.theme import apply_dark
 from dreamer_studio.timeline import TimelineBar
 from dreamer_studio.worker import TrainerWorker
 
 TICK_MS = 50  # GUI refresh: 20 Hz
-DISCRETE_KEYS = [getattr(Qt.Key, f"Key_{i}") for i in range(1, 10)]
-CONTINUOUS_KEYS = {Qt.Key.Key_A: (0, -1.0), Qt.Key.Key_D: (0, 1.0), Qt.Key.Key_W: (1, 1.0), Qt.Key.Key_S: (1, -1.0)}
 
 
 class MainWindow(QMainWindow):
@@ -81,12 +81,12 @@ class MainWindow(QMainWindow):
         self.panels = [self.frames, self.imagination, self.kl, self.critic, self.latents, self.losses,
                        self.run_panel]
         top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(_titled(self.frames))
-        top.addWidget(_titled(self.imagination))
+        top.addWidget(titled(self.frames))
+        top.addWidget(titled(self.imagination))
         top.setSizes([520, 1080])
         bottom = QSplitter(Qt.Orientation.Horizontal)
         for panel in (self.kl, self.critic, self.latents):
-            bottom.addWidget(_titled(panel))
+            bottom.addWidget(titled(panel))
         bottom.setSizes([540, 500, 560])
         dream = QSplitter(Qt.Orientation.Vertical)
         dream.addWidget(top)
@@ -260,18 +260,13 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def on_run_action(self, name: str) -> None:
         status = self.worker.status.get()[1] if self.worker else None
-        if name == "start":
-            self.send(cmd.Resume())
-        elif name == "pause":
-            self.send(cmd.Pause())
+        simple = {"start": cmd.Resume, "pause": cmd.Pause, "step": cmd.Step, "report": cmd.ReportNow}
+        if name in simple:
+            self.send(simple[name]())
         elif name == "toggle":
             self.send(cmd.Resume() if status is not None and status.paused else cmd.Pause())
-        elif name == "step":
-            self.send(cmd.Step())
         elif name == "stop":
             self.stop_run()
-        elif name == "report":
-            self.send(cmd.ReportNow())
         elif name == "save":
             if self.worker and self.worker.info and self.worker.info.logdir:
                 self.save_checkpoint()
@@ -460,24 +455,14 @@ class MainWindow(QMainWindow):
             return False
         key = event.key()
         info = self.worker.info if self.worker else None
-        if info is None or (key not in DISCRETE_KEYS and key not in CONTINUOUS_KEYS):
+        if info is None or not is_action_key(key):
             return False
         (self._held.add if kind == QEvent.Type.KeyPress else self._held.discard)(key)
         self.imagination.controls.set_held(self.held_action(info.act_dim, info.discrete))
         return True
 
     def held_action(self, act_dim: int, discrete: bool) -> tuple[float, ...]:
-        action = [0.0] * act_dim
-        if discrete:
-            pressed = [DISCRETE_KEYS.index(k) for k in self._held if k in DISCRETE_KEYS]
-            action[min(pressed[-1] if pressed else 0, act_dim - 1)] = 1.0  # no key: action 1
-        else:
-            for key in self._held:
-                if key in CONTINUOUS_KEYS:
-                    dim, sign = CONTINUOUS_KEYS[key]
-                    if dim < act_dim:
-                        action[dim] += sign
-        return tuple(action)
+        return held_action(self._held, act_dim, discrete)
 
     # -- the timer -----------------------------------------------------------------------------------------------
     @Slot()
@@ -515,21 +500,7 @@ class MainWindow(QMainWindow):
             panel.refresh(view)
 
     def _update_status_line(self, s: Status, info) -> None:
-        parts = []
-        if info is not None:
-            c = info.config
-            parts.append(f"{info.device.upper()} · preset {c.preset} · {c.env.task} ({c.env.obs})")
-        parts.append(s.message)
-        if s.phase in ("collecting", "training"):
-            parts.append(f"{s.update_fps:.2f} updates/s · {s.policy_fps:.1f} env steps/s")
-        if s.phase in ("collecting", "training"):
-            if s.report_eta is not None:
-                parts.append(f"next report in {s.report_eta:.0f} s")
-            elif not self._ids:
-                parts.append("first report as soon as replay holds one report window")
-        if s.phase in ("collecting", "training", "paused"):
-            parts.append(f"{s.updates:,} updates · {s.env_frames:,} env frames")
-        text = "  ·  ".join(parts)
+        text = status_text(s, info, bool(self._ids))
         if text != self._status_text:
             self._status_text = text
             self.status_label.setText(text)
@@ -542,15 +513,3 @@ class MainWindow(QMainWindow):
             self.export_job.wait()
         self.stop_run()
         super().closeEvent(event)
-
-
-def _titled(panel) -> QWidget:
-    """A panel under a small bold title."""
-    box = QWidget()
-    layout = QVBoxLayout(box)
-    layout.setContentsMargins(2, 2, 2, 2)
-    layout.setSpacing(1)
-    label = QLabel(f"<b>{panel.title}</b>")
-    layout.addWidget(label)
-    layout.addWidget(panel, 1)
-    return box

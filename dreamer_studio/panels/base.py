@@ -91,3 +91,14 @@ def report_caption(view: View) -> str:
         return ""
     r = entry.report
     return f"report at {r.updates:,} updates · {r.env_frames:,} env frames"
+
+
+def titled(panel) -> QWidget:
+    """A panel under a small bold title."""
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(2, 2, 2, 2)
+    layout.setSpacing(1)
+    layout.addWidget(QLabel(f"<b>{panel.title}</b>"))
+    layout.addWidget(panel, 1)
+    return box
