@@ -32,7 +32,8 @@ from dreamer_studio.theme import apply_dark
 from dreamer_studio.timeline import TimelineBar
 from dreamer_studio.worker import TrainerWorker
 
-TICK_MS = 50  # GUI refresh: 20 Hz
+TICK_MS = 50  # GUI refresh check: 20 Hz (a tick with nothing new returns at once)
+STATUS_HZ = 4  # status-line counters and rates refresh at most this often
 
 
 class MainWindow(QMainWindow):
@@ -58,6 +59,7 @@ class MainWindow(QMainWindow):
         self._held: set[int] = set()
         self._metrics = (-1, [])
         self._ids: list[int] = []
+        self._last_tick_key: tuple | None = None
         self._status_text = ""
         apply_dark(QApplication.instance())
         self._build_ui()
@@ -467,6 +469,10 @@ class MainWindow(QMainWindow):
     # -- the timer -----------------------------------------------------------------------------------------------
     @Slot()
     def _tick(self) -> None:
+        key = self._tick_key()
+        if key == self._last_tick_key:
+            return  # nothing new: keep the GUI thread (and the GIL) free for the trainer
+        self._last_tick_key = key
         worker = self.worker
         status = worker.status.get()[1] if worker else Status(phase="idle", message="no run: start one on the "
                                                                 "Run page or open a run directory")
@@ -498,6 +504,18 @@ class MainWindow(QMainWindow):
                     metrics_version=self._metrics[0], metrics=self._metrics[1])
         for panel in self.panels:
             panel.refresh(view)
+
+    def _tick_key(self) -> tuple:
+        """Everything the tick's output depends on. Status counters and rates change every agent step, so they
+        enter only STATUS_HZ times a second (and at once when the phase changes)."""
+        worker = self.worker
+        if worker is None:
+            return (None, self.t, self.sample)
+        status = worker.status.get()[1]
+        phase = (status.phase, status.paused, status.message) if status is not None else None
+        return (id(worker), phase, int(time.monotonic() * STATUS_HZ), worker.metrics.version,
+                worker.reports.version, self.t, self.sample, self.report_index, self.follow, self.edits_for,
+                tuple(sorted(self.edits.items())))
 
     def _update_status_line(self, s: Status, info) -> None:
         text = status_text(s, info, bool(self._ids))

@@ -25,7 +25,7 @@ from dreamer_studio.session import (ImagineSettings, Latest, MetricsStore, Repor
 
 IDLE_WAIT = 0.05  # s a paused trainer waits for a command before publishing again
 WATCH_EVERY = 3.0  # s between looks at a watched run directory
-REPORT_BUDGET = 0.03  # automatic reports take at most this share of wall time (a slow report spaces them out)
+REPORT_BUDGET = 0.02  # automatic reports take at most this share of wall time (a slow report spaces them out)
 
 
 class TrainerWorker(QThread):
