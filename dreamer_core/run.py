@@ -8,6 +8,7 @@ Nothing here blocks on a GUI or sleeps; cadences (logging, reports, checkpoints)
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from collections import deque
@@ -55,6 +56,14 @@ class StepInfo:
     trained: int  # updates done in this step
     scores: list[float] = field(default_factory=list)  # returns of episodes that ended in this step
     train_metrics: dict[str, float] | None = None
+
+
+def _row_step(line: str) -> float:
+    """The env-frame `step` of a jsonl log line; unreadable lines count as before any checkpoint."""
+    try:
+        return float(json.loads(line).get("step", 0))
+    except (ValueError, AttributeError):
+        return 0.0
 
 
 def enable_compile(agent: Agent) -> str:
@@ -114,6 +123,7 @@ class Trainer:
             if resume and ckpt.exists():
                 self.load(ckpt)
                 self.resumed_from = ckpt
+                self._truncate_logs()
             (self.logdir / "config.json").write_text(config.to_json())
 
     # -- properties ----------------------------------------------------------------------------------------------
@@ -223,6 +233,20 @@ class Trainer:
         self.history.append(row)
         self._append_jsonl("metrics.jsonl", row)
         return row
+
+    def _truncate_logs(self) -> None:
+        """After a resume, drops log rows written past the checkpoint (the run is redoing those frames), so the
+        curve continues without duplicates. Each file is rewritten atomically."""
+        for name in ("scores.jsonl", "metrics.jsonl"):
+            path = self.logdir / name
+            if not path.exists():
+                continue
+            lines = path.read_text().splitlines(keepends=True)
+            kept = [line for line in lines if _row_step(line) <= self.counters.env_frames]
+            if len(kept) < len(lines):
+                tmp = path.with_suffix(".jsonl.tmp")
+                tmp.write_text("".join(kept))
+                os.replace(tmp, path)
 
     def _append_jsonl(self, name: str, row: dict[str, Any]) -> None:
         if self.logdir:

@@ -97,6 +97,30 @@ def test_resume_continues_exactly(tmp_path):
     assert np.array_equal(a.replay.sample(2)["index"], b.replay.sample(2)["index"])
 
 
+def test_resume_drops_log_rows_past_the_checkpoint(tmp_path):
+    """A run killed after its last save redoes those frames on resume; the curve must not count them twice."""
+    from dreamer_core.run import Trainer
+
+    config = make_config("dummy_cont", "proprio", "debug", {"run": {"steps": 10_000, "log_every": 0.0}})
+    a = Trainer(config, tmp_path / "run")
+    for _ in range(90):
+        a.step()
+    a.save()
+    saved_at = a.counters.env_frames
+    for _ in range(60):  # past the checkpoint: two more episodes and more metric rows, then a "crash"
+        a.step()
+    scores = [json.loads(x)["step"] for x in (tmp_path / "run" / "scores.jsonl").read_text().splitlines()]
+    assert max(scores) > saved_at
+    b = Trainer(config, tmp_path / "run")
+    for name in ("scores.jsonl", "metrics.jsonl"):
+        steps = [json.loads(x)["step"] for x in (tmp_path / "run" / name).read_text().splitlines()]
+        assert steps and max(steps) <= saved_at
+    for _ in range(60):
+        b.step()
+    steps = [json.loads(x)["step"] for x in (tmp_path / "run" / "scores.jsonl").read_text().splitlines()]
+    assert steps == sorted(steps) and len(steps) == len(set(steps))  # one continuous curve
+
+
 def test_core_never_imports_qt():
     code = ("import sys, dreamer_core.run, dreamer_core.cli, dreamer_core.report, dreamer_core.export;"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'dreamer_studio')];"
