@@ -67,6 +67,7 @@ class RSSM(nn.Module):
         self.post_in = NormLinear(deter + token_dim, hidden)
         self.post_mlp = MLP(hidden, obs_layers - 1, hidden)
         self.post_out = Linear(hidden, stoch * classes)
+        self.compile_steps(False)  # the per-step functions training uses; `compile_steps(True)` compiles them
 
     @property
     def feat_dim(self) -> int:
@@ -152,7 +153,7 @@ class RSSM(nn.Module):
         act_in = self.action_input(prev_actions * keep[..., None])  # (B, T, U)
         token_part = self._post_token_part(tokens)  # (B, T, U)
         uniform = self._uniform((T, B), tokens, gen)  # (T, B, S, C), drawn up front
-        obs_fn = getattr(self, "_obs_fn", self.obs_core) if hot else self.obs_core
+        obs_fn = self._obs_fn if hot else self.obs_core
         deter, stoch = carry.deter, carry.stoch
         deters, stochs, posts = [], [], []
         for t in range(T):
@@ -179,7 +180,7 @@ class RSSM(nn.Module):
         """One prior step: (state, action (N, A)) -> (next state, prior logp (N, S, C))."""
         uniform = self._uniform(action.shape[:1], state.deter, gen)  # (N, S, C)
         if temperature == 1.0:
-            step = getattr(self, "_img_fn", self.img_core) if hot else self.img_core
+            step = self._img_fn if hot else self.img_core
             deter, stoch, prior = step(state.deter, state.stoch, action, uniform)
             return Latent(deter, stoch), prior
         deter = self.core(state.deter, state.stoch, self.action_input(action))
