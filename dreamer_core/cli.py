@@ -7,6 +7,8 @@ Ctrl-C during training saves a checkpoint before exiting.
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import sys
 import time
@@ -65,6 +67,20 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return config
 
 
+def _last_logged_score(logdir: Path) -> float:
+    """The newest episode score in a resumed run's `scores.jsonl` (NaN when there is none yet)."""
+    path = Path(logdir) / "scores.jsonl"
+    try:
+        lines = path.read_text().splitlines()
+        return float(json.loads(lines[-1])["episode/score"]) if lines else float("nan")
+    except (OSError, ValueError, KeyError):
+        return float("nan")
+
+
+def _format_score(score: float) -> str:
+    return "-" if math.isnan(score) else f"{score:.1f}"
+
+
 def _format_eta(seconds: float) -> str:
     if seconds == float("inf") or seconds != seconds:
         return "?"
@@ -89,7 +105,7 @@ def train(args: argparse.Namespace) -> int:
     total = config.run.steps
     last_print = 0.0
     recent: deque[tuple[float, int]] = deque(maxlen=13)  # (time, agent steps) at the last ~60 s of prints
-    last_score = float("nan")
+    last_score = _last_logged_score(logdir) if trainer.resumed_from else float("nan")
     try:
         while not trainer.done:
             info = trainer.step()
@@ -107,7 +123,7 @@ def train(args: argparse.Namespace) -> int:
                 eta = (total - trainer.counters.agent_steps) / rate if rate > 0 else float("inf")
                 print(f"frames {trainer.counters.env_frames:>8,} | steps {trainer.counters.agent_steps:>7,}/{total:,}"
                       f" | updates {trainer.updates:>6,} ({trainer.rates['fps/updates']:.2f}/s)"
-                      f" | env steps/s {trainer.rates['fps/policy']:.1f} | last score {last_score:.1f}"
+                      f" | env steps/s {trainer.rates['fps/policy']:.1f} | last score {_format_score(last_score)}"
                       f" | ETA {_format_eta(eta)}", flush=True)
     except KeyboardInterrupt:
         print("\ninterrupted: saving a checkpoint ...", flush=True)

@@ -1,6 +1,7 @@
 """Config round trips and errors; the real CLI entry point for a few steps; the Qt-free contract."""
 
 import json
+import math
 import subprocess
 import sys
 
@@ -162,3 +163,15 @@ def test_compile_falls_back_to_eager_with_a_clear_note(monkeypatch, tmp_path):
         trainer.step()
     assert trainer.updates > 0
     trainer.close()
+
+
+def test_progress_line_last_score_after_resume(tmp_path):
+    """A resumed run's progress line shows the newest logged score until a new episode ends, '-' when none."""
+    from dreamer_core.cli import _format_score, _last_logged_score
+
+    assert math.isnan(_last_logged_score(tmp_path))  # no scores.jsonl yet
+    rows = [{"step": 1002, "episode/score": 312.5, "episode/length": 501},
+            {"step": 2004, "episode/score": 401.25, "episode/length": 501}]
+    (tmp_path / "scores.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert _last_logged_score(tmp_path) == 401.25
+    assert _format_score(401.25) == "401.2" and _format_score(float("nan")) == "-"
