@@ -32,7 +32,7 @@ class LaProp(torch.optim.Optimizer):
         group = self.param_groups[0]
         first = group["params"][0]
         step = max(1, int(self.state[first]["step"])) if self.state.get(first) else 1
-        return group["lr"] * (min(1.0, step / group["warmup"]) if group["warmup"] else 1.0)
+        return _warmup_lr(group, step)
 
     @torch.no_grad()
     def step(self, closure=None):  # noqa: ARG002 - torch API
@@ -49,7 +49,7 @@ class LaProp(torch.optim.Optimizer):
                     state["nu"] = torch.zeros_like(p)
                     state["mom"] = torch.zeros_like(p)
             step = self.state[params[0]]["step"] + 1
-            lr = group["lr"] * (min(1.0, step / group["warmup"]) if group["warmup"] else 1.0)
+            lr = _warmup_lr(group, step)
             b1, b2 = group["beta1"], group["beta2"]
             grads = [p.grad for p in params]
             nus = [self.state[p]["nu"] for p in params]
@@ -82,3 +82,11 @@ def format_breakdown(counts: "OrderedDict[str, int]") -> str:
     lines = [f"{k:<{width}}  {v:>12,}" for k, v in counts.items()]
     lines.append(f"{'total':<{width}}  {total:>12,}")
     return "\n".join(lines)
+
+
+def _warmup_lr(group: dict, step: int) -> float:
+    """Learning rate of update number `step` (1-based): a linear ramp from 0 over `warmup` updates, then constant.
+    As in the official optax chain, the schedule is read at the count before the update, so update 1 uses lr 0."""
+    if not group["warmup"]:
+        return group["lr"]
+    return group["lr"] * min(1.0, (step - 1) / group["warmup"])

@@ -100,7 +100,12 @@ def test_laprop_first_steps_and_warmup():
     opt = LaProp([p], lr=1.0, eps=1e-20, agc=0.0, warmup=10)
     p.grad = torch.tensor([2.0, -0.5, 0.0])
     opt.step()
-    # Step 1: nu_hat = g^2, u = sign(g), m_hat = u; lr warm-up 1/10.
+    # Update 1 reads the schedule at count 0 (as optax does): lr 0, so the parameters stay put.
+    assert torch.equal(p.detach(), torch.ones(3))
+    assert opt.current_lr() == 0.0
+    p.grad = torch.tensor([2.0, -0.5, 0.0])
+    opt.step()
+    # Update 2: nu_hat = g^2, u = sign(g), m_hat = u (constant gradient); lr warm-up 1/10.
     assert torch.allclose(p.detach(), torch.tensor([1 - 0.1, 1 + 0.1, 1.0]))
     assert opt.current_lr() == pytest.approx(0.1)
     for _ in range(20):
