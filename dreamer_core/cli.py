@@ -116,7 +116,10 @@ def train(args: argparse.Namespace) -> int:
             now = time.time()
             if now - last_print >= 5.0 or trainer.done:
                 last_print = now
-                # ETA from the last minute's pace: collection before training starts is much faster.
+                # ETA from the last minute's pace: collection before training starts is much faster. A gap of
+                # over 30 s between prints means the process was suspended (Ctrl-Z, SIGSTOP): start the pace anew.
+                if recent and now - recent[-1][0] > 30.0:
+                    recent.clear()
                 recent.append((now, trainer.counters.agent_steps))
                 span, steps = now - recent[0][0], trainer.counters.agent_steps - recent[0][1]
                 rate = steps / span if span > 0 else 0.0
