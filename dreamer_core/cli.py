@@ -7,7 +7,6 @@ Ctrl-C during training saves a checkpoint before exiting.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -67,16 +66,6 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return config
 
 
-def _last_logged_score(logdir: Path) -> float:
-    """The newest episode score in a resumed run's `scores.jsonl` (NaN when there is none yet)."""
-    path = Path(logdir) / "scores.jsonl"
-    try:
-        lines = path.read_text().splitlines()
-        return float(json.loads(lines[-1])["episode/score"]) if lines else float("nan")
-    except (OSError, ValueError, KeyError):
-        return float("nan")
-
-
 def _format_score(score: float) -> str:
     return "-" if math.isnan(score) else f"{score:.1f}"
 
@@ -105,7 +94,7 @@ def train(args: argparse.Namespace) -> int:
     total = config.run.steps
     last_print = 0.0
     recent: deque[tuple[float, int]] = deque(maxlen=13)  # (time, agent steps) at the last ~60 s of prints
-    last_score = _last_logged_score(logdir) if trainer.resumed_from else float("nan")
+    last_score = trainer.scores[-1][1] if trainer.scores else float("nan")  # a resumed run's newest, from its checkpoint
     try:
         while not trainer.done:
             info = trainer.step()

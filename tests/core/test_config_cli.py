@@ -1,14 +1,13 @@
 """Config round trips and errors; the real CLI entry point for a few steps; the Qt-free contract."""
 
 import json
-import math
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from dreamer_core.cli import main
+from dreamer_core.cli import _format_score, main
 from dreamer_core.config import Config, make_config, parse_overrides
 from dreamer_core.video import read_video
 
@@ -47,10 +46,15 @@ def test_headless_train_resume_and_export(tmp_path, capsys):
     rows = [json.loads(line) for line in (logdir / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["agent_steps"] == 100 and rows[-1]["updates"] > 0
     assert (logdir / "latest.ckpt").exists() and (logdir / "config.json").exists()
+    logged = json.loads((logdir / "scores.jsonl").read_text().splitlines()[-1])["episode/score"]
     # Running the same command with more steps resumes from the checkpoint.
     assert main(args[:-4] + ["--steps", "140", "--logdir", str(logdir)]) == 0
     out = capsys.readouterr().out
     assert "resumed from" in out
+    # Until a new episode ends, the progress line shows the newest score the checkpointed run logged.
+    first_progress = next(line for line in out.splitlines() if line.startswith("frames"))
+    assert f"last score {logged:.1f}" in first_progress
+    assert _format_score(float("nan")) == "-"
     rows = [json.loads(line) for line in (logdir / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["agent_steps"] == 140
     video = tmp_path / "rollout.mp4"
@@ -163,15 +167,3 @@ def test_compile_falls_back_to_eager_with_a_clear_note(monkeypatch, tmp_path):
         trainer.step()
     assert trainer.updates > 0
     trainer.close()
-
-
-def test_progress_line_last_score_after_resume(tmp_path):
-    """A resumed run's progress line shows the newest logged score until a new episode ends, '-' when none."""
-    from dreamer_core.cli import _format_score, _last_logged_score
-
-    assert math.isnan(_last_logged_score(tmp_path))  # no scores.jsonl yet
-    rows = [{"step": 1002, "episode/score": 312.5, "episode/length": 501},
-            {"step": 2004, "episode/score": 401.25, "episode/length": 501}]
-    (tmp_path / "scores.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert _last_logged_score(tmp_path) == 401.25
-    assert _format_score(401.25) == "401.2" and _format_score(float("nan")) == "-"
