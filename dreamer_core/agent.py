@@ -142,29 +142,18 @@ class Agent(nn.Module):
 
     def observe(self, start: Latent, prev_action: torch.Tensor, data: dict[str, torch.Tensor],
                 gen: torch.Generator | None = None, hot: bool = False):
-        encoder = self._hot("encode") if hot else self.encode
-        tokens = encoder({k: data[k] for k in (*self.vector_dims, *self.image_keys)})  # (B, T, E)
+        tokens = self.encoder({k: data[k] for k in (*self.vector_dims, *self.image_keys)})  # (B, T, E)
         prev_actions = torch.cat([prev_action[:, None], data["action"][:, :-1].float()], 1)  # (B, T, A)
         return self.rssm.observe(start, tokens, prev_actions, data["is_first"], gen, hot)
 
-    def encode(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.encoder(obs)  # (..., E)
-
-    def reconstruction_losses(self, states: Latent, data: dict[str, torch.Tensor], hot: bool = False
-                              ) -> dict[str, torch.Tensor]:
-        targets = {k: data[k] for k in (*self.vector_dims, *self.image_keys)}
-        fn = self._hot("reconstruction_terms") if hot else self.reconstruction_terms
-        return fn(states.deter, states.stoch, targets)
-
-    def reconstruction_terms(self, deter: torch.Tensor, stoch: torch.Tensor, targets: dict[str, torch.Tensor]
-                             ) -> dict[str, torch.Tensor]:
+    def reconstruction_losses(self, states: Latent, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Decoder losses per (B, T): symlog MSE summed over each vector, MSE summed over each image's pixels."""
-        recon = self.decoder(deter, stoch.flatten(-2))
+        recon = self.decoder(states.deter, states.stoch.flatten(-2))
         out = {}
         for key in self.vector_dims:
-            out[key] = (recon[key] - symlog(targets[key].float())).square().sum(-1)  # (B, T)
+            out[key] = (recon[key] - symlog(data[key].float())).square().sum(-1)  # (B, T)
         for key in self.image_keys:
-            out[key] = (recon[key] - targets[key].float() / 255.0).square().sum((-3, -2, -1))  # (B, T)
+            out[key] = (recon[key] - data[key].float() / 255.0).square().sum((-3, -2, -1))  # (B, T)
         return out
 
     def continue_target(self, is_terminal: torch.Tensor) -> torch.Tensor:
@@ -183,7 +172,7 @@ class Agent(nn.Module):
         _, states, post, prior = self.observe(start, prev_action, data, gen, hot=True)
         kl = losses.kl_losses(post, prior, t.free_nats)
         feat = states.feat()  # (B, T, F)
-        rec = self.reconstruction_losses(states, data, hot=True)
+        rec = self.reconstruction_losses(states, data)
         rew_loss = self.value(self.reward, feat).loss(data["reward"])  # (B, T)
         con_logit = self.cont(feat)[..., 0]  # (B, T)
         con_loss = F.binary_cross_entropy_with_logits(con_logit, self.continue_target(data["is_terminal"]),
