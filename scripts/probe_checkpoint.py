@@ -52,8 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     state = checkpoint.load(args.checkpoint)
-    raw = state["config"]
-    config = Config.from_dict(json.loads(raw) if isinstance(raw, str) else raw)
+    config = Config.from_dict(json.loads(state["config"]))  # checkpoints hold the config as JSON
     env = make_env(config.env, 0)
     agent = Agent(config, env.obs_space, env.act_space)
     agent.load_state_dict_full(state["agent"])
