@@ -54,14 +54,15 @@ def at_cursor(view: View, head: str):
 
 
 class HeadPlot(pg.PlotWidget):
-    def __init__(self, name: str, target_name: str) -> None:
+    def __init__(self, name: str, target_name: str, legend: bool = True) -> None:
         super().__init__()
         self.name, self.target_name = name, target_name
         self.setLabel("left", "probability")
         self.setLabel("bottom", "value (symlog-spaced bins)")
         self.getAxis("bottom").setTicks([[(symlog(v), tick_label(v)) for v in MAJOR_TICKS],
                                          [(symlog(v), tick_label(v)) for v in MINOR_TICKS]])
-        self.addLegend(offset=(5, 5))
+        if legend:  # one legend for both plots: the short reward plot has no room for it
+            self.addLegend(offset=(5, 5))
         self.bars = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=(66, 165, 245, 110),
                                     pen=pg.mkPen("#42a5f5"), name="two-hot probs")
         self.edited = pg.PlotDataItem(stepMode="center", pen=pg.mkPen("#ffa000", width=1.5), name="edited latent")
@@ -107,7 +108,7 @@ class CriticPanel(Panel):
         layout = QVBoxLayout(self.content)
         layout.setContentsMargins(4, 4, 4, 4)
         self.critic = HeadPlot("critic", "λ-return")
-        self.reward = HeadPlot("reward", "real reward")
+        self.reward = HeadPlot("reward", "real reward", legend=False)
         layout.addWidget(self.critic, 3)
         layout.addWidget(self.reward, 2)
         note = QLabel("Bins are two-hot over 255 symexp-spaced values; step with ←/→ through observed and "
