@@ -321,6 +321,14 @@ class Agent(nn.Module):
         self.retnorm.load_state_dict(state["retnorm"])
         self.updates, self.skipped_updates = int(state["updates"]), int(state["skipped"])
 
+    def apply_optimizer_config(self) -> None:
+        """Sets the optimizer's hyperparameters from this agent's config. A loaded optimizer state carries the
+        values it was saved with; a resumed run with a changed `train.lr` must train at the new one."""
+        t = self.config.train
+        for group in self.optimizer.param_groups:
+            group.update(lr=t.lr, eps=t.eps, beta1=t.beta1, beta2=t.beta2, agc=t.agc, agc_floor=t.agc_floor,
+                         warmup=t.warmup)
+
 
 def _entropy(logp: torch.Tensor) -> torch.Tensor:
     return -(logp.exp() * logp).sum((-2, -1))

@@ -7,12 +7,17 @@ Ctrl-C during training saves a checkpoint before exiting.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
+import shlex
+import signal
 import sys
+import threading
 import time
 from collections import deque
 from pathlib import Path
+from typing import Any
 
 from dreamer_core.config import PRESETS, Config, make_config, parse_overrides
 
@@ -78,6 +83,44 @@ def _format_eta(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
+class Terminated(Exception):
+    """SIGTERM / SIGHUP (a closed terminal, a scheduler's preemption): stop and save like Ctrl-C."""
+
+
+def _raise_terminated(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise Terminated(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def _signals(handlers: dict[signal.Signals, Any]):
+    """Installs signal handlers for the block and restores the previous ones (main thread only, as Python
+    allows; elsewhere, e.g. a test calling `main` from a thread, it does nothing)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _save_uninterrupted(trainer) -> Path:
+    """The final save, with Ctrl-C ignored: a second Ctrl-C must not cut a multi-GB write short."""
+    with _signals({signal.SIGINT: signal.SIG_IGN}):
+        trainer.flush()
+        return trainer.save()
+
+
+def _resume_command(argv: list[str], logdir: Path) -> str:
+    """The command line that resumes this run: the one given, with the logdir made explicit and no --fresh."""
+    argv = [a for a in argv if a != "--fresh"]
+    if "--logdir" not in argv and not any(a.startswith("--logdir=") for a in argv):
+        argv += ["--logdir", str(logdir)]
+    return "dreamer-studio " + shlex.join(argv)
+
+
 def train(args: argparse.Namespace) -> int:
     from dreamer_core.run import Trainer
 
@@ -87,48 +130,69 @@ def train(args: argparse.Namespace) -> int:
     counts = trainer.agent.param_counts()
     print(f"dreamer-studio: {config.env.task} ({config.env.obs}), preset {config.preset}, "
           f"{sum(counts.values()):,} parameters, device {trainer.device}, logdir {logdir}", flush=True)
+    if trainer.set_aside_to:
+        print(f"--fresh: moved the previous run's files to {trainer.set_aside_to}", flush=True)
     if trainer.compile_note:
         print(trainer.compile_note, flush=True)
     if trainer.resumed_from:
         print(f"resumed from {trainer.resumed_from} at {trainer.counters.env_frames:,} env frames", flush=True)
     total = config.run.steps
-    last_print = 0.0
-    recent: deque[tuple[float, int]] = deque(maxlen=13)  # (time, agent steps) at the last ~60 s of prints
+    if trainer.done:
+        print(f"nothing to do: the run is at {trainer.counters.env_frames:,} env frames, already at --steps "
+              f"{total * config.env.action_repeat:,}; pass a larger --steps to train on", flush=True)
+        trainer.close()
+        return 0
     last_score = trainer.scores[-1][1] if trainer.scores else float("nan")  # a resumed run's newest, from its checkpoint
+    stop_signals = {getattr(signal, name): _raise_terminated for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)}
     try:
-        while not trainer.done:
-            info = trainer.step()
-            if info.scores:
-                last_score = info.scores[-1]
-            if trainer.save_due():
-                trainer.save()
-            now = time.time()
-            if now - last_print >= 5.0 or trainer.done:
-                last_print = now
-                # ETA from the last minute's pace: collection before training starts is much faster. A gap of
-                # over 30 s between prints means the process was suspended (Ctrl-Z, SIGSTOP): start the pace anew.
-                if recent and now - recent[-1][0] > 30.0:
-                    recent.clear()
-                recent.append((now, trainer.counters.agent_steps))
-                span, steps = now - recent[0][0], trainer.counters.agent_steps - recent[0][1]
-                rate = steps / span if span > 0 else 0.0
-                eta = (total - trainer.counters.agent_steps) / rate if rate > 0 else float("inf")
-                print(f"frames {trainer.counters.env_frames:>8,} | steps {trainer.counters.agent_steps:>7,}/{total:,}"
-                      f" | updates {trainer.updates:>6,} ({trainer.rates['fps/updates']:.2f}/s)"
-                      f" | env steps/s {trainer.rates['fps/policy']:.1f} | last score {_format_score(last_score)}"
-                      f" | ETA {_format_eta(eta)}", flush=True)
-    except KeyboardInterrupt:
-        print("\ninterrupted: saving a checkpoint ...", flush=True)
-        trainer.flush()
-        path = trainer.save()
-        print(f"saved {path}; run the same command again to resume", flush=True)
+        with _signals(stop_signals):
+            _train_loop(trainer, last_score)
+    except (KeyboardInterrupt, Terminated) as exc:
+        reason = str(exc) if isinstance(exc, Terminated) else "interrupted"
+        print(f"\n{reason}: saving a checkpoint ...", flush=True)
+        path = _save_uninterrupted(trainer)
+        print(f"saved {path}; to resume, run: {_resume_command(args.argv, logdir)}", flush=True)
         trainer.close()
         return 130
-    trainer.flush()
-    path = trainer.save()
+    path = _save_uninterrupted(trainer)
     print(f"done: {trainer.counters.env_frames:,} env frames, {trainer.updates:,} updates; saved {path}", flush=True)
     trainer.close()
     return 0
+
+
+def _train_loop(trainer, last_score: float) -> None:
+    """Steps the trainer to its end, saving on schedule and printing a progress line every 5 s."""
+    from dreamer_core.checkpoint import CheckpointError
+
+    total = trainer.config.run.steps
+    last_print = 0.0
+    recent: deque[tuple[float, int]] = deque(maxlen=13)  # (time, agent steps) at the last ~60 s of prints
+    while not trainer.done:
+        info = trainer.step()
+        if info.scores:
+            last_score = info.scores[-1]
+        if trainer.save_due():
+            try:
+                trainer.save()
+            except (OSError, RuntimeError, CheckpointError) as exc:  # disk full, say: keep training
+                print(f"could not save a checkpoint ({exc}); training on and retrying in 60 s "
+                      f"(the previous checkpoint is intact)", flush=True)
+                trainer.postpone_save(60.0)
+        now = time.time()
+        if now - last_print >= 5.0 or trainer.done:
+            last_print = now
+            # ETA from the last minute's pace: collection before training starts is much faster. A gap of
+            # over 30 s between prints means the process was suspended (Ctrl-Z, SIGSTOP): start the pace anew.
+            if recent and now - recent[-1][0] > 30.0:
+                recent.clear()
+            recent.append((now, trainer.counters.agent_steps))
+            span, steps = now - recent[0][0], trainer.counters.agent_steps - recent[0][1]
+            rate = steps / span if span > 0 else 0.0
+            eta = (total - trainer.counters.agent_steps) / rate if rate > 0 else float("inf")
+            print(f"frames {trainer.counters.env_frames:>8,} | steps {trainer.counters.agent_steps:>7,}/{total:,}"
+                  f" | updates {trainer.updates:>6,} ({trainer.rates['fps/updates']:.2f}/s)"
+                  f" | env steps/s {trainer.rates['fps/policy']:.1f} | last score {_format_score(last_score)}"
+                  f" | ETA {_format_eta(eta)}", flush=True)
 
 
 def export(args: argparse.Namespace) -> int:
@@ -159,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     _env_defaults()
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.command is None:
         parser.print_help()
         return 2

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+import typing
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -212,8 +214,49 @@ def apply(config: Config, overrides: dict[str, dict[str, Any]]) -> Config:
         if section not in _SECTION_TYPES:
             raise ValueError(f"unknown config section {section!r}; known: {sorted(_SECTION_TYPES)}")
         _check_keys(_SECTION_TYPES[section], values, section)
+        hints = typing.get_type_hints(_SECTION_TYPES[section])
+        values = {k: coerce(f"{section}.{k}", v, hints[k]) for k, v in values.items()}
         updated[section] = replace(getattr(config, section), **values)
     return replace(config, **updated)
+
+
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def coerce(name: str, value: Any, kind: type) -> Any:
+    """`value` as the field's type (`--set` values arrive as JSON or raw strings), or a ValueError naming the
+    field. Strict where a wrong guess would silently change a run: `False` as a string is not truthy here."""
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, (int, str)) and str(value).strip().lower() in _TRUE + _FALSE:
+            return str(value).strip().lower() in _TRUE
+        raise ValueError(f"{name} must be true or false, got {value!r}; e.g. --set {name}=false")
+    if kind is int:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(float(value)) if re.fullmatch(r"[+-]?\d+(\.0*)?[eE]\+?\d+", value) else int(value)
+            except ValueError:
+                pass
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ValueError(f"{name} must be a whole number, got {value!r}; e.g. --set {name}=1000")
+    if kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ValueError(f"{name} must be a number, got {value!r}; e.g. --set {name}=1e-4")
+    if kind is str:
+        if isinstance(value, str):
+            return value
+        raise ValueError(f"{name} must be a string, got {value!r}")
+    return value
 
 
 def make_config(
@@ -250,6 +293,21 @@ def validate(config: Config) -> None:
         raise ValueError("train.batch_length must be >= 2 and train.replay_context >= 1")
     if config.run.train_ratio <= 0:
         raise ValueError(f"run.train_ratio must be positive, got {config.run.train_ratio}")
+    minimums = {"train.batch_size": (t.batch_size, 1), "train.imag_horizon": (t.imag_horizon, 2),
+                "run.envs": (config.run.envs, 1), "run.steps": (config.run.steps, 1),
+                "env.action_repeat": (config.env.action_repeat, 1),
+                "run.report_samples": (config.run.report_samples, 1),
+                "run.report_batch": (config.run.report_batch, 1), "run.report_length": (config.run.report_length, 2)}
+    for name, (value, least) in minimums.items():
+        if value < least:
+            raise ValueError(f"{name} must be at least {least}, got {value}")
+    if config.run.replay_size < config.run.envs * (t.batch_length + t.replay_context + 1):
+        raise ValueError(f"run.replay_size ({config.run.replay_size}) must hold at least one window per env "
+                         f"(run.envs * (train.batch_length + train.replay_context + 1) steps)")
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", config.run.device):
+        raise ValueError(f"run.device must be auto, cpu, cuda or cuda:<index>, got {config.run.device!r}")
+    if config.run.threads < 0:
+        raise ValueError(f"run.threads must be 0 (torch's default) or a positive count, got {config.run.threads}")
 
 
 def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:

@@ -51,17 +51,30 @@ def write_report_video(report: Report, out: Path, fps: int = 10, scale: int = 2)
 
 def export_rollout(logdir: Path, out: Path, seed: int = 0, samples: int = 3, horizon: int | None = None,
                    fps: int = 10) -> Path:
-    """Loads the run in `logdir` (config.json + latest.ckpt) and writes its imagined rollouts to `out`."""
+    """Loads the run in `logdir` (config.json + latest.ckpt) and writes its imagined rollouts to `out`.
+
+    Read-only on the run directory: the checkpoint is loaded into a trainer without a logdir, so exporting from a
+    run that is still training neither takes its lock nor touches its logs."""
+    from dataclasses import replace
+
     from dreamer_core.config import Config
     from dreamer_core.run import CHECKPOINT_NAME, Trainer
 
+    if out.suffix.lower() not in video.SUFFIXES:
+        raise ValueError(f"--out {out} must end in {' or '.join(video.SUFFIXES)}, e.g. --out rollout.mp4")
     config_path = logdir / "config.json"
     if not config_path.exists() or not (logdir / CHECKPOINT_NAME).exists():
         raise FileNotFoundError(f"{logdir} is not a run directory with config.json and {CHECKPOINT_NAME}; "
                                 f"pass the --logdir of a run trained with `dreamer-studio train --headless`")
     config = Config.from_dict(json.loads(config_path.read_text()))
-    trainer = Trainer(config, logdir, resume=True)
+    if config.env.obs != "vision":
+        raise ValueError(f"{logdir} trains on vectors (--obs {config.env.obs}), so its model imagines no frames "
+                         "to export; train with --obs vision to export imagined videos")
+    # Whatever device it trained on, export runs where this machine can (a GPU run exports on a laptop).
+    config = replace(config, run=replace(config.run, device="auto", compile=False))
+    trainer = Trainer(config, None)
     try:
+        trainer.load(logdir / CHECKPOINT_NAME)
         report = trainer.report(seed=seed, samples=samples, horizon=horizon)
         if report is None:
             raise ValueError(f"{logdir} holds too little replay data for a report; train longer first")

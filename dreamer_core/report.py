@@ -92,6 +92,9 @@ def imagine_from(agent: Agent, start: Latent, horizon: int, seed: int = 0, sampl
                  actions: torch.Tensor | None = None, temperature: float = 1.0) -> Imagination:
     """Imagines `samples` futures of `horizon` steps from `start` (1, ...). With `actions` (horizon, A) the
     futures follow those actions (open loop); otherwise the policy samples them. Deterministic given `seed`."""
+    if horizon < 2:
+        raise ValueError(f"an imagination needs a horizon of at least 2 steps (one to act, one to bootstrap "
+                         f"its return from), got {horizon}")
     gen = torch.Generator(agent.device).manual_seed(int(seed))
     begin = Latent(start.deter.expand(samples, -1).contiguous(), start.stoch.expand(samples, -1, -1).contiguous())
     if actions is not None:

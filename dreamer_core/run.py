@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -27,7 +28,11 @@ from dreamer_core.replay import Replay
 from dreamer_core.report import Report, make_report
 
 CHECKPOINT_NAME = "latest.ckpt"
+LOCK_NAME = ".trainer.lock"
+RUN_FILES = (CHECKPOINT_NAME, "config.json", "scores.jsonl", "metrics.jsonl")
 COMPARED_SECTIONS = ("model", "env")  # a checkpoint only loads into a run whose model and env match
+# Fields outside those sections that fix the replay's layout, so a checkpoint's replay only fits the same values.
+COMPARED_FIELDS = ("run.envs", "run.replay_size", "train.batch_length", "train.replay_context")
 
 
 def pick_device(name: str) -> torch.device:
@@ -58,12 +63,57 @@ class StepInfo:
     train_metrics: dict[str, float] | None = None
 
 
-def _row_step(line: str) -> float:
-    """The env-frame `step` of a jsonl log line; unreadable lines count as before any checkpoint."""
+def _row_step(line: str) -> float | None:
+    """The env-frame `step` of a jsonl log line; None for a line that is not a whole JSON row (a write cut short
+    by a crash or a full disk)."""
     try:
-        return float(json.loads(line).get("step", 0))
-    except (ValueError, AttributeError):
-        return 0.0
+        return float(json.loads(line)["step"])
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+class LogdirLock:
+    """An exclusive lock on a run directory, so two trainers never write one run's checkpoint and logs. The OS
+    drops it when the process dies, so a crashed run never leaves a stale lock behind."""
+
+    def __init__(self, logdir: Path) -> None:
+        self.path = logdir / LOCK_NAME
+        self._file = None
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks; run directories are unguarded there
+            return
+        handle = open(self.path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            handle.close()
+            raise ValueError(f"{logdir} is in use by a running trainer ({owner}); stop it first, or pass another "
+                             f"--logdir. To watch a live run, open it in the app: dreamer-studio --open {logdir}")
+        handle.truncate(0)
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the descriptor drops the flock
+            self._file = None
+
+
+def set_aside(logdir: Path) -> Path | None:
+    """Moves a previous run's files out of `logdir` into `logdir/replaced-<time>/` so a fresh run neither mixes
+    its curve with the old one nor can resume the old weights by accident. Returns the folder, or None."""
+    present = [logdir / name for name in RUN_FILES if (logdir / name).exists()]
+    if not present:
+        return None
+    folder = logdir / time.strftime("replaced-%Y%m%d-%H%M%S")
+    folder.mkdir()
+    for path in present:
+        shutil.move(str(path), folder / path.name)
+    return folder
 
 
 def enable_compile(agent: Agent) -> str:
@@ -117,14 +167,23 @@ class Trainer:
         self.rates = {"fps/policy": 0.0, "fps/updates": 0.0}
         self.logdir = Path(logdir) if logdir else None
         self.resumed_from: Path | None = None
+        self.set_aside_to: Path | None = None  # where a fresh start moved the previous run's files
+        self._lock: LogdirLock | None = None
         if self.logdir:
             self.logdir.mkdir(parents=True, exist_ok=True)
-            ckpt = self.logdir / CHECKPOINT_NAME
-            if resume and ckpt.exists():
-                self.load(ckpt)
-                self.resumed_from = ckpt
-                self._truncate_logs()
-            (self.logdir / "config.json").write_text(config.to_json())
+            self._lock = LogdirLock(self.logdir)
+            try:
+                ckpt = self.logdir / CHECKPOINT_NAME
+                if resume and ckpt.exists():
+                    self.load(ckpt)
+                    self.resumed_from = ckpt
+                    self._truncate_logs()
+                elif not resume:
+                    self.set_aside_to = set_aside(self.logdir)
+                (self.logdir / "config.json").write_text(config.to_json())
+            except BaseException:
+                self.close()
+                raise
 
     # -- properties ----------------------------------------------------------------------------------------------
     @property
@@ -242,8 +301,9 @@ class Trainer:
             if not path.exists():
                 continue
             lines = path.read_text().splitlines(keepends=True)
-            kept = [line for line in lines if _row_step(line) <= self.counters.env_frames]
-            if len(kept) < len(lines):
+            kept = [line if line.endswith("\n") else line + "\n" for line in lines
+                    if (step := _row_step(line)) is not None and step <= self.counters.env_frames]
+            if kept != lines:
                 tmp = path.with_suffix(".jsonl.tmp")
                 tmp.write_text("".join(kept))
                 os.replace(tmp, path)
@@ -296,31 +356,51 @@ class Trainer:
     def save_due(self) -> bool:
         return self.logdir is not None and time.time() - self._last_save >= self.config.run.save_every
 
+    def postpone_save(self, seconds: float) -> None:
+        """After a failed periodic save (disk full, say): try again in `seconds` rather than every step."""
+        self._last_save = time.time() - self.config.run.save_every + seconds
+
     def load(self, path: str | Path) -> None:
-        state = checkpoint.load(path, map_location=self.device)
+        # Everything loads to the CPU first: parameters and optimizer state are copied onto the device by
+        # load_state_dict, and the replay (gigabytes) stays in host memory where it lives.
+        state = checkpoint.load(path, map_location="cpu")
         saved = Config.from_dict(json.loads(state["config"]))
-        diffs = [f"{section}.{k}: checkpoint {v!r} vs this run {getattr(getattr(self.config, section), k)!r}"
-                 for section in COMPARED_SECTIONS for k, v in vars(getattr(saved, section)).items()
-                 if getattr(getattr(self.config, section), k) != v]
+        names = [f"{section}.{k}" for section in COMPARED_SECTIONS for k in vars(getattr(saved, section))]
+        diffs = [f"{name}: checkpoint {_field(saved, name)!r} vs this run {_field(self.config, name)!r}"
+                 for name in names + list(COMPARED_FIELDS) if _field(saved, name) != _field(self.config, name)]
         if diffs:
             raise checkpoint.CheckpointError(
                 f"{path} was trained with a different configuration and cannot be loaded into this run:\n  "
                 + "\n  ".join(diffs) + "\nStart the run with the checkpoint's settings (see its config.json).")
         self.agent.load_state_dict_full(state["agent"])
+        self.agent.apply_optimizer_config()  # this run's train.lr etc., not the values saved with the optimizer
         self.replay.load_state_dict(state["replay"])
+        self.replay.online = self.config.run.online_queue
         for key, value in state["counters"].items():
             setattr(self.counters, key, type(getattr(self.counters, key))(value))
         self.scores = deque((tuple(s) for s in state["scores"]), maxlen=self.scores.maxlen)
         rng = state["rng"]
-        torch.set_rng_state(rng["torch"].cpu())
-        self.gen.set_state(rng["gen"].cpu())
+        torch.set_rng_state(rng["torch"])
+        if rng["gen"].numel() == self.gen.get_state().numel():
+            self.gen.set_state(rng["gen"])
+        else:  # saved on another device type (a CUDA run opened on a CPU machine): its state does not fit here
+            self.gen.manual_seed(int(torch.randint(2**62, (1,)).item()))
         np.random.set_state(("MT19937", np.asarray(rng["numpy"], np.uint32), int(rng["numpy_pos"]), 0, 0.0))
         # Envs restart their episodes: the carry starts from zeros at the first (is_first) step.
         self.carry = self.agent.initial_carry(len(self.envs))
         self.obs = self._stack([e.step(None, reset=True) for e in self.envs])
         self.episode_return[:] = 0
         self.episode_length[:] = 0
+        self._rate_mark = (time.time(), self.counters.agent_steps, self.updates)  # no rate across the jump
 
     def close(self) -> None:
         for env in self.envs:
             env.close()
+        self.envs = []
+        if self._lock is not None:
+            self._lock.release()
+
+
+def _field(config: Config, name: str) -> Any:
+    section, key = name.split(".")
+    return getattr(getattr(config, section), key)

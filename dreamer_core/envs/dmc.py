@@ -109,4 +109,12 @@ def _make_camera(physics: Any, size: int, camera_id: int) -> Any:
     ncam = physics.model.ncam
     if camera_id >= ncam:
         raise ValueError(f"camera {camera_id} does not exist: this domain has cameras 0..{ncam - 1}")
-    return engine.Camera(physics, height=size, width=size, camera_id=camera_id)
+    try:
+        return engine.Camera(physics, height=size, width=size, camera_id=camera_id)
+    except Exception as error:  # noqa: BLE001 - GL backends fail with many types (RuntimeError, ImportError, ...)
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise ValueError(
+            f"MuJoCo cannot render here with MUJOCO_GL={os.environ.get('MUJOCO_GL', '')!r} ({first[:160]}). "
+            "Install EGL/Mesa (apt-get install libegl1 libgl1-mesa-dri) or set MUJOCO_GL=osmesa; a proprio run "
+            "can also skip the display frame with --set env.log_image=false"
+        ) from error

@@ -52,7 +52,13 @@ class GymEnv(BaseEnv):
             flat = self._flatten(self._obs_space, self._obs)
             obs["vector"] = np.asarray(flat, np.float32).reshape(-1)
         if self._image_key:
-            obs[self._image_key] = resize_image(self._env.render(), self._size)
+            frame = self._env.render()
+            if frame is None:
+                fix = ("use --obs proprio with --set env.log_image=false" if not self._vision
+                       else "use --obs proprio (this env draws no frames to learn from)")
+                raise ValueError(f"{self.name} renders no frames (render() returned None for "
+                                 f"render_mode='rgb_array'); {fix}")
+            obs[self._image_key] = resize_image(frame, self._size)
         return obs
 
     def close(self) -> None:
@@ -75,6 +81,8 @@ def _make(env_id: str, config: EnvConfig, render: bool) -> Any:
             f"unknown gymnasium task 'gym_{env_id}': {error}. Spell it gym_<EnvId> with a registered id, "
             f"e.g. {examples}"
         ) from error
+    except gymnasium.error.Error as error:  # deprecated version, missing extra (box2d, atari), bad kwargs
+        raise ValueError(f"gymnasium cannot make 'gym_{env_id}': {error}") from error
 
 
 def _actions(space: Any, task: str) -> ContinuousActions | DiscreteActions:

@@ -69,7 +69,7 @@ def test_cli_errors_are_one_clear_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "error:" in err and "Traceback" not in err and "dmc_" in err
     (tmp_path / "bad").mkdir()
-    (tmp_path / "bad" / "config.json").write_text(make_config("dummy_cont", "proprio", "debug").to_json())
+    (tmp_path / "bad" / "config.json").write_text(make_config("dummy_cont", "vision", "debug").to_json())
     (tmp_path / "bad" / "latest.ckpt").write_bytes(b"not a checkpoint")
     assert main(["export", "--logdir", str(tmp_path / "bad"), "--out", str(tmp_path / "x.mp4")]) == 2
     err = capsys.readouterr().err
@@ -82,6 +82,7 @@ def test_checkpoint_of_another_config_is_refused(tmp_path):
 
     trainer = Trainer(make_config("dummy_cont", "proprio", "debug"), tmp_path)
     trainer.save()
+    trainer.close()  # releases the run directory's lock
     other = make_config("dummy_cont", "proprio", "debug", {"model": {"deter": 128}})
     with pytest.raises(CheckpointError, match="model.deter"):
         Trainer(other, tmp_path)
@@ -96,6 +97,7 @@ def test_resume_continues_exactly(tmp_path):
     for _ in range(90):
         a.step()
     a.save()
+    a.close()  # releases the run directory's lock; `a` can still train (replay and agent stay)
     b = Trainer(config, tmp_path / "a")  # resumes from a's checkpoint
     ma, mb = a.train_once(), b.train_once()
     assert ma["loss_total"] == pytest.approx(mb["loss_total"], rel=1e-6)
@@ -116,6 +118,7 @@ def test_resume_drops_log_rows_past_the_checkpoint(tmp_path):
         a.step()
     scores = [json.loads(x)["step"] for x in (tmp_path / "run" / "scores.jsonl").read_text().splitlines()]
     assert max(scores) > saved_at
+    a.close()  # the "crash": its process would release the lock on exit
     b = Trainer(config, tmp_path / "run")
     for name in ("scores.jsonl", "metrics.jsonl"):
         steps = [json.loads(x)["step"] for x in (tmp_path / "run" / name).read_text().splitlines()]
