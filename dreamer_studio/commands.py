@@ -1,12 +1,15 @@
 """Commands the GUI sends to the trainer thread, and the bounded inbox they travel through.
 
 The trainer drains the inbox between train steps (never mid-update), so pause and single step happen in place.
-Imagination requests are coalesced: only the newest one is served, older ones are stale by construction.
+Imagination requests are coalesced as they are queued: only the newest one waits (older ones are stale by
+construction), so a burst of them during a long train step never fills the inbox and crowds out Pause or Save.
 """
 
 from __future__ import annotations
 
-import queue
+import threading
+import time
+from collections import deque
 from dataclasses import dataclass
 
 from dreamer_studio.session import ImagineSettings
@@ -29,7 +32,9 @@ class Step:
 
 @dataclass(frozen=True)
 class Stop:
-    pass
+    """Stop after the current train step; `save`: first save latest.ckpt (when the run has one to save)."""
+
+    save: bool = True
 
 
 @dataclass(frozen=True)
@@ -72,27 +77,37 @@ class InboxFull(RuntimeError):
 
 
 class Inbox:
-    """A bounded, thread-safe command queue."""
+    """A bounded, thread-safe command queue that keeps at most one (the newest) Imagine command."""
 
     def __init__(self, maxsize: int = 128) -> None:
-        self._queue: queue.Queue[Command] = queue.Queue(maxsize=maxsize)
+        self._maxsize = maxsize
+        self._items: deque[Command] = deque()
+        self._ready = threading.Condition()
 
     def put(self, command: Command) -> None:
-        try:
-            self._queue.put_nowait(command)
-        except queue.Full:
-            raise InboxFull("the trainer is not taking commands (its inbox is full); is it stuck?") from None
+        with self._ready:
+            if isinstance(command, Imagine):
+                stale = [c for c in self._items if isinstance(c, Imagine)]
+                for c in stale:
+                    self._items.remove(c)
+            if len(self._items) >= self._maxsize:
+                raise InboxFull("the trainer is not taking commands (its inbox is full); is it stuck?")
+            self._items.append(command)
+            self._ready.notify()
 
     def drain(self, timeout: float | None = None) -> list[Command]:
         """All waiting commands, oldest first; waits up to `timeout` s for the first one (None: no wait)."""
-        out: list[Command] = []
-        try:
-            if timeout:
-                out.append(self._queue.get(timeout=timeout))
-            while True:
-                out.append(self._queue.get_nowait())
-        except queue.Empty:
-            pass
-        # Coalesce imagination requests: only the newest matters.
-        last = max((i for i, c in enumerate(out) if isinstance(c, Imagine)), default=-1)
-        return [c for i, c in enumerate(out) if not isinstance(c, Imagine) or i == last]
+        with self._ready:
+            if timeout and not self._items:
+                deadline = time.monotonic() + timeout
+                while not self._items:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self._ready.wait(left):
+                        break
+            out = list(self._items)
+            self._items.clear()
+        return out
+
+    def __len__(self) -> int:
+        with self._ready:
+            return len(self._items)

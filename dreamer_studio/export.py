@@ -43,7 +43,8 @@ def export_frames(entry: ReportEntry, result: ImagineResult | None,
 
 def export_videos(entry: ReportEntry, result: ImagineResult | None, stem: str | Path, fps: int = 6,
                   progress: Callable[[int, int], None] | None = None) -> list[Path]:
-    """Writes stem.mp4 and stem.gif; `progress(done, total)` is called as work completes."""
+    """Writes stem.mp4 and stem.gif; `progress(done, total)` is called as work completes. A .mp4 or .gif suffix
+    on `stem` is dropped; any other dot stays part of the name ('run.v2' writes run.v2.mp4 and run.v2.gif)."""
     stem = Path(stem)
     if stem.suffix.lower() in video.SUFFIXES:
         stem = stem.with_suffix("")
@@ -58,7 +59,7 @@ def export_videos(entry: ReportEntry, result: ImagineResult | None, stem: str | 
     total = n_steps[0] + 2
     out = []
     for i, suffix in enumerate((".mp4", ".gif")):
-        out.append(video.write_video(stem.with_suffix(suffix), frames, fps=fps, labels=labels))
+        out.append(video.write_video(stem.with_name(stem.name + suffix), frames, fps=fps, labels=labels))
         if progress:
             progress(total - 1 + i, total)
     return out

@@ -7,6 +7,7 @@ latest.ckpt. Studio follows it: new metric rows are tailed, a newer checkpoint i
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,16 +33,32 @@ def checkpoint_path(run_dir: str | Path) -> Path:
 
 
 class MetricsTail:
-    """Reads only the lines appended to metrics.jsonl since the last call (a partial last line waits)."""
+    """Reads only the lines appended to metrics.jsonl since the last call (a partial last line waits).
+
+    A resumed headless trainer rewrites the file (atomically: a new, shorter file replaces it). A file with another
+    inode, or shorter than what was read, is read again from the start and `restarted` is set for that call, so
+    the caller can drop the rows it has (they may be past the resumed run's checkpoint).
+    """
 
     def __init__(self, run_dir: str | Path, name: str = "metrics.jsonl") -> None:
         self.path = Path(run_dir) / name
         self._offset = 0
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file the offset belongs to
+        self.restarted = False
 
     def read_new(self, limit: int = 5000) -> list[dict[str, float]]:
-        if not self.path.is_file():
+        self.restarted = False
+        try:
+            f = open(self.path, "rb")
+        except FileNotFoundError:
             return []
-        with open(self.path, "rb") as f:
+        with f:
+            st = os.fstat(f.fileno())
+            identity = (st.st_dev, st.st_ino)
+            if self._identity is not None and (identity != self._identity or st.st_size < self._offset):
+                self._offset = 0
+                self.restarted = True
+            self._identity = identity
             f.seek(self._offset)
             data = f.read()
         end = data.rfind(b"\n") + 1

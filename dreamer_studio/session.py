@@ -48,7 +48,8 @@ class RunInfo:
 class Status:
     """A cheap per-step snapshot for the status line and the run page."""
 
-    phase: str = "building"  # building | collecting | training | paused | watching | finished | error | stopped
+    phase: str = "building"  # building | collecting | training | paused | watching | finished | error | stopping
+    # | stopped
     message: str = "building the environment and the model…"
     paused: bool = False
     agent_steps: int = 0
@@ -154,15 +155,23 @@ class MetricsStore:
         with self._lock:
             return self._version, list(self._rows)
 
+    def clear(self) -> None:
+        """Starts the history over (a loaded checkpoint, a rewritten metrics file): curves never run backwards."""
+        with self._lock:
+            self._rows.clear()
+            self._version += 1
+
 
 class ReportStore:
     """Bounded history of reports (training time) and the newest imagination result for each."""
 
-    def __init__(self, maxlen: int = 24) -> None:
+    MAXLEN = 24  # reports kept; the oldest leaves when a new one arrives
+
+    def __init__(self, maxlen: int | None = None) -> None:
         self._lock = threading.Lock()
         self._entries: OrderedDict[int, ReportEntry] = OrderedDict()
         self._results: dict[int, ImagineResult] = {}
-        self._maxlen = maxlen
+        self._maxlen = maxlen or self.MAXLEN
         self._version = 0
         self._next_id = 0
 
@@ -186,6 +195,13 @@ class ReportStore:
             if result.report_id in self._entries:
                 self._results[result.report_id] = result
                 self._version += 1
+
+    def clear(self) -> None:
+        """Drops every report (ids keep counting up, so an old id never names a new report)."""
+        with self._lock:
+            self._entries.clear()
+            self._results.clear()
+            self._version += 1
 
     @property
     def version(self) -> int:
@@ -220,4 +236,6 @@ def status_text(s: Status, info, has_reports: bool) -> str:
             parts.append("first report as soon as replay holds one report window")
     if s.phase in ("collecting", "training", "paused"):
         parts.append(f"{s.updates:,} updates · {s.env_frames:,} env frames")
+    if s.phase == "stopped":
+        parts.append("Start/resume continues it")
     return "  ·  ".join(parts)
