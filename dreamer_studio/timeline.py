@@ -1,7 +1,8 @@
 """The one time cursor: imagined/observed time within a report, and training time across reports.
 
 The window owns the cursor and passes it to every panel; this bar shows it and lets the user move it
-(space plays and pauses, ←/→ step, Home/End jump, ↑/↓ move through the report history).
+(space plays and pauses, ←/→ step, Home/End jump, ↑/↓ move through the report history). It takes the focus
+back from input fields (Escape or Enter there, or a click on the bar), so those keys reach the window again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class TimelineBar(QWidget):
         super().__init__(parent)
         row = QHBoxLayout(self)
         row.setContentsMargins(6, 2, 6, 2)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # Escape/Enter in an input field, or a click, lands here
         self.play = QPushButton("▶ play")
         self.play.setCheckable(True)
         self.play.setFocusPolicy(Qt.FocusPolicy.NoFocus)

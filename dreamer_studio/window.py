@@ -7,19 +7,23 @@ newest status, metrics and reports from the worker's stores and hands them to th
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QFileDialog, QLabel, QLineEdit, QMainWindow,
-                               QMessageBox, QProgressBar, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
+                               QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from dreamer_core.config import make_config
 from dreamer_studio import commands as cmd
+from dreamer_studio.cursor import TimeCursor
 from dreamer_studio.export import export_videos
 from dreamer_studio.jobs import Job
+from dreamer_studio.keyboard import Keyboard
+from dreamer_studio.keys import held_action
+from dreamer_studio.lifecycle import RunLifecycle
 from dreamer_studio.panels.base import titled
-from dreamer_studio.keys import held_action, is_action_key
 from dreamer_studio.panels.critic import CriticPanel
 from dreamer_studio.panels.frames import FramesPanel
 from dreamer_studio.panels.imagination import ImaginationPanel
@@ -30,23 +34,25 @@ from dreamer_studio.panels.run import RunPanel
 from dreamer_studio.session import ImagineSettings, Status, View, status_text, timeline_length
 from dreamer_studio.theme import apply_dark
 from dreamer_studio.timeline import TimelineBar
-from dreamer_studio.worker import TrainerWorker
 
 TICK_MS = 50  # GUI refresh check: 20 Hz (a tick with nothing new returns at once)
 STATUS_HZ = 4  # status-line counters and rates refresh at most this often
 
 
-class MainWindow(QMainWindow):
+class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
+    """`save_on_exit`: stopping or closing saves latest.ckpt in the run directory when anything changed since the
+    last save. `fork_root`: where Start/resume on a watched run directory trains its local copy."""
+
     def __init__(self, config=None, logdir: str | Path | None = None, paused: bool = False,
-                 save_on_exit: bool = False, parent: QWidget | None = None) -> None:
+                 save_on_exit: bool = True, fork_root: str | Path | None = Path("runs") / "studio",
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Dreamer Studio")
         self.resize(1600, 1000)
-        self.worker: TrainerWorker | None = None
         self.settings = ImagineSettings()
-        self.save_on_exit = save_on_exit
+        self._init_lifecycle(save_on_exit, fork_root)
         self.t = 0
-        self.report_index = -1
+        self.pinned_id: int | None = None  # the report shown when not following the latest (an id, not a position)
         self.follow = True
         self.sample = 0
         self.edits: dict[int, int] = {}
@@ -56,7 +62,8 @@ class MainWindow(QMainWindow):
         self.export_job: Job | None = None
         self.last_export: list[Path] = []
         self._request_id = 0
-        self._held: set[int] = set()
+        self._requested: dict[int, ImagineSettings] = {}  # request id -> settings, for the requests in flight
+        self._failed_settings: ImagineSettings | None = None  # the last settings the worker could not imagine
         self._metrics = (-1, [])
         self._ids: list[int] = []
         self._last_tick_key: tuple | None = None
@@ -67,7 +74,8 @@ class MainWindow(QMainWindow):
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._tick)
         self.timer.start()
-        QApplication.instance().installEventFilter(self)
+        self.keyboard = Keyboard(self)
+        QApplication.instance().installEventFilter(self.keyboard)
         if config is not None:
             self.start_run(config, logdir=logdir, paused=paused)
 
@@ -144,38 +152,10 @@ class MainWindow(QMainWindow):
                 action.setToolTip(f"{text} ({keys})")
             action.triggered.connect(lambda _=False, n=name: self.on_run_action(n))
             bar.addAction(action)
+            self.addAction(action)  # the shortcut lives on the window: hiding the toolbar keeps it working
             self.actions_by_name[name] = action
-        for key, slot in ((Qt.Key.Key_Space, self.timeline.toggle_play), (Qt.Key.Key_Left, self.step_back),
-                          (Qt.Key.Key_Right, self.step_forward), (Qt.Key.Key_Home, self.go_first),
-                          (Qt.Key.Key_End, self.go_last), (Qt.Key.Key_Up, self.older_report),
-                          (Qt.Key.Key_Down, self.newer_report)):
-            QShortcut(QKeySequence(key), self, activated=slot)
 
-    # -- runs ----------------------------------------------------------------------------------------------------
-    def start_run(self, config=None, logdir: str | Path | None = None, paused: bool = False,
-                  watch_dir: str | Path | None = None, device: str | None = None) -> None:
-        self.stop_run()
-        self._reset_view()
-        worker = TrainerWorker(config, logdir=logdir, paused=paused, watch_dir=watch_dir, device=device,
-                               save_on_exit=self.save_on_exit and watch_dir is None, settings=self.settings)
-        worker.ready.connect(self.on_ready)
-        worker.errored.connect(self.on_error)
-        worker.report_ready.connect(self.on_report)
-        worker.saved.connect(self.on_saved)
-        worker.loaded.connect(self.on_loaded)
-        worker.paused.connect(self.on_paused)
-        worker.resumed.connect(self.on_resumed)
-        self.worker = worker
-        if config is not None:
-            self.setWindowTitle(f"Dreamer Studio — {config.env.task} ({config.env.obs}) · preset {config.preset}")
-        else:
-            self.setWindowTitle(f"Dreamer Studio — watching {watch_dir}")
-        worker.start()
-
-    def stop_run(self) -> None:
-        if self.worker is not None:
-            self.worker.stop_and_wait()
-
+    # -- runs (starting and stopping: lifecycle.py) ---------------------------------------------------------------
     def open_run_dir(self, path: str | Path, device: str | None = None) -> None:
         if not (Path(path) / "config.json").is_file():
             self.show_error("Not a run directory", f"{path} has no config.json. Pick a directory written by "
@@ -184,8 +164,11 @@ class MainWindow(QMainWindow):
         self.start_run(None, watch_dir=path, device=device)
 
     def send(self, command: cmd.Command) -> bool:
-        if self.worker is None or not self.worker.isRunning():
+        if self.worker is None:
             self.notify("no run is active: start one on the Run page", 4000)
+            return False
+        if not self.worker.isRunning() or self.worker.stopping:
+            self.notify("the run is stopped: Start/resume (Ctrl+Return) continues it", 5000)
             return False
         try:
             self.worker.send(command)
@@ -201,11 +184,13 @@ class MainWindow(QMainWindow):
         self.send(cmd.Load(str(path)))
 
     def _reset_view(self) -> None:
-        self.t, self.report_index, self.follow, self.sample = 0, -1, True, 0
+        self.t, self.pinned_id, self.follow, self.sample = 0, None, True, 0
         self.edits, self.edits_for = {}, None
         self._metrics, self._ids = (-1, []), []
+        self._requested, self._failed_settings = {}, None
         self.latents.set_edits({})
         self.timeline.follow.setChecked(True)
+        self.actions_by_name["toggle"].setText("Pause")
 
     # -- worker signals (all in the GUI thread) -----------------------------------------------------------------
     @Slot(object)
@@ -221,6 +206,12 @@ class MainWindow(QMainWindow):
     def on_report(self, report_id: int) -> None:
         pass  # the timer picks it up; the signal exists for tests and the benchmark
 
+    @Slot(int, str, str)
+    def on_imagine_failed(self, request_id: int, message: str, details: str) -> None:
+        self._failed_settings = self._requested.pop(request_id, self.settings)
+        self.show_error("Imagination failed", f"{message}\n\nTraining goes on; the panels keep the last "
+                        "imagination that worked. Change the imagination settings to try again.", details)
+
     @Slot(str)
     def on_saved(self, path: str) -> None:
         self.notify(f"saved {path}", 5000)
@@ -235,6 +226,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def on_resumed(self) -> None:
+        self._discard_next_stop = False  # training again: a later stop must save again
         self.actions_by_name["toggle"].setText("Pause")
 
     def notify(self, text: str, ms: int = 4000) -> None:
@@ -250,9 +242,10 @@ class MainWindow(QMainWindow):
         if details:
             box.setDetailedText(details)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setWindowModality(Qt.WindowModality.NonModal)
         box.finished.connect(self._error_closed)
         self.error_box = box
-        box.open()
+        box.show()
 
     @Slot()
     def _error_closed(self) -> None:
@@ -262,8 +255,10 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def on_run_action(self, name: str) -> None:
         status = self.worker.status.get()[1] if self.worker else None
-        simple = {"start": cmd.Resume, "pause": cmd.Pause, "step": cmd.Step, "report": cmd.ReportNow}
-        if name in simple:
+        simple = {"pause": cmd.Pause, "step": cmd.Step, "report": cmd.ReportNow}
+        if name == "start":
+            self.start_or_resume()
+        elif name in simple:
             self.send(simple[name]())
         elif name == "toggle":
             self.send(cmd.Resume() if status is not None and status.paused else cmd.Pause())
@@ -289,6 +284,19 @@ class MainWindow(QMainWindow):
         elif name == "export":
             self.on_export_clicked()
 
+    def start_or_resume(self) -> None:
+        """Start/resume: resumes a paused run in place; on a stopped (or stopping) run, starts it again from its
+        run directory, where the stop saved latest.ckpt."""
+        worker = self.worker
+        if worker is None:
+            self.notify("no run is active: start one on the Run page", 4000)
+        elif not worker.isRunning():
+            self.restart_run()
+        elif worker.stopping:
+            self.start_run(**worker.restart_spec())
+        else:
+            self.send(cmd.Resume())
+
     @Slot(str, str, str, int, str)
     def on_start_new(self, task: str, obs: str, preset: str, seed: int, device: str) -> None:
         try:
@@ -302,6 +310,8 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def on_settings(self, settings: ImagineSettings) -> None:
         self.settings = settings
+        if settings.source != "keys":
+            self.keyboard.held.clear()
         self._request_imagine()
 
     @Slot(int, int)
@@ -334,6 +344,9 @@ class MainWindow(QMainWindow):
             return 0
         self._request_id += 1
         edits = tuple(sorted(self.edits.items())) if self.edits_for == entry.id else ()
+        if len(self._requested) > 64:
+            self._requested.clear()  # requests the worker coalesced away never answer
+        self._requested[self._request_id] = self.settings
         self.send(cmd.Imagine(entry.id, self.settings, edits, self._request_id))
         return self._request_id
 
@@ -379,92 +392,9 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(False)
         self.show_error("Export failed", message, details)
 
-    # -- cursor ----------------------------------------------------------------------------------------------------
-    @Slot(int)
-    def set_t(self, t: int) -> None:
-        entry, result = self._entry()
-        self.t = max(0, min(int(t), timeline_length(entry, result) - 1))
-
-    @Slot()
-    def step_back(self) -> None:
-        self.set_t(self.t - 1)
-
-    @Slot()
-    def step_forward(self) -> None:
-        self.set_t(self.t + 1)
-
-    @Slot()
-    def go_first(self) -> None:
-        self.set_t(0)
-
-    @Slot()
-    def go_last(self) -> None:
-        self.set_t(10**9)
-
-    @Slot()
-    def older_report(self) -> None:
-        self.on_report_scrub(max(0, self._index() - 1))
-
-    @Slot()
-    def newer_report(self) -> None:
-        self.on_report_scrub(self._index() + 1)
-
-    @Slot(int)
-    def on_report_scrub(self, index: int) -> None:
-        if not self._ids:
-            return
-        index = max(0, min(index, len(self._ids) - 1))
-        if index != len(self._ids) - 1:
-            self.timeline.follow.setChecked(False)
-        self.report_index = index
-        self._ensure_current_settings()
-
-    @Slot(bool)
-    def on_follow(self, on: bool) -> None:
-        if not on and self.follow:
-            self.report_index = self._index()  # pin the report on screen now
-        self.follow = on
-
-    def _index(self) -> int:
-        if not self._ids:
-            return -1
-        return len(self._ids) - 1 if self.follow or self.report_index < 0 else min(self.report_index,
-                                                                                     len(self._ids) - 1)
-
-    def _entry(self):
-        if self.worker is None:
-            return None, None
-        index = self._index()
-        return self.worker.reports.get(self._ids[index] if index >= 0 else None)
-
-    def _ensure_current_settings(self) -> None:
-        """A report viewed with other settings than it was imagined with gets re-imagined."""
-        entry, result = self._entry()
-        if entry is None:
-            return
-        edits = tuple(sorted(self.edits.items())) if self.edits_for == entry.id else ()
-        if result is None or result.settings != self.settings or result.edits != edits:
-            self._request_imagine()
-
-    # -- held keys as imagined actions --------------------------------------------------------------------------
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt naming)
-        kind = event.type()
-        if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) or self.settings.source != "keys":
-            return False
-        if event.isAutoRepeat() or not self.isActiveWindow():
-            return False
-        if isinstance(QApplication.focusWidget(), (QLineEdit, QAbstractSpinBox)):
-            return False
-        key = event.key()
-        info = self.worker.info if self.worker else None
-        if info is None or not is_action_key(key):
-            return False
-        (self._held.add if kind == QEvent.Type.KeyPress else self._held.discard)(key)
-        self.imagination.controls.set_held(self.held_action(info.act_dim, info.discrete))
-        return True
-
+    # -- held keys as imagined actions (keyboard.py) -------------------------------------------------------------
     def held_action(self, act_dim: int, discrete: bool) -> tuple[float, ...]:
-        return held_action(self._held, act_dim, discrete)
+        return held_action(self.keyboard.held, act_dim, discrete)
 
     # -- the timer -----------------------------------------------------------------------------------------------
     @Slot()
@@ -477,6 +407,8 @@ class MainWindow(QMainWindow):
         status = worker.status.get()[1] if worker else Status(phase="idle", message="no run: start one on the "
                                                                 "Run page or open a run directory")
         info = worker.info if worker else None
+        if worker is not None and worker.stopping and status.phase not in ("stopping", "stopped"):
+            status = replace(status, message="stopping after the current step…")
         self._update_status_line(status, info)
         if worker is not None:
             if worker.metrics.version != self._metrics[0]:
@@ -484,6 +416,7 @@ class MainWindow(QMainWindow):
             ids = worker.reports.ids()
             if ids != self._ids:
                 self._ids = ids
+                self._repin_if_dropped()
                 self._ensure_current_settings()
         entry, result = self._entry()
         length = timeline_length(entry, result)
@@ -513,8 +446,8 @@ class MainWindow(QMainWindow):
             return (None, self.t, self.sample)
         status = worker.status.get()[1]
         phase = (status.phase, status.paused, status.message) if status is not None else None
-        return (id(worker), phase, int(time.monotonic() * STATUS_HZ), worker.metrics.version,
-                worker.reports.version, self.t, self.sample, self.report_index, self.follow, self.edits_for,
+        return (id(worker), phase, worker.stopping, int(time.monotonic() * STATUS_HZ), worker.metrics.version,
+                worker.reports.version, self.t, self.sample, self.pinned_id, self.follow, self.edits_for,
                 tuple(sorted(self.edits.items())))
 
     def _update_status_line(self, s: Status, info) -> None:
@@ -522,12 +455,3 @@ class MainWindow(QMainWindow):
         if text != self._status_text:
             self._status_text = text
             self.status_label.setText(text)
-
-    # -- shutdown ------------------------------------------------------------------------------------------------
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
-        self.timer.stop()
-        QApplication.instance().removeEventFilter(self)
-        if self.export_job is not None:
-            self.export_job.wait()
-        self.stop_run()
-        super().closeEvent(event)

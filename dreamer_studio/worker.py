@@ -3,23 +3,28 @@
 Loop: drain commands (imagination first, they are cheap and interactive) -> one `Trainer.step()` unless
 paused -> maybe a report -> publish a status snapshot. Pause, single step and resume happen between train
 steps, in place. An exception pauses the run, is reported through `errored`, and leaves the thread serving
-commands, so the user can fix things (load another checkpoint, resume) without losing the session.
+commands, so the user can fix things (load another checkpoint, resume) without losing the session. A failed
+imagination request is reported through `imagine_failed` and leaves training alone.
+Stopping never blocks the GUI: `request_stop` queues a Stop, the thread saves latest.ckpt (when anything changed
+since the last save), shuts down and emits `stopped`. If that save fails the run stays alive and paused and
+`stop_save_failed` says why, so no trained state is dropped without the user knowing.
 The GUI never calls into the trainer: it sends commands (`send`) and pulls from the stores.
 """
 
 from __future__ import annotations
 
-import gc
 import math
+import sys
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal
 
 from dreamer_studio import commands as cmd
 from dreamer_studio.imagine import imagine
-from dreamer_studio.rundir import MetricsTail, checkpoint_path, load_config
+from dreamer_studio.rundir import CHECKPOINT_NAME, MetricsTail, checkpoint_path, load_config
 from dreamer_studio.session import (ImagineSettings, Latest, MetricsStore, ReportEntry, ReportStore, RunInfo,
                                     Status)
 
@@ -39,11 +44,14 @@ class TrainerWorker(QThread):
     saved = Signal(str)
     loaded = Signal(str)
     errored = Signal(str, str, str)  # title, message, details (traceback)
+    imagine_failed = Signal(int, str, str)  # request id, message, details: training goes on, settings are kept
+    stop_save_failed = Signal(str, str)  # message, details: the run did not stop (it is paused instead)
     stopped = Signal()  # emitted last, from the trainer thread, before run() returns
 
     def __init__(self, config=None, logdir: str | Path | None = None, resume: bool = True, paused: bool = False,
                  watch_dir: str | Path | None = None, device: str | None = None, save_on_exit: bool = False,
-                 settings: ImagineSettings | None = None, parent=None) -> None:
+                 settings: ImagineSettings | None = None, fork_root: str | Path | None = None,
+                 parent=None) -> None:
         super().__init__(parent)
         if config is None and watch_dir is None:
             raise ValueError("TrainerWorker needs a config or a run directory to watch")
@@ -53,6 +61,7 @@ class TrainerWorker(QThread):
         self.watch_dir = Path(watch_dir) if watch_dir else None
         self.device = device
         self.save_on_exit = save_on_exit
+        self.fork_root = Path(fork_root) if fork_root else None  # where Resume on a watched run trains its copy
         self.settings = settings or ImagineSettings()
         self.inbox = cmd.Inbox()
         self.status = Latest(Status())
@@ -62,6 +71,10 @@ class TrainerWorker(QThread):
         self.trainer = None
         self._paused = paused
         self._stop = False
+        self._stop_requested = False  # set by the GUI thread at once; the trainer thread acts between two steps
+        self._save_on_stop = True
+        self._dirty = False  # trained or collected since the last save / load of latest.ckpt
+        self.exit_note = ""  # what stopping did about latest.ckpt, for the status line
         self._started_training = False
         self._next_report = 0.0  # time.time() of the next report; 0 = as soon as replay allows
         self._last_row_time = -math.inf
@@ -79,17 +92,36 @@ class TrainerWorker(QThread):
         """Thread-safe: queue a command for the trainer thread."""
         self.inbox.put(command)
 
-    def request_stop(self) -> None:
-        self._stop = True
+    def request_stop(self, save: bool = True) -> None:
+        """Never blocks: the thread stops after the current train step, saving latest.ckpt first when `save` and
+        `save_on_exit` are set and the run has changed since its last save. Watch `stopped` (or `finished`)."""
+        self._stop_requested = True
         try:
-            self.inbox.put(cmd.Stop())
+            self.inbox.put(cmd.Stop(save))
         except cmd.InboxFull:
-            pass
+            self._save_on_stop = save
+            self._stop = True
 
-    def stop_and_wait(self, timeout_ms: int = 60_000) -> bool:
-        """Stop after the current train step and join the thread (safe to call twice)."""
+    @property
+    def stopping(self) -> bool:
+        """A stop was requested and the thread has not finished yet."""
+        return self._stop_requested and self.isRunning()
+
+    @property
+    def dirty(self) -> bool:
+        """The run has stepped since latest.ckpt was last saved or loaded."""
+        return self._dirty
+
+    def restart_spec(self) -> dict:
+        """How to start this run again after it stopped: the same directory, resumed from its latest.ckpt."""
+        if self.watch_dir is not None:
+            return {"watch_dir": self.watch_dir, "device": self.device}
+        return {"config": self.config, "logdir": self.logdir, "resume": True}
+
+    def stop_and_wait(self, timeout_ms: int = 60_000, save: bool = True) -> bool:
+        """Blocking stop for scripts and tests (the window uses `request_stop` and the `finished` signal)."""
         if self.isRunning():
-            self.request_stop()
+            self.request_stop(save)
             return self.wait(timeout_ms)
         return True
 
@@ -97,8 +129,9 @@ class TrainerWorker(QThread):
     def run(self) -> None:
         try:
             self._build()
-        except Exception as exc:  # bad task, missing files, CUDA absent ...
+        except Exception as exc:  # bad task, missing files, CUDA absent, a corrupt watched checkpoint ...
             self._phase = "error"
+            self._close_trainer()  # a half-built trainer's envs are closed here, on the thread that made them
             self._publish(message=f"could not start: {exc}")
             self.errored.emit("Could not start the run", str(exc), traceback.format_exc())
             self.stopped.emit()
@@ -107,7 +140,10 @@ class TrainerWorker(QThread):
         if self._paused:
             self.paused.emit()
         try:
-            self._loop()
+            while True:
+                self._loop()
+                if self._save_before_stop():
+                    break
         finally:
             self._shutdown()
             self.stopped.emit()
@@ -174,14 +210,14 @@ class TrainerWorker(QThread):
     def _handle(self, command: cmd.Command) -> None:
         if isinstance(command, cmd.Stop):
             self._stop = True
+            self._save_on_stop = command.save
         elif isinstance(command, cmd.Pause):
             if not self._paused:
                 self._paused = True
                 self.paused.emit()
         elif isinstance(command, cmd.Resume):
             if self._phase == "watching":
-                self._phase = "training"  # from now on this is a local fork of the watched run
-                self.watch_dir = None
+                self._fork()
             if self._paused:
                 self._paused = False
                 self.resumed.emit()
@@ -199,7 +235,7 @@ class TrainerWorker(QThread):
             self._save(command.path)
         elif isinstance(command, cmd.Load):
             self.trainer.load(command.path)
-            self._started_training = self.trainer.updates > 0
+            self._after_load(fresh_history=True)
             self.loaded.emit(str(command.path))
             self._make_report()
         elif isinstance(command, cmd.Fail):
@@ -211,6 +247,7 @@ class TrainerWorker(QThread):
             self._phase = "finished"
             return
         info = tr.step()
+        self._dirty = True
         if info.scores:
             self._last_score = info.scores[-1]
         if info.trained and not self._started_training:
@@ -244,27 +281,104 @@ class TrainerWorker(QThread):
         self._next_report = time.time() + max(tr.config.run.report_every, cost / REPORT_BUDGET)
 
     def _imagine(self, command: cmd.Imagine) -> None:
-        self.settings = command.settings
+        """Serves one request. A failure is the request's, not the run's: it is reported, training goes on and
+        the settings are not kept (later reports use the last settings that worked)."""
         entry, _ = self.reports.get(command.report_id)
         if entry is None:
             return  # the report left the bounded history
-        result = imagine(self.trainer.agent, entry.report, command.settings, command.edits, entry.id,
-                         command.request_id)
+        try:
+            result = imagine(self.trainer.agent, entry.report, command.settings, command.edits, entry.id,
+                             command.request_id)
+        except Exception as exc:
+            text = str(exc) if str(exc).startswith(type(exc).__name__) else f"{type(exc).__name__}: {exc}"
+            self.imagine_failed.emit(command.request_id, text, traceback.format_exc())
+            return
+        self.settings = command.settings
         self.reports.set_result(result)
         self.imagined.emit(command.request_id)
 
-    def _save(self, path: str | None) -> None:
-        saved = str(self.trainer.save(path))
+    def _save(self, path: str | None) -> str:
+        tr = self.trainer
+        saved = str(tr.save(path))
+        if tr.logdir is not None and Path(saved).resolve() == (Path(tr.logdir) / CHECKPOINT_NAME).resolve():
+            self._dirty = False  # a copy saved elsewhere leaves latest.ckpt behind
         if saved not in self._checkpoints:
             self._checkpoints.append(saved)
         self.saved.emit(saved)
+        return saved
+
+    def _after_load(self, fresh_history: bool) -> None:
+        """A loaded checkpoint moves the run to another point in time: rates, the last score, the finished
+        phase and (with `fresh_history`, a user's Load) the metric curves and the report history start over."""
+        tr = self.trainer
+        self._rate_mark = (time.time(), tr.counters.agent_steps, tr.updates)
+        self._rates = (0.0, 0.0)
+        self._last_score = tr.scores[-1][1] if tr.scores else None
+        self._started_training = tr.updates > 0
+        self._dirty = False
+        if self._phase == "finished":
+            self._phase = "running"
+        if fresh_history:
+            self.metrics.clear()
+            self.reports.clear()
+            self._next_report = 0.0
+
+    def _fork(self) -> None:
+        """Resume on a watched run: from now on it is a local copy, trained and saved in a run directory of its
+        own under `fork_root` (the watched directory is never written)."""
+        source, self.watch_dir = self.watch_dir, None
+        self._phase = "running"
+        if self.fork_root is not None:
+            logdir = self.fork_root / f"{source.name}-local-{time.strftime('%Y%m%d-%H%M%S')}"
+            logdir.mkdir(parents=True, exist_ok=True)
+            (logdir / "config.json").write_text(self.config.to_json())
+            self.trainer.logdir = logdir  # the Trainer saves latest.ckpt and appends metrics there from now on
+            self.logdir = logdir
+            self._checkpoints = []
+        self.info = replace(self.info, logdir=str(self.logdir) if self.logdir else None, watch_dir=None)
+
+    def _save_before_stop(self) -> bool:
+        """After a Stop: saves latest.ckpt if anything would be lost. True: go on stopping. False: the save
+        failed, the run stays alive (paused) and `stop_save_failed` tells the GUI."""
+        tr = self.trainer
+        self._stop = False
+        latest = Path(tr.logdir) / CHECKPOINT_NAME if tr.logdir is not None else None
+        if not self._dirty:
+            self.exit_note = f"stopped · {latest} is up to date" if latest and latest.is_file() else "stopped"
+            return True
+        if not (self._save_on_stop and self.save_on_exit):
+            self.exit_note = "stopped without saving"
+            return True
+        if latest is None:
+            self.exit_note = "stopped · not saved: this run has no run directory"
+            return True
+        self._phase = "stopping"
+        self._publish(message=f"stopping: saving {latest}…")
+        try:
+            tr.flush()
+            self._save(None)
+        except Exception as exc:
+            self._phase = "running"
+            self._stop_requested = False
+            text = f"{type(exc).__name__}: {exc}"
+            print(f"dreamer-studio: could not save {latest} on stop: {text}", file=sys.stderr, flush=True)
+            if not self._paused:
+                self._paused = True
+                self.paused.emit()
+            self.stop_save_failed.emit(text, traceback.format_exc())
+            return False
+        self.exit_note = f"stopped · saved {latest}"
+        return True
 
     def _watch(self) -> None:
         now = time.time()
         if now < self._next_watch:
             return
         self._next_watch = now + WATCH_EVERY
-        self.metrics.extend(self._tail.read_new())
+        rows = self._tail.read_new()
+        if self._tail.restarted:
+            self.metrics.clear()  # the trainer resumed and rewrote metrics.jsonl: read it from the start
+        self.metrics.extend(rows)
         self._reload_watched()
 
     def _reload_watched(self, force: bool = False) -> None:
@@ -275,32 +389,30 @@ class TrainerWorker(QThread):
         if force or mtime > self._watch_mtime:
             self._watch_mtime = mtime
             self.trainer.load(ckpt)
+            self._after_load(fresh_history=False)
             self._checkpoints = [str(ckpt)]
             self._make_report()
 
     def _shutdown(self) -> None:
-        tr = self.trainer
+        if self.trainer is None:
+            return
+        self._phase = "stopped"
+        self._publish(message=self.exit_note or "stopped")
+        self._close_trainer()
+
+    def _close_trainer(self) -> None:
+        tr, self.trainer = self.trainer, None
         if tr is None:
             return
-        try:
-            if self.save_on_exit and tr.logdir is not None and self.watch_dir is None and tr.updates > 0:
-                tr.flush()
-                self._save(None)
-        except Exception as exc:
-            self.errored.emit("Could not save on exit", str(exc), traceback.format_exc())
-        finally:
-            tr.close()
-            self._phase = "stopped"
-            self._publish()
-            # Drop the envs here: MuJoCo's GL contexts must be freed on the thread that made them.
-            self.trainer = None
-            del tr
-            gc.collect()
+        # Closing the envs here frees MuJoCo's GL contexts on the thread that made them (DMC's close frees them
+        # explicitly). No gc.collect() here: it would also collect Qt wrappers that belong to the GUI thread,
+        # which runs meanwhile, and that can deadlock PySide (its wrapper lock against the GIL).
+        tr.close()
 
     # -- status --------------------------------------------------------------------------------------------------
     def _phase_now(self) -> str:
         tr = self.trainer
-        if self._phase in ("error", "stopped", "finished", "watching", "building"):
+        if self._phase in ("error", "stopping", "stopped", "finished", "watching", "building"):
             return self._phase
         if self._paused:
             return "paused"
@@ -312,7 +424,7 @@ class TrainerWorker(QThread):
         if tr is None:
             self.status.put(Status(phase=phase, message=message or phase, time=time.time()))
             return
-        if phase not in ("error", "stopped", "finished", "watching", "building"):
+        if phase not in ("error", "stopping", "stopped", "finished", "watching", "building"):
             self._phase = phase
         fill, have = tr.train_fill, tr.replay.steps
         if message is None:

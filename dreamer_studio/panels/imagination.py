@@ -33,7 +33,8 @@ class ImaginationControls(QWidget):
         self.held: tuple[float, ...] | None = None
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
-        self.horizon = _spin(1, 64, settings.horizon, "imagined steps after the context")
+        # At least 2: the λ-return needs a step after the first one.
+        self.horizon = _spin(2, 64, settings.horizon, "imagined steps after the context (2 to 64)")
         self.samples = _spin(1, 8, settings.samples, "K: how many futures are sampled side by side")
         self.temperature = QDoubleSpinBox(minimum=0.05, maximum=3.0, singleStep=0.1, value=settings.temperature)
         self.temperature.setToolTip("temperature of the prior's latent sampling: <1 sharper, >1 wilder dreams")

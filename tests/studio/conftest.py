@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import traceback
 import weakref
 
@@ -42,6 +43,9 @@ def _dangling_qthreads(monkeypatch):
             stop = getattr(thread, "request_stop", None) or thread.quit
             stop()  # stop it anyway, so the process does not abort on "destroyed while running"
             thread.wait(30_000)
+    # Collect this test's Qt garbage here, on the GUI thread: left to the cyclic collector, it may be collected
+    # on a later test's trainer thread while the GUI thread runs, which can deadlock PySide.
+    gc.collect()
     if dangling:
         pytest.fail(f"{len(dangling)} QThread(s) still running at the end of the test; stop and wait() them "
                     "(close the window or call worker.stop_and_wait()). Started at:\n" + "\n---\n".join(dangling))
@@ -62,3 +66,25 @@ def make_worker(qtbot):
     yield factory
     for worker in workers:
         worker.stop_and_wait()
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    """Shown MainWindows; closing them at the end stops and joins their trainer threads. A watched run's local
+    copy goes under tmp_path, never into the repository's runs/."""
+    from dreamer_studio.window import MainWindow
+
+    windows = []
+
+    def factory(config=None, **kwargs):
+        kwargs.setdefault("fork_root", tmp_path / "forks")
+        window = MainWindow(config, **kwargs)
+        qtbot.addWidget(window)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield factory
+    for window in windows:
+        window.close()  # no event loop runs here: close waits for the trainer thread itself
+

@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from dreamer_core import video
 from dreamer_studio import commands as cmd
-from dreamer_studio.window import MainWindow
 
-from .helpers import debug_config
-
-
-@pytest.fixture
-def make_window(qtbot):
-    windows = []
-
-    def factory(config=None, **kwargs):
-        window = MainWindow(config, **kwargs)
-        qtbot.addWidget(window)
-        window.show()
-        windows.append(window)
-        return window
-
-    yield factory
-    for window in windows:
-        window.close()  # stops and joins the trainer thread
-
-
-def wait_report(qtbot, window, timeout=30_000):
-    qtbot.waitUntil(lambda: window._entry()[0] is not None and window._entry()[1] is not None, timeout=timeout)
-    return window._entry()
+from .helpers import debug_config, fill_and_report, report_now, wait_report
 
 
 def test_live_status_and_panels(qtbot, make_window):
@@ -85,11 +62,11 @@ def test_latent_edit_in_window_and_export(qtbot, make_window, tmp_path):
     assert not window.follow  # editing pins the report
 
     # Export: mp4 + gif, off the GUI thread, one frame per timeline step.
-    job = window.export(tmp_path / "dream")
+    job = window.export(tmp_path / "dream.v2")  # a dot in the name is not a suffix to replace
     with qtbot.waitSignal(job.done, timeout=60_000):
         pass
     job.wait()
-    mp4, gif = tmp_path / "dream.mp4", tmp_path / "dream.gif"
+    mp4, gif = tmp_path / "dream.v2.mp4", tmp_path / "dream.v2.gif"
     frames = video.read_video(mp4)
     expected = entry.report.context_len + edited.settings.horizon
     assert frames.shape[0] == expected
@@ -103,6 +80,9 @@ def test_bad_task_name_shows_error(qtbot, make_window):
     qtbot.waitUntil(lambda: window.error_box is not None)
     assert "unknown task" in window.error_box.text()
     assert window.isVisible()
+    # Non-modal, as the docs promise: the window stays usable while the message is up.
+    assert window.error_box.windowModality() == Qt.WindowModality.NonModal and not window.error_box.isModal()
+    assert QApplication.activeModalWidget() is None
     window.error_box.close()
     # A name that passes the config check but no env knows: the trainer thread reports it.
     window.start_run(debug_config("dmc_nope_nope"))
@@ -151,3 +131,39 @@ def test_open_headless_run_directory(qtbot, make_window, tmp_path):
     assert window.worker.status.get()[1].phase == "watching"
     window.open_run_dir(tmp_path / "missing")
     assert window.errors[-1][0] == "Not a run directory"
+
+
+def test_a_pinned_report_stays_on_screen_while_new_reports_arrive(qtbot, make_window, monkeypatch):
+    from dreamer_studio.session import ReportStore
+
+    monkeypatch.setattr(ReportStore, "MAXLEN", 4)  # the history holds 4 reports instead of 24
+    window = make_window(debug_config(), paused=True)
+    qtbot.waitUntil(lambda: window.worker.info is not None, timeout=30_000)
+    worker = window.worker
+
+    def new_report():
+        report_now(qtbot, worker)
+        qtbot.waitUntil(lambda: window._ids == worker.reports.ids())
+
+    fill_and_report(qtbot, worker)
+    new_report()
+    entry, _ = wait_report(qtbot, window)
+    pinned = entry.id
+    s = 0
+    c = (int(entry.start_stoch[s].argmax()) + 1) % entry.start_stoch.shape[1]
+    window.edit_latent(s, c)  # editing pins the report
+    qtbot.waitUntil(lambda: window._entry()[1].edits == ((s, c),), timeout=10_000)
+    for _ in range(3):
+        new_report()  # the history shifts under the pinned report: the last one drops the oldest
+        assert window._entry()[0].id == pinned and window.edits == {s: c}
+    assert pinned == worker.reports.ids()[0]
+    new_report()  # now the pinned report itself leaves the history: the oldest remaining one is shown
+    assert window._entry()[0].id == worker.reports.ids()[0] != pinned
+    qtbot.waitUntil(lambda: window.edits == {} and "left the history" in window.notice.text(), timeout=5_000)
+
+
+def test_horizon_cannot_go_below_two(qtbot, make_window):
+    window = make_window()
+    horizon = window.imagination.controls.horizon
+    horizon.setValue(1)
+    assert horizon.minimum() == 2 and horizon.value() == 2
