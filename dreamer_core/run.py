@@ -185,6 +185,20 @@ class Trainer:
                 self.close()
                 raise
 
+    def adopt_logdir(self, logdir: str | Path) -> None:
+        """Gives a trainer built without a logdir (a watched run, a loaded checkpoint) one from now on: it locks
+        the directory, writes config.json there and saves and logs there. The directory must not hold a run."""
+        if self.logdir is not None:
+            raise ValueError(f"this trainer already writes {self.logdir}")
+        logdir = Path(logdir)
+        logdir.mkdir(parents=True, exist_ok=True)
+        lock = LogdirLock(logdir)
+        if (logdir / CHECKPOINT_NAME).exists():
+            lock.release()
+            raise ValueError(f"{logdir} already holds a run ({CHECKPOINT_NAME}); pick an empty directory")
+        self._lock, self.logdir = lock, logdir
+        (logdir / "config.json").write_text(self.config.to_json())
+
     # -- properties ----------------------------------------------------------------------------------------------
     @property
     def updates(self) -> int:

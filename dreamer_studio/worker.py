@@ -199,32 +199,32 @@ class TrainerWorker(QThread):
             self._fail(exc)
 
     def _fail(self, exc: BaseException) -> None:
-        was_paused = self._paused
-        self._paused = True
         title = "Load failed" if "checkpoint" in type(exc).__name__.lower() else "Error in the trainer thread"
-        self.errored.emit(title, f"{type(exc).__name__}: {exc}" if not str(exc).startswith(type(exc).__name__)
-                          else str(exc), traceback.format_exc())
-        if not was_paused:
-            self.paused.emit()
+        text = f"{type(exc).__name__}: {exc}" if not str(exc).startswith(type(exc).__name__) else str(exc)
+        self._set_paused(True)  # before the message, which tells the user the run is paused
+        self.errored.emit(title, text, traceback.format_exc())
+
+    def _set_paused(self, paused: bool) -> None:
+        """Flips pause and publishes the status before the signal: the window's pause/resume toggle reads the
+        status, so a second Ctrl+Space right after the first must already see the new state."""
+        if self._paused == paused:
+            return
+        self._paused = paused
+        self._publish()
+        (self.paused if paused else self.resumed).emit()
 
     def _handle(self, command: cmd.Command) -> None:
         if isinstance(command, cmd.Stop):
             self._stop = True
             self._save_on_stop = command.save
         elif isinstance(command, cmd.Pause):
-            if not self._paused:
-                self._paused = True
-                self.paused.emit()
+            self._set_paused(True)
         elif isinstance(command, cmd.Resume):
             if self._phase == "watching":
                 self._fork()
-            if self._paused:
-                self._paused = False
-                self.resumed.emit()
+            self._set_paused(False)
         elif isinstance(command, cmd.Step):
-            if not self._paused:
-                self._paused = True
-                self.paused.emit()
+            self._set_paused(True)
             self._train_step()
             self.stepped.emit(self.trainer.counters.agent_steps)
         elif isinstance(command, cmd.ReportNow):
@@ -330,9 +330,7 @@ class TrainerWorker(QThread):
         self._phase = "running"
         if self.fork_root is not None:
             logdir = self.fork_root / f"{source.name}-local-{time.strftime('%Y%m%d-%H%M%S')}"
-            logdir.mkdir(parents=True, exist_ok=True)
-            (logdir / "config.json").write_text(self.config.to_json())
-            self.trainer.logdir = logdir  # the Trainer saves latest.ckpt and appends metrics there from now on
+            self.trainer.adopt_logdir(logdir)  # locks it; latest.ckpt and the logs go there from now on
             self.logdir = logdir
             self._checkpoints = []
         self.info = replace(self.info, logdir=str(self.logdir) if self.logdir else None, watch_dir=None)
@@ -362,9 +360,7 @@ class TrainerWorker(QThread):
             self._stop_requested = False
             text = f"{type(exc).__name__}: {exc}"
             print(f"dreamer-studio: could not save {latest} on stop: {text}", file=sys.stderr, flush=True)
-            if not self._paused:
-                self._paused = True
-                self.paused.emit()
+            self._set_paused(True)
             self.stop_save_failed.emit(text, traceback.format_exc())
             return False
         self.exit_note = f"stopped · saved {latest}"

@@ -245,3 +245,21 @@ def register_blind_env() -> None:
 
     if "BlindTest-v0" not in gymnasium.registry:
         gymnasium.register(id="BlindTest-v0", entry_point=Blind, max_episode_steps=20)
+
+
+def test_a_watched_run_adopts_a_directory_of_its_own(tmp_path):
+    """Studio's 'train on' for a watched run: the trainer takes a new run directory, with its lock."""
+    config = make_config("dummy_cont", "proprio", "debug")
+    source = trained(config, tmp_path / "watched", steps=10)
+    source.save()
+    source.close()
+    copy = Trainer(config)
+    copy.load(tmp_path / "watched" / "latest.ckpt")
+    with pytest.raises(ValueError, match="already holds a run"):
+        copy.adopt_logdir(tmp_path / "watched")
+    copy.adopt_logdir(tmp_path / "copy")
+    with pytest.raises(ValueError, match="in use"):
+        Trainer(config, tmp_path / "copy")
+    copy.step()
+    assert copy.save() == tmp_path / "copy" / "latest.ckpt" and (tmp_path / "copy" / "config.json").exists()
+    copy.close()
