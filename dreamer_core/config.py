@@ -237,9 +237,14 @@ def coerce(name: str, value: Any, kind: type) -> Any:
             return int(value)
         if isinstance(value, str):
             try:
-                return int(float(value)) if re.fullmatch(r"[+-]?\d+(\.0*)?[eE]\+?\d+", value) else int(value)
+                return int(value)  # "1000", "1_000"
             except ValueError:
-                pass
+                try:
+                    as_float = float(value)  # "1e5", "100000.0"
+                except ValueError:
+                    as_float = None
+                if as_float is not None and as_float.is_integer():
+                    return int(as_float)
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         raise ValueError(f"{name} must be a whole number, got {value!r}; e.g. --set {name}=1000")

@@ -107,7 +107,8 @@ class RunPanel(Panel):
 
     def render(self, view: View) -> None:
         info, s = view.info, view.status
-        lines = [f"<b>{s.phase}</b>: {s.message}"]
+        # The worker's message often is just the phase ("paused"); say it once then.
+        lines = [f"<b>{s.phase}</b>" + (f": {s.message}" if s.message and s.message != s.phase else "")]
         if info is not None:
             c = info.config
             params = sum(info.params.values())

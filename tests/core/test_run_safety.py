@@ -175,6 +175,7 @@ def test_sigterm_saves_and_prints_the_resume_command(tmp_path):
 @pytest.mark.parametrize("item, value", [
     ("env.log_image=False", False), ("run.online_queue=no", False), ("env.shadows=1", True),
     ("run.steps=1_000", 1000), ("run.steps=1e5", 100_000), ("env.size=64.0", 64), ("train.lr=3", 3.0),
+    ("run.steps=100000.0", 100_000), ("run.steps=+7", 7),
 ])
 def test_set_values_are_coerced_to_the_field_type(item, value):
     section, rest = item.split(".", 1)
@@ -185,7 +186,8 @@ def test_set_values_are_coerced_to_the_field_type(item, value):
 
 @pytest.mark.parametrize("item, message", [
     ("train.lr=1e-4x", "train.lr must be a number"), ("env.log_image=maybe", "env.log_image must be true or false"),
-    ("run.steps=12.5", "run.steps must be a whole number"), ("run.device=gpu", "run.device must be auto"),
+    ("run.steps=12.5", "run.steps must be a whole number"),
+    ("run.steps=1e5x", "run.steps must be a whole number"), ("run.device=gpu", "run.device must be auto"),
     ("run.envs=0", "run.envs must be at least 1"), ("train.batch_size=0", "train.batch_size must be at least 1"),
     ("train.imag_horizon=1", "train.imag_horizon must be at least 2"), ("env.task=5", "env.task must be a string"),
 ])

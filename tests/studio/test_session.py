@@ -45,3 +45,15 @@ def test_metrics_tail_starts_over_when_the_file_is_replaced_or_shrinks(tmp_path)
     # Truncated in place (same inode): shorter than what was read.
     _write(path, [{"step": 1}])
     assert [r["step"] for r in tail.read_new()] == [1] and tail.restarted
+
+
+def test_run_page_says_the_phase_once_when_the_message_repeats_it(qtbot):
+    from dreamer_studio.panels.run import RunPanel
+    from dreamer_studio.session import Status, View
+
+    panel = RunPanel()
+    qtbot.addWidget(panel)
+    panel.render(View(status=Status(phase="paused", message="paused")))
+    assert "paused: paused" not in panel.summary.text() and "<b>paused</b>" in panel.summary.text()
+    panel.render(View(status=Status(phase="paused", message="saved runs/x/latest.ckpt")))
+    assert "<b>paused</b>: saved runs/x/latest.ckpt" in panel.summary.text()
