@@ -19,6 +19,7 @@ def main() -> None:
     parser.add_argument("--title", default="")
     parser.add_argument("--target", type=float, default=None)
     parser.add_argument("--at", type=float, default=None)
+    parser.add_argument("--bin", type=int, default=10_000, help="print the mean return per this many env frames")
     args = parser.parse_args()
     rows = [json.loads(line) for line in (args.logdir / "scores.jsonl").read_text().splitlines() if line]
     frames = np.array([r["step"] for r in rows])
@@ -50,6 +51,17 @@ def main() -> None:
     fig.tight_layout()
     fig.savefig(args.out.with_suffix(".png"))
     print(f"wrote {args.out.with_suffix('.csv')} and .png ({len(rows)} episodes, last {returns[-1]:.1f})")
+    print_bins(frames, returns, args.bin)
+
+
+def print_bins(frames: np.ndarray, returns: np.ndarray, size: int) -> None:
+    """Mean return per `size` env frames, as the tables in docs/results/README.md quote it (an episode counts in
+    the bin its last frame falls in)."""
+    print("| env frames | mean return | episodes |\n|---|---|---|")
+    for start in range(0, int(frames.max()) + 1, size):
+        inside = (frames > start) & (frames <= start + size) if start else (frames <= size)
+        if inside.any():
+            print(f"| {start // 1000}–{(start + size) // 1000}k | {returns[inside].mean():.0f} | {inside.sum()} |")
 
 
 if __name__ == "__main__":
