@@ -7,6 +7,7 @@ round-trips through `config.json` in the run directory.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
@@ -236,15 +237,11 @@ def coerce(name: str, value: Any, kind: type) -> Any:
         if isinstance(value, float) and value.is_integer():
             return int(value)
         if isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):
                 return int(value)  # "1000", "1_000"
-            except ValueError:
-                try:
-                    as_float = float(value)  # "1e5", "100000.0"
-                except ValueError:
-                    as_float = None
-                if as_float is not None and as_float.is_integer():
-                    return int(as_float)
+            with contextlib.suppress(ValueError):
+                if float(value).is_integer():  # "1e5", "100000.0"
+                    return int(float(value))
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         raise ValueError(f"{name} must be a whole number, got {value!r}; e.g. --set {name}=1000")

@@ -59,7 +59,7 @@ def print_bins(frames: np.ndarray, returns: np.ndarray, size: int) -> None:
     the bin its last frame falls in)."""
     print("| env frames | mean return | episodes |\n|---|---|---|")
     for start in range(0, int(frames.max()) + 1, size):
-        inside = (frames > start) & (frames <= start + size) if start else (frames <= size)
+        inside = (frames > start) & (frames <= start + size)  # env frames start at 1
         if inside.any():
             print(f"| {start // 1000}–{(start + size) // 1000}k | {returns[inside].mean():.0f} | {inside.sum()} |")
 
