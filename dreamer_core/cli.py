@@ -150,14 +150,42 @@ def train(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, Terminated) as exc:
         reason = str(exc) if isinstance(exc, Terminated) else "interrupted"
         print(f"\n{reason}: saving a checkpoint ...", flush=True)
-        path = _save_uninterrupted(trainer)
-        print(f"saved {path}; to resume, run: {_resume_command(args.argv, logdir)}", flush=True)
+        path = _final_save(trainer, args.argv, logdir)
+        if path:
+            print(f"saved {path}; to resume, run: {_resume_command(args.argv, logdir)}", flush=True)
         trainer.close()
-        return 130
-    path = _save_uninterrupted(trainer)
-    print(f"done: {trainer.counters.env_frames:,} env frames, {trainer.updates:,} updates; saved {path}", flush=True)
+        return 130 if path else 1
+    path = _final_save(trainer, args.argv, logdir)
+    if path:
+        print(f"done: {trainer.counters.env_frames:,} env frames, {trainer.updates:,} updates; saved {path}",
+              flush=True)
     trainer.close()
-    return 0
+    return 0 if path else 1
+
+
+def _final_save(trainer, argv: list[str], logdir: Path) -> Path | None:
+    """Saves before exit. When that fails (disk full, say) it says what is kept and, at a terminal, offers to try
+    again once the user has freed space; it returns None when the user gives up or nobody can answer."""
+    from dreamer_core.checkpoint import CheckpointError
+
+    while True:
+        try:
+            return _save_uninterrupted(trainer)
+        except (OSError, RuntimeError, CheckpointError) as exc:
+            if trainer.checkpoint_frames is None:
+                kept = "no earlier checkpoint of this run exists"
+            else:
+                kept = (f"the previous checkpoint, at {trainer.checkpoint_frames:,} env frames, is intact; "
+                        f"resume from it with: {_resume_command(argv, logdir)}")
+            print(f"dreamer-studio: error: could not save the checkpoint at {trainer.counters.env_frames:,} env "
+                  f"frames ({exc}); {kept}", file=sys.stderr, flush=True)
+        if not sys.stdin or not sys.stdin.isatty():
+            return None
+        try:
+            input("Free disk space, then press Enter to try again (Ctrl-C gives up and loses the newer training): ")
+        except (KeyboardInterrupt, EOFError):
+            print(file=sys.stderr)
+            return None
 
 
 def _train_loop(trainer, last_score: float) -> None:
@@ -175,8 +203,9 @@ def _train_loop(trainer, last_score: float) -> None:
             try:
                 trainer.save()
             except (OSError, RuntimeError, CheckpointError) as exc:  # disk full, say: keep training
-                print(f"could not save a checkpoint ({exc}); training on and retrying in 60 s "
-                      f"(the previous checkpoint is intact)", flush=True)
+                kept = ("no earlier checkpoint exists" if trainer.checkpoint_frames is None else
+                        f"the previous one, at {trainer.checkpoint_frames:,} env frames, is intact")
+                print(f"could not save a checkpoint ({exc}); training on and retrying in 60 s ({kept})", flush=True)
                 trainer.postpone_save(60.0)
         now = time.time()
         if now - last_print >= 5.0 or trainer.done:

@@ -167,6 +167,7 @@ class Trainer:
         self.rates = {"fps/policy": 0.0, "fps/updates": 0.0}
         self.logdir = Path(logdir) if logdir else None
         self.resumed_from: Path | None = None
+        self.checkpoint_frames: int | None = None  # env frames in the logdir's latest.ckpt (None: none written)
         self.set_aside_to: Path | None = None  # where a fresh start moved the previous run's files
         self._lock: LogdirLock | None = None
         if self.logdir:
@@ -177,6 +178,7 @@ class Trainer:
                 if resume and ckpt.exists():
                     self.load(ckpt)
                     self.resumed_from = ckpt
+                    self.checkpoint_frames = self.counters.env_frames
                     self._truncate_logs()
                 elif not resume:
                     self.set_aside_to = set_aside(self.logdir)
@@ -365,6 +367,8 @@ class Trainer:
         }
         checkpoint.save(path, state)
         self._last_save = time.time()
+        if self.logdir and Path(path) == self.logdir / CHECKPOINT_NAME:
+            self.checkpoint_frames = self.counters.env_frames
         return Path(path)
 
     def save_due(self) -> bool:

@@ -33,6 +33,10 @@ WATCH_EVERY = 3.0  # s between looks at a watched run directory
 REPORT_BUDGET = 0.02  # automatic reports take at most this share of wall time (a slow report spaces them out)
 
 
+class PeriodicSaveError(Exception):
+    """A scheduled save of latest.ckpt failed; its message says what is kept and what to do."""
+
+
 class TrainerWorker(QThread):
     ready = Signal(object)  # RunInfo, once the trainer is built
     training_started = Signal()  # the first update happened (collection is over)
@@ -199,8 +203,11 @@ class TrainerWorker(QThread):
             self._fail(exc)
 
     def _fail(self, exc: BaseException) -> None:
-        title = "Load failed" if "checkpoint" in type(exc).__name__.lower() else "Error in the trainer thread"
-        text = f"{type(exc).__name__}: {exc}" if not str(exc).startswith(type(exc).__name__) else str(exc)
+        if isinstance(exc, PeriodicSaveError):
+            title, text = "Could not save a checkpoint", str(exc)
+        else:
+            title = "Load failed" if "checkpoint" in type(exc).__name__.lower() else "Error in the trainer thread"
+            text = f"{type(exc).__name__}: {exc}" if not str(exc).startswith(type(exc).__name__) else str(exc)
         self._set_paused(True)  # before the message, which tells the user the run is paused
         self.errored.emit(title, text, traceback.format_exc())
 
@@ -257,7 +264,20 @@ class TrainerWorker(QThread):
         if time.time() >= self._next_report:
             self._make_report()
         if tr.save_due():
+            self._periodic_save()
+
+    def _periodic_save(self) -> None:
+        """A failed periodic save (disk full, say) pauses the run, so no more training is at risk, and says what
+        is kept; on resume the next step saves again."""
+        tr = self.trainer
+        try:
             self._save(None)
+        except OSError as exc:
+            kept = ("no earlier checkpoint of this run exists" if tr.checkpoint_frames is None else
+                    f"the previous one, at {tr.checkpoint_frames:,} env frames, is intact")
+            raise PeriodicSaveError(f"Could not save {Path(tr.logdir) / CHECKPOINT_NAME} ({exc}); {kept}. The run is "
+                                    "paused so that no more training is at risk: free disk space, then resume: it "
+                                    "saves again at its next step.") from exc
 
     def _collect_rows(self) -> None:
         rows = [r for r in self.trainer.history if r.get("time", 0.0) > self._last_row_time]

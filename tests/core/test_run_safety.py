@@ -265,3 +265,59 @@ def test_a_watched_run_adopts_a_directory_of_its_own(tmp_path):
     copy.step()
     assert copy.save() == tmp_path / "copy" / "latest.ckpt" and (tmp_path / "copy" / "config.json").exists()
     copy.close()
+
+
+def failing_saves(monkeypatch, fail: set[int]) -> list[int]:
+    """Makes the listed calls (1-based) of Trainer.save raise "No space left on device"; returns the call log."""
+    real_save, calls = Trainer.save, []
+
+    def save(self, path=None):
+        calls.append(self.counters.env_frames)
+        if len(calls) in fail:
+            raise OSError(28, "No space left on device")
+        return real_save(self, path)
+
+    monkeypatch.setattr(Trainer, "save", save)
+    return calls
+
+
+def headless(logdir: Path, *extra: str) -> list[str]:
+    return ["train", "--headless", "--task", "dummy_cont", "--preset", "debug", "--steps", "40",
+            "--logdir", str(logdir), *extra]
+
+
+def test_a_failed_periodic_save_trains_on_and_retries_later(tmp_path, capsys, monkeypatch):
+    calls = failing_saves(monkeypatch, fail={1})
+    assert main(headless(tmp_path, "--set", "run.save_every=0")) == 0  # a save is due at every step
+    out = capsys.readouterr().out
+    # One failure, then no retry for 60 s rather than at every step; the final save writes the whole run.
+    assert out.count("could not save a checkpoint (") == 1 and "No space left on device" in out
+    assert "training on and retrying in 60 s (no earlier checkpoint exists)" in out
+    assert len(calls) == 2 and "done: 40 env frames" in out
+    assert checkpoint.load(tmp_path / "latest.ckpt")["counters"]["env_frames"] == 40
+
+
+def test_a_failed_final_save_names_the_checkpoint_that_is_kept(tmp_path, capsys, monkeypatch):
+    calls = failing_saves(monkeypatch, fail={2, 3})
+    assert main(headless(tmp_path, "--set", "run.save_every=0")) == 1
+    captured = capsys.readouterr()
+    kept = calls[0]  # the first periodic save went through
+    assert checkpoint.load(tmp_path / "latest.ckpt")["counters"]["env_frames"] == kept
+    assert "could not save the checkpoint at 40 env frames ([Errno 28] No space left on device)" in captured.err
+    assert f"the previous checkpoint, at {kept:,} env frames, is intact; resume from it with: dreamer-studio train" \
+        in captured.err
+    assert "Traceback" not in captured.err and "done:" not in captured.out
+    monkeypatch.undo()  # space freed: the printed command resumes from the kept checkpoint (the lock was released)
+    assert main(headless(tmp_path, "--set", "run.save_every=0")) == 0
+    assert f"resumed from {tmp_path / 'latest.ckpt'} at {kept:,} env frames" in capsys.readouterr().out
+
+
+def test_at_a_terminal_a_failed_final_save_can_be_retried(tmp_path, capsys, monkeypatch):
+    calls = failing_saves(monkeypatch, fail={1})
+    prompts = []
+    monkeypatch.setattr("sys.stdin", type("Tty", (), {"isatty": staticmethod(lambda: True)})())
+    monkeypatch.setattr("builtins.input", lambda prompt: prompts.append(prompt) or "")
+    assert main(headless(tmp_path)) == 0  # save_every 900 s: the only saves are the final one and its retry
+    assert len(calls) == 2 and prompts and "Free disk space, then press Enter" in prompts[0]
+    assert "no earlier checkpoint of this run exists" in capsys.readouterr().err
+    assert checkpoint.load(tmp_path / "latest.ckpt")["counters"]["env_frames"] == 40

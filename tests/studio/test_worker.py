@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from dreamer_core import checkpoint
 from dreamer_studio import commands as cmd
 from dreamer_studio.session import ImagineSettings
 
@@ -136,6 +137,29 @@ def test_stop_saves_latest_and_a_failed_save_keeps_the_run_alive(qtbot, make_wor
     worker.wait()
     assert latest.is_file() and worker.status.get()[1].message == f"stopped · saved {latest}"
     assert worker.restart_spec() == {"config": worker.config, "logdir": tmp_path, "resume": True}
+
+
+def test_a_failed_periodic_save_pauses_and_says_what_is_kept(qtbot, make_worker, tmp_path):
+    worker = make_worker(paused=True, logdir=tmp_path, config=debug_config(save_every=0.0))  # due every step
+    with qtbot.waitSignal(worker.ready, timeout=30_000):
+        worker.start()
+    latest = tmp_path / "latest.ckpt"
+    latest.mkdir()  # a directory in the way, as a full disk would be: the checkpoint cannot be written
+    (latest / "in_the_way").write_text("x")
+    with qtbot.waitSignal(worker.errored, timeout=20_000) as failed:
+        worker.send(cmd.Resume())
+    title, message, _ = failed.args
+    assert title == "Could not save a checkpoint"
+    assert str(latest) in message and "no earlier checkpoint of this run exists" in message
+    assert "paused" in message and "free disk space" in message
+    qtbot.waitUntil(lambda: worker.status.get()[1].paused, timeout=5_000)
+    steps = worker.status.get()[1].agent_steps
+    (latest / "in_the_way").unlink()
+    latest.rmdir()
+    with qtbot.waitSignal(worker.saved, timeout=20_000) as saved:
+        worker.send(cmd.Resume())  # space freed: the next step saves
+    assert saved.args[0] == str(latest) and latest.is_file()
+    assert checkpoint.load(latest)["counters"]["agent_steps"] > steps  # the run went on from where it paused
 
 
 def test_loading_a_checkpoint_starts_rates_score_curves_and_phase_over(qtbot, make_worker, tmp_path):
