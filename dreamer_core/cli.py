@@ -172,11 +172,9 @@ def _final_save(trainer, argv: list[str], logdir: Path) -> Path | None:
         try:
             return _save_uninterrupted(trainer)
         except (OSError, RuntimeError, CheckpointError) as exc:
-            if trainer.checkpoint_frames is None:
-                kept = "no earlier checkpoint of this run exists"
-            else:
-                kept = (f"the previous checkpoint, at {trainer.checkpoint_frames:,} env frames, is intact; "
-                        f"resume from it with: {_resume_command(argv, logdir)}")
+            kept = trainer.intact_checkpoint()
+            if trainer.checkpoint_frames is not None:
+                kept += f"; resume from it with: {_resume_command(argv, logdir)}"
             print(f"dreamer-studio: error: could not save the checkpoint at {trainer.counters.env_frames:,} env "
                   f"frames ({exc}); {kept}", file=sys.stderr, flush=True)
         if not sys.stdin or not sys.stdin.isatty():
@@ -203,9 +201,8 @@ def _train_loop(trainer, last_score: float) -> None:
             try:
                 trainer.save()
             except (OSError, RuntimeError, CheckpointError) as exc:  # disk full, say: keep training
-                kept = ("no earlier checkpoint exists" if trainer.checkpoint_frames is None else
-                        f"the previous one, at {trainer.checkpoint_frames:,} env frames, is intact")
-                print(f"could not save a checkpoint ({exc}); training on and retrying in 60 s ({kept})", flush=True)
+                print(f"could not save a checkpoint ({exc}); training on and retrying in 60 s "
+                      f"({trainer.intact_checkpoint()})", flush=True)
                 trainer.postpone_save(60.0)
         now = time.time()
         if now - last_print >= 5.0 or trainer.done:

@@ -371,6 +371,12 @@ class Trainer:
             self.checkpoint_frames = self.counters.env_frames
         return Path(path)
 
+    def intact_checkpoint(self) -> str:
+        """What a failed save leaves behind, for its error message."""
+        if self.checkpoint_frames is None:
+            return "no earlier checkpoint of this run exists"
+        return f"the previous checkpoint, at {self.checkpoint_frames:,} env frames, is intact"
+
     def save_due(self) -> bool:
         return self.logdir is not None and time.time() - self._last_save >= self.config.run.save_every
 

@@ -273,11 +273,9 @@ class TrainerWorker(QThread):
         try:
             self._save(None)
         except OSError as exc:
-            kept = ("no earlier checkpoint of this run exists" if tr.checkpoint_frames is None else
-                    f"the previous one, at {tr.checkpoint_frames:,} env frames, is intact")
-            raise PeriodicSaveError(f"Could not save {Path(tr.logdir) / CHECKPOINT_NAME} ({exc}); {kept}. The run is "
-                                    "paused so that no more training is at risk: free disk space, then resume: it "
-                                    "saves again at its next step.") from exc
+            raise PeriodicSaveError(f"Could not save {Path(tr.logdir) / CHECKPOINT_NAME} ({exc}); "
+                                    f"{tr.intact_checkpoint()}. The run is paused so that no more training is at "
+                                    "risk: free disk space, then resume: it saves again at its next step.") from exc
 
     def _collect_rows(self) -> None:
         rows = [r for r in self.trainer.history if r.get("time", 0.0) > self._last_row_time]

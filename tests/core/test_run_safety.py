@@ -292,7 +292,7 @@ def test_a_failed_periodic_save_trains_on_and_retries_later(tmp_path, capsys, mo
     out = capsys.readouterr().out
     # One failure, then no retry for 60 s rather than at every step; the final save writes the whole run.
     assert out.count("could not save a checkpoint (") == 1 and "No space left on device" in out
-    assert "training on and retrying in 60 s (no earlier checkpoint exists)" in out
+    assert "training on and retrying in 60 s (no earlier checkpoint of this run exists)" in out
     assert len(calls) == 2 and "done: 40 env frames" in out
     assert checkpoint.load(tmp_path / "latest.ckpt")["counters"]["env_frames"] == 40
 
