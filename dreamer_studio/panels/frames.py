@@ -20,6 +20,9 @@ ERROR_LEGEND = ("error = (decoded − real) / 2 + mid-grey: grey means they agre
 PROPRIO_NOTE = ("This model reads a vector of joint positions and velocities, not pixels. The frame is rendered "
                 "for you only (log/image) and never reaches the model; the plot compares the vector the model "
                 "decodes from its latent state with the real one.")
+NO_FRAME_NOTE = ("This model reads a vector of joint positions and velocities, not pixels, and this run stores no "
+                 "display frames (it was trained with env.log_image=false, which saves the render time). The plot "
+                 "compares the vector the model decodes from its latent state with the real one.")
 
 
 class FramesPanel(Panel):
@@ -70,10 +73,11 @@ class FramesPanel(Panel):
                              f"posterior) · {report_caption(view)}")
         proprio = r.decoded is None
         self.vector_plot.setVisible(r.decoded_vectors is not None)
-        self.legend.setText(PROPRIO_NOTE if proprio else ERROR_LEGEND)
+        self.legend.setText(ERROR_LEGEND if not proprio else PROPRIO_NOTE if r.real is not None else NO_FRAME_NOTE)
         if proprio:
-            frame = r.real[t] if r.real is not None else tiles.blank(64, 64)
-            self.view.set_image(tiles.captioned(tiles.upscale(frame, SCALE), "real (not a model input)"))
+            frame, text = (r.real[t], "real (not a model input)") if r.real is not None else (
+                tiles.blank(64, 64), "no frame (env.log_image=false)")
+            self.view.set_image(tiles.captioned(tiles.upscale(frame, SCALE), text))
         else:
             real, dec = r.real[t], r.decoded[t]
             row = [tiles.captioned(tiles.upscale(img, SCALE), text)

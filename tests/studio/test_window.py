@@ -114,6 +114,17 @@ def test_proprio_task_says_the_model_reads_vectors(qtbot, make_window):
     assert window.imagination.vectors.isVisibleTo(window) and not window.imagination.strip.isVisibleTo(window)
 
 
+def test_proprio_run_without_display_frames_says_why_the_frame_is_blank(qtbot, make_window):
+    from dreamer_core.config import make_config
+
+    window = make_window(make_config("dummy_cont", "proprio", "debug",
+                                     {"run": {"device": "cpu"}, "env": {"log_image": False}}))
+    entry, _ = wait_report(qtbot, window)
+    assert entry.report.real is None  # the env rendered nothing for display
+    qtbot.waitUntil(lambda: "env.log_image=false" in window.frames.legend.text(), timeout=5_000)
+    assert window.frames.vector_plot.isVisibleTo(window)
+
+
 def test_open_headless_run_directory(qtbot, make_window, tmp_path):
     from dreamer_core.run import Trainer
 
