@@ -17,12 +17,12 @@ from dreamer_studio.session import View
 SCALE = 3
 ERROR_LEGEND = ("error = (decoded − real) / 2 + mid-grey: grey means they agree, brighter means the model "
                 "predicts too bright, darker too dark.")
-PROPRIO_NOTE = ("This model reads a vector of joint positions and velocities, not pixels. The frame is rendered "
-                "for you only (log/image) and never reaches the model; the plot compares the vector the model "
-                "decodes from its latent state with the real one.")
-NO_FRAME_NOTE = ("This model reads a vector of joint positions and velocities, not pixels, and this run stores no "
-                 "display frames (it was trained with env.log_image=false, which saves the render time). The plot "
-                 "compares the vector the model decodes from its latent state with the real one.")
+_READS_VECTORS = "This model reads a vector of joint positions and velocities, not pixels"
+_PLOT_COMPARES = "the plot compares the vector the model decodes from its latent state with the real one."
+PROPRIO_NOTE = (f"{_READS_VECTORS}. The frame is rendered for you only (log/image) and never reaches the model; "
+                f"{_PLOT_COMPARES}")
+NO_FRAME_NOTE = (f"{_READS_VECTORS}, and this run stores no display frames (it was trained with "
+                 f"env.log_image=false, which saves the render time); {_PLOT_COMPARES}")
 
 
 class FramesPanel(Panel):
