@@ -30,6 +30,11 @@ class CheckpointError(Exception):
     """A checkpoint is missing, damaged, foreign or holds something that cannot be saved safely."""
 
 
+# What a failed `save` raises: OSError from the file system, RuntimeError from torch's zip writer (a full disk
+# reads "PytorchStreamWriter failed writing file"), CheckpointError for state that cannot be encoded.
+SAVE_ERRORS = (OSError, RuntimeError, CheckpointError)
+
+
 # ---------------------------------------------------------------------- numpy <-> tensor encoding
 
 

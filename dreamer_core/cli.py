@@ -166,12 +166,12 @@ def train(args: argparse.Namespace) -> int:
 def _final_save(trainer, argv: list[str], logdir: Path) -> Path | None:
     """Saves before exit. When that fails (disk full, say) it says what is kept and, at a terminal, offers to try
     again once the user has freed space; it returns None when the user gives up or nobody can answer."""
-    from dreamer_core.checkpoint import CheckpointError
+    from dreamer_core.checkpoint import SAVE_ERRORS
 
     while True:
         try:
             return _save_uninterrupted(trainer)
-        except (OSError, RuntimeError, CheckpointError) as exc:
+        except SAVE_ERRORS as exc:
             kept = trainer.intact_checkpoint()
             if trainer.checkpoint_frames is not None:
                 kept += f"; resume from it with: {_resume_command(argv, logdir)}"
@@ -188,7 +188,7 @@ def _final_save(trainer, argv: list[str], logdir: Path) -> Path | None:
 
 def _train_loop(trainer, last_score: float) -> None:
     """Steps the trainer to its end, saving on schedule and printing a progress line every 5 s."""
-    from dreamer_core.checkpoint import CheckpointError
+    from dreamer_core.checkpoint import SAVE_ERRORS
 
     total = trainer.config.run.steps
     last_print = 0.0
@@ -200,7 +200,7 @@ def _train_loop(trainer, last_score: float) -> None:
         if trainer.save_due():
             try:
                 trainer.save()
-            except (OSError, RuntimeError, CheckpointError) as exc:  # disk full, say: keep training
+            except SAVE_ERRORS as exc:  # disk full, say: keep training
                 print(f"could not save a checkpoint ({exc}); training on and retrying in 60 s "
                       f"({trainer.intact_checkpoint()})", flush=True)
                 trainer.postpone_save(60.0)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal
 
+from dreamer_core.checkpoint import SAVE_ERRORS
 from dreamer_studio import commands as cmd
 from dreamer_studio.imagine import imagine
 from dreamer_studio.rundir import CHECKPOINT_NAME, MetricsTail, checkpoint_path, load_config
@@ -272,7 +273,7 @@ class TrainerWorker(QThread):
         tr = self.trainer
         try:
             self._save(None)
-        except OSError as exc:
+        except SAVE_ERRORS as exc:
             raise PeriodicSaveError(f"Could not save {Path(tr.logdir) / CHECKPOINT_NAME} ({exc}); "
                                     f"{tr.intact_checkpoint()}. The run is paused so that no more training is at "
                                     "risk: free disk space, then resume: it saves again at its next step.") from exc

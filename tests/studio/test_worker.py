@@ -162,6 +162,23 @@ def test_a_failed_periodic_save_pauses_and_says_what_is_kept(qtbot, make_worker,
     assert checkpoint.load(latest)["counters"]["agent_steps"] > steps  # the run went on from where it paused
 
 
+def test_a_full_disk_in_torchs_writer_is_a_failed_save_too(qtbot, make_worker, tmp_path, monkeypatch):
+    from dreamer_core.run import Trainer
+
+    def full_disk(self, path=None):  # what torch.save raises when the disk fills mid-write
+        raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed")
+
+    monkeypatch.setattr(Trainer, "save", full_disk)
+    worker = make_worker(paused=True, logdir=tmp_path, config=debug_config(save_every=0.0))  # due every step
+    with qtbot.waitSignal(worker.ready, timeout=30_000):
+        worker.start()
+    with qtbot.waitSignal(worker.errored, timeout=20_000) as failed:
+        worker.send(cmd.Resume())
+    title, message, _ = failed.args
+    assert title == "Could not save a checkpoint" and "PytorchStreamWriter" in message
+    qtbot.waitUntil(lambda: worker.status.get()[1].paused, timeout=5_000)
+
+
 def test_loading_a_checkpoint_starts_rates_score_curves_and_phase_over(qtbot, make_worker, tmp_path):
     from dreamer_core.run import Trainer
 
