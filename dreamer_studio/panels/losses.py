@@ -22,6 +22,8 @@ GROUPS = [
     ("gradient norm", [("train/grad_norm", "grad norm")], -1.0),
     ("replay RAM (MB)", [("replay/ram_bytes", "RAM")], 1e-6),
 ]
+# What an empty plot is waiting for; any other empty plot says "nothing logged yet".
+WAITING_FOR = {"episode score": "no episode has finished yet"}
 COLORS = ["#42a5f5", "#ef5350", "#66bb6a", "#ffca28", "#ab47bc", "#26c6da", "#ff7043", "#bdbdbd"]
 
 
@@ -48,6 +50,7 @@ class LossesPanel(Panel):
         grid = QGridLayout()
         layout.addLayout(grid, 1)
         self.plots: list[tuple[pg.PlotWidget, list[tuple[str, str]], float]] = []
+        self.titles: list[str] = []  # the title each plot shows now (with a note while it is empty)
         self.curves: dict[tuple[int, str], pg.PlotDataItem] = {}
         for i, (title, keys, scale) in enumerate(GROUPS):
             plot = pg.PlotWidget(title=title)
@@ -60,6 +63,7 @@ class LossesPanel(Panel):
                 plot.setLabel("left", "log scale")
             grid.addWidget(plot, i // 4, i % 4)
             self.plots.append((plot, keys, abs(scale)))
+            self.titles.append("")  # set by the first render
 
     def key(self, view: View) -> object:
         return view.metrics_version
@@ -72,6 +76,7 @@ class LossesPanel(Panel):
         self.show_content()
         available = set().union(*(r.keys() for r in rows[-5:]))
         for i, (plot, keys, scale) in enumerate(self.plots):
+            points = 0
             for j, (key, name) in enumerate(expand(keys, available)):
                 curve = self.curves.get((i, key))
                 if curve is None:
@@ -79,6 +84,12 @@ class LossesPanel(Panel):
                     self.curves[(i, key)] = curve
                 x, y = column(rows, key)
                 curve.setData(x, y * scale)
+                points += len(x)
+            title = GROUPS[i][0]
+            title = title if points else f"{title}: {WAITING_FOR.get(title, 'nothing logged yet')}"
+            if title != self.titles[i]:  # setTitle relayouts the plot, so only on a change
+                plot.setTitle(title)
+                self.titles[i] = title
         s, info = view.status, view.info
         device = info.device if info else "?"
         self.header.setText(f"device {device} · {s.update_fps:.2f} updates/s · {s.policy_fps:.1f} env steps/s · "

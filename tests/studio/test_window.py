@@ -125,6 +125,19 @@ def test_proprio_run_without_display_frames_says_why_the_frame_is_blank(qtbot, m
     assert window.frames.vector_plot.isVisibleTo(window)
 
 
+def test_an_empty_plot_says_what_it_waits_for(qtbot, make_window):
+    from dreamer_core.config import make_config
+    from dreamer_studio.panels.losses import GROUPS
+
+    window = make_window(make_config("dummy_disc", "vision", "debug",
+                                     {"run": {"device": "cpu"}, "env": {"time_limit": 100_000}}))
+    window.tabs.setCurrentWidget(window.losses)
+    # Once the losses are drawn (a plot with data keeps its plain title), the score plot says why it is empty.
+    qtbot.waitUntil(lambda: window.losses.titles[0] == "world model losses", timeout=30_000)
+    titles = dict(zip([g[0] for g in GROUPS], window.losses.titles))
+    assert titles["episode score"] == "episode score: no episode has finished yet"  # episodes are 100k steps
+
+
 def test_open_headless_run_directory(qtbot, make_window, tmp_path):
     from dreamer_core.run import Trainer
 
