@@ -40,7 +40,7 @@ def model_keys(obs_space: dict[str, Space]) -> tuple[dict[str, int], list[str]]:
         elif len(space.shape) == 1:
             vectors[key] = space.shape[0]
         else:
-            raise ValueError(f"observation {key!r} of shape {space.shape} is neither a vector nor an HxWx3 image")
+            raise ValueError(f"observation {key!r} of shape {space.shape} is neither a vector nor an HxWxC uint8 image")
     if not vectors and not images:
         raise ValueError("the environment has no observation the model can read (no vector and no image keys)")
     return vectors, images
@@ -79,14 +79,14 @@ class Agent(nn.Module):
         self.config, self.obs_space, self.act_space = config, obs_space, act_space
         m, t = config.model, config.train
         self.vector_dims, self.image_keys = model_keys(obs_space)
-        size = config.env.size
+        images = {k: obs_space[k].shape for k in self.image_keys}  # (H, W, C): C = 1 for grayscale
         act_dim = act_space.shape[0]
-        self.encoder = Encoder(self.vector_dims, self.image_keys, size, m.depth, m.units, m.enc_layers, m.kernel)
+        self.encoder = Encoder(self.vector_dims, images, m.depth, m.units, m.enc_layers, m.kernel)
         self.rssm = RSSM(m.deter, m.hidden, m.stoch, m.classes, m.blocks, act_dim, self.encoder.out_width,
                          m.img_layers, m.obs_layers, m.unimix)
         feat = self.rssm.feat_dim
-        self.decoder = Decoder(self.vector_dims, self.image_keys, size, m.deter, m.stoch * m.classes, m.depth,
-                               m.units, m.dec_layers, m.kernel, m.blocks)
+        self.decoder = Decoder(self.vector_dims, images, m.deter, m.stoch * m.classes, m.depth, m.units,
+                               m.dec_layers, m.kernel, m.blocks)
         self.reward = Head(feat, m.rew_layers, m.units, m.bins, outscale=0.0)
         self.cont = Head(feat, m.con_layers, m.units, 1, outscale=1.0)
         self.actor = Actor(feat, m.actor_layers, m.units, act_space, config)

@@ -111,20 +111,34 @@ class Conv(nn.Conv2d):
         nn.init.zeros_(self.bias)
 
 
-class Encoder(nn.Module):
-    """Vectors: symlog -> MLP. Images: 4 x [conv k5 -> 2x2 max-pool -> RMSNorm -> SiLU], flattened. Concatenated."""
+def image_geometry(image_shapes: dict[str, tuple[int, ...]]) -> tuple[int, int]:
+    """(size, total channels) of the image observations, which are concatenated along channels: all must share
+    one square H x W (a multiple of 16, so 4 halvings leave 3..16 pixels, as HEAD asserts)."""
+    sizes = {tuple(s[:2]) for s in image_shapes.values()}
+    if len(sizes) != 1 or any(len(s) != 3 for s in image_shapes.values()):
+        raise ValueError(f"image observations must be (H, W, C) with one shared H x W, got {image_shapes}")
+    (h, w), = sizes
+    if h != w or h % 16 or not 3 <= h // 16 <= 16:
+        raise ValueError(f"images must be square with a side that is a multiple of 16 in 48..256, got {h}x{w}")
+    return h, sum(s[2] for s in image_shapes.values())
 
-    def __init__(self, vector_dims: dict[str, int], image_keys: list[str], size: int, depth: int, units: int,
-                 layers: int, kernel: int):
+
+class Encoder(nn.Module):
+    """Vectors: symlog -> MLP. Images: 4 x [conv k5 -> 2x2 max-pool -> RMSNorm -> SiLU], flattened. Concatenated.
+    `image_shapes` {key: (H, W, C)}: the channel count comes from the observation space (1 for grayscale)."""
+
+    def __init__(self, vector_dims: dict[str, int], image_shapes: dict[str, tuple[int, ...]], depth: int,
+                 units: int, layers: int, kernel: int):
         super().__init__()
         self.vector_keys = sorted(vector_dims)
-        self.image_keys = sorted(image_keys)
+        self.image_keys = sorted(image_shapes)
         self.out_width = 0
         if self.vector_keys:
             self.mlp = MLP(sum(vector_dims[k] for k in self.vector_keys), layers, units)
             self.out_width += units
         if self.image_keys:
-            channels = [3 * len(self.image_keys)] + [depth * m for m in (2, 3, 4, 4)]
+            size, in_channels = image_geometry(image_shapes)
+            channels = [in_channels] + [depth * m for m in (2, 3, 4, 4)]
             self.convs = nn.ModuleList(Conv(channels[i], channels[i + 1], kernel) for i in range(4))
             self.norms = nn.ModuleList(RMSNorm(channels[i + 1], dim=1) for i in range(4))
             self.out_width += channels[-1] * (size // 16) ** 2
@@ -135,9 +149,9 @@ class Encoder(nn.Module):
             x = torch.cat([obs[k].float() for k in self.vector_keys], -1)  # (N, sum dims)
             parts.append(self.mlp(symlog(x)))  # (N, U)
         if self.image_keys:
-            img = torch.cat([obs[k] for k in self.image_keys], -1)  # (N, H, W, 3k) uint8
+            img = torch.cat([obs[k] for k in self.image_keys], -1)  # (N, H, W, sum C) uint8
             lead = img.shape[:-3]
-            x = img.reshape(-1, *img.shape[-3:]).permute(0, 3, 1, 2).float() / 255.0 - 0.5  # (N, 3k, H, W)
+            x = img.reshape(-1, *img.shape[-3:]).permute(0, 3, 1, 2).float() / 255.0 - 0.5  # (N, sum C, H, W)
             x = x.contiguous(memory_format=torch.channels_last)  # NHWC storage: faster convs and norms on CPU
             for conv, norm in zip(self.convs, self.norms):
                 x = F.silu(norm(F.max_pool2d(conv(x), 2)))  # (N, c, H/2, W/2)
@@ -149,16 +163,18 @@ class Decoder(nn.Module):
     """Vectors: feat -> MLP -> per-key linear (symlog space). Images: block-linear(h) + MLP(z) start map at
     (size/16)^2 x 4d, then 3 x [upsample -> conv -> RMSNorm -> SiLU] and upsample -> conv -> sigmoid."""
 
-    def __init__(self, vector_dims: dict[str, int], image_keys: list[str], size: int, deter: int, stoch_flat: int,
-                 depth: int, units: int, layers: int, kernel: int, blocks: int):
+    def __init__(self, vector_dims: dict[str, int], image_shapes: dict[str, tuple[int, ...]], deter: int,
+                 stoch_flat: int, depth: int, units: int, layers: int, kernel: int, blocks: int):
         super().__init__()
         self.vector_keys = sorted(vector_dims)
-        self.image_keys = sorted(image_keys)
+        self.image_keys = sorted(image_shapes)
+        self.image_channels = [image_shapes[k][2] for k in self.image_keys]  # split of the output conv's channels
         self.deter = deter
         if self.vector_keys:
             self.mlp = MLP(deter + stoch_flat, layers, units)
             self.heads = nn.ModuleDict({k: Linear(units, vector_dims[k]) for k in self.vector_keys})
         if self.image_keys:
+            size, out_channels = image_geometry(image_shapes)
             self.res = size // 16
             self.blocks = blocks
             start = 4 * depth
@@ -170,10 +186,10 @@ class Decoder(nn.Module):
             channels = [start, 4 * depth, 3 * depth, 2 * depth]
             self.convs = nn.ModuleList(Conv(channels[i], channels[i + 1], kernel) for i in range(3))
             self.norms = nn.ModuleList(RMSNorm(channels[i + 1], dim=1) for i in range(3))
-            self.out = Conv(channels[-1], 3 * len(self.image_keys), kernel)
+            self.out = Conv(channels[-1], out_channels, kernel)
 
     def forward(self, deter: torch.Tensor, stoch_flat: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Returns symlog-space vectors (N, dims) and images in [0, 1] (N, H, W, 3)."""
+        """Returns symlog-space vectors (N, dims) and images in [0, 1] (N, H, W, C), C from each image's space."""
         out: dict[str, torch.Tensor] = {}
         if self.vector_keys:
             x = self.mlp(torch.cat([deter, stoch_flat], -1))  # (N, U)
@@ -189,10 +205,9 @@ class Decoder(nn.Module):
             x = F.silu(self.start_norm(x_h + x_z)).contiguous(memory_format=torch.channels_last)  # (N, 4d, r, r)
             for conv, norm in zip(self.convs, self.norms):
                 x = F.silu(norm(conv(F.interpolate(x, scale_factor=2, mode="nearest"))))
-            x = torch.sigmoid(self.out(F.interpolate(x, scale_factor=2, mode="nearest")))  # (N, 3k, H, W)
-            x = x.permute(0, 2, 3, 1).reshape(*lead, *x.shape[2:], x.shape[1])  # (N, H, W, 3k)
-            for i, k in enumerate(self.image_keys):
-                out[k] = x[..., 3 * i : 3 * i + 3]
+            x = torch.sigmoid(self.out(F.interpolate(x, scale_factor=2, mode="nearest")))  # (N, sum C, H, W)
+            x = x.permute(0, 2, 3, 1).reshape(*lead, *x.shape[2:], x.shape[1])  # (N, H, W, sum C)
+            out.update(zip(self.image_keys, x.split(self.image_channels, -1)))  # (N, H, W, C) each
         return out
 
 

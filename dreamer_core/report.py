@@ -19,6 +19,7 @@ from dreamer_core import losses
 from dreamer_core.agent import Agent
 from dreamer_core.dists import symexp
 from dreamer_core.rssm import Latent
+from dreamer_core.video import to_rgb
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Imagination:
 class Report:
     """A snapshot of what the world model sees, reconstructs and imagines (DESIGN §2)."""
 
-    real: np.ndarray | None  # (L, H, W, 3) uint8: the observed frames (log/image on proprio tasks)
+    real: np.ndarray | None  # (L, H, W, 3) uint8: the observed frames (log/image on proprio tasks; gray as RGB)
     decoded: np.ndarray | None  # (L, H, W, 3) uint8 posterior reconstructions; None if no image is modelled
     real_vectors: np.ndarray | None  # (L, V)
     decoded_vectors: np.ndarray | None  # (L, V)
@@ -80,7 +81,7 @@ def _to_uint8(images: torch.Tensor) -> np.ndarray:
 def _decode(agent: Agent, states: Latent) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Decoded (frames uint8, raw-space vectors) for states (..., ...)."""
     out = agent.decoder(states.deter, states.stoch.flatten(-2))
-    frames = _to_uint8(out[agent.image_keys[0]]) if agent.image_keys else None
+    frames = to_rgb(_to_uint8(out[agent.image_keys[0]])) if agent.image_keys else None  # grayscale shown as RGB
     vectors = None
     if agent.vector_dims:
         vectors = torch.cat([symexp(out[k]) for k in sorted(agent.vector_dims)], -1).cpu().numpy()
@@ -151,7 +152,7 @@ def make_report(agent: Agent, batch: dict[str, np.ndarray], seed: int = 0, sampl
                                 agent.value(agent.critic, tfeat).mean(), 1.0, agent.config.train.lam)
     image_key = agent.image_keys[0] if agent.image_keys else ("log/image" if "log/image" in batch else None)
     k = agent.config.train.replay_context
-    real = batch[image_key][0, k:] if image_key else None
+    real = to_rgb(batch[image_key][0, k:]) if image_key else None  # (L, H, W, 3), grayscale repeated
     vkeys = sorted(agent.vector_dims)
     real_vec = np.concatenate([batch[v][0, k:] for v in vkeys], -1) if vkeys else None
     report = Report(

@@ -26,6 +26,12 @@ _MACRO = 16  # libx264 macro block: H and W are padded up to multiples of this
 Color = tuple[int, int, int]
 
 
+def to_rgb(frames: np.ndarray) -> np.ndarray:
+    """(..., H, W, 1) grayscale repeated to (..., H, W, 3) for display; 3-channel frames are returned as they are.
+    The model keeps the single channel: this is only for what the user sees."""
+    return np.repeat(frames, 3, -1) if frames.shape[-1] == 1 else frames
+
+
 def _check_frame(frame: np.ndarray, name: str = "frame") -> None:
     if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8:
         raise ValueError(f"{name} must be a uint8 numpy array, got {getattr(frame, 'dtype', type(frame))}")
@@ -139,7 +145,8 @@ def write_video(
     borders: Sequence[Color | None] | None = None,
     scale: int = 1,
 ) -> Path:
-    """Write `frames` (N, H, W, 3) uint8 to `path` (.mp4 or .gif) atomically; returns the final path.
+    """Write `frames` (N, H, W, 3) uint8 (or grayscale (N, H, W, 1)) to `path` (.mp4 or .gif) atomically;
+    returns the final path.
 
     `labels[i]` is burned into frame i and `borders[i]` (RGB or None) frames it; both apply after upscaling
     every frame by the integer `scale`.
@@ -148,6 +155,8 @@ def write_video(
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise ValueError(f"unsupported video suffix {path.suffix!r} for {path}; use one of {SUFFIXES}")
+    if isinstance(frames, np.ndarray) and frames.ndim == 4:
+        frames = to_rgb(frames)  # (N, H, W, 3)
     _check_frames(frames)
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")

@@ -46,8 +46,9 @@ def flag_spaces() -> dict[str, Space]:
     }
 
 
-def image_space(size: int) -> Space:
-    return Space((size, size, 3), np.uint8, 0, 255)
+def image_space(size: int, channels: int = 3) -> Space:
+    """A size x size uint8 image with `channels` (3 RGB, 1 grayscale as on Atari)."""
+    return Space((size, size, channels), np.uint8, 0, 255)
 
 
 def resize_image(frame: np.ndarray, size: int) -> np.ndarray:

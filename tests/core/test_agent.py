@@ -37,7 +37,7 @@ def batch(agent, B=3, L=9, seed=0, image=False):
     data = {k: rng.normal(size=(B, L, *s.shape)).astype(np.float32) for k, s in agent.obs_space.items()
             if s.dtype == np.float32 and len(s.shape) == 1}
     if image:
-        data["image"] = rng.integers(0, 255, (B, L, 64, 64, 3), dtype=np.uint8)
+        data["image"] = rng.integers(0, 255, (B, L, *agent.obs_space["image"].shape), dtype=np.uint8)
     data["reward"] = rng.random((B, L), dtype=np.float32)
     data["is_first"] = np.zeros((B, L), bool)
     data["is_last"] = np.zeros((B, L), bool)
@@ -142,6 +142,35 @@ def test_discrete_actions_and_images():
     obs_t = {"image": data["image"][:2, 0], "is_first": torch.ones(2, dtype=torch.bool)}
     carry, action = agent.policy(carry, obs_t, torch.Generator().manual_seed(0))
     assert torch.equal(action.sum(-1), torch.ones(2))
+
+
+def test_grayscale_images_train_and_are_displayed_as_rgb():
+    from dreamer_core.report import make_report
+
+    disc = Space((3,), np.float32, 0.0, 1.0, discrete=True)
+    gray = small_agent({"image": Space((64, 64, 1), np.uint8), **FLAGS}, disc)
+    rgb = small_agent({"image": Space((64, 64, 3), np.uint8), **FLAGS}, disc)
+    # Only the encoder's first conv (k*k*C*2d) and the decoder's output conv (k*k*2d*C + C) see the channels:
+    # 2 fewer channels at debug depth d=2, kernel 5 drop 2*25*4 + 2*(25*4 + 1) = 402 parameters.
+    assert sum(rgb.param_counts().values()) - sum(gray.param_counts().values()) == 402
+    data = batch(gray, image=True)
+    data["action"] = torch.nn.functional.one_hot(torch.randint(0, 3, (3, 9)), 3).float()
+    metrics, states = gray.train_step(data)
+    assert metrics["finite"] == 1.0 and metrics["loss/rec/image"] > 0
+    recon = gray.decoder(states.deter, states.stoch.flatten(-2))["image"]
+    assert recon.shape == (3, 8, 64, 64, 1)  # (B, T, H, W, 1)
+    window = {k: v[:1].cpu().numpy() for k, v in data.items()}  # (1, K + L, ...)
+    report = make_report(gray, window, samples=2)
+    for frames in (report.real, report.decoded, report.openloop, report.imagination.frames):
+        assert frames.shape[-3:] == (64, 64, 3) and frames.dtype == np.uint8
+        assert np.array_equal(frames[..., 0], frames[..., 2])  # gray repeated, not a colour image
+    assert np.array_equal(report.real[..., 0], window["image"][0, 1:, ..., 0])
+
+
+def test_images_of_mixed_sizes_are_refused_with_a_clear_error():
+    obs = {"a": Space((64, 64, 1), np.uint8), "b": Space((32, 32, 3), np.uint8), **FLAGS}
+    with pytest.raises(ValueError, match="one shared H x W"):
+        small_agent(obs)
 
 
 def test_action_scaling_bounds_magnitude_but_passes_gradients():
