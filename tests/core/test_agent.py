@@ -26,6 +26,37 @@ def test_parameter_counts_equal_the_official_ones(preset, expected):
     assert sum(p.numel() for p in agent.slow_critic.parameters()) == counts["critic"]
 
 
+ATARI = {"image": Space((96, 96, 1), np.uint8), **FLAGS}  # HEAD env.atari: size [96, 96], gray, image only
+EIGHTEEN_DISCRETE = Space((18,), np.float32, 0.0, 1.0, discrete=True)  # actions: all (ALE's legal set)
+
+
+def test_size200m_atari_parameter_count_equals_the_official_one():
+    """HEAD's default model is size200m (d=64, U=1024, D=8192, hidden=1024, S=32, C=64, G=8, k=5, 255 bins).
+    Atari's obs space is image (96, 96, 1) only, so the encoder and decoder have no MLP; 18 one-hot actions.
+    lin(i, o) = i*o + o, conv(i, o) = 25*i*o + o, every norm adds its width (RMSNorm scale only).
+    enc (cnn0..3 + norms, 1->128->192->256->256): conv(1,128)+128 + conv(128,192)+192 + conv(192,256)+256
+        + conv(256,256)+256 = 3,486,464; tokens 6*6*256 = 9216.
+    rssm: dynin0 lin(8192,1024)+1024, dynin1 lin(2048,1024)+1024, dynin2 lin(18,1024)+1024;
+        dynhid0 block kernel 8*(4096*1024) + 8192 + norm 8192 (each group sees its 1024 deter + the 3072 inputs);
+        dyngru block kernel 8*(1024*3072) + 24576; obs0 lin(8192+9216,1024)+1024, obslogit lin(1024,2048);
+        prior0 lin(8192,1024)+1024 (prior reads deter only), prior1 lin(1024,1024)+1024,
+        priorlogit lin(1024,2048) = 100,739,072.
+    dec: sp0 block kernel 8*(1024*1152) + 9216, sp1 lin(2048,2048)+2048, sp2 lin(2048,9216), spnorm 256,
+        conv2 conv(256,256)+256, conv1 conv(256,192)+192, conv0 conv(192,128)+128, imgout conv(128,1)
+        = 36,014,593.
+    heads on feat 8192+2048 = 10240, mlp(L) = lin(10240,1024)+1024 + (L-1)*(lin(1024,1024)+1024):
+        rew mlp(1)+lin(1024,255) = 10,749,183; con mlp(1)+lin(1024,1) = 10,488,833;
+        pol mlp(3)+lin(1024,18) = 12,607,506; val mlp(3)+lin(1024,255) = 12,850,431 (slowval not trained).
+    Total 186,936,082."""
+    config = make_config("dummy_disc", "vision", "size200m", {"env": {"size": 96}})
+    with torch.device("meta"):  # count without allocating or initialising 187M parameters
+        agent = Agent(config, ATARI, EIGHTEEN_DISCRETE, device="meta")
+    counts = dict(agent.param_counts())
+    assert counts == {"encoder": 3_486_464, "rssm": 100_739_072, "decoder": 36_014_593, "reward": 10_749_183,
+                      "cont": 10_488_833, "actor": 12_607_506, "critic": 12_850_431}
+    assert sum(counts.values()) == 186_936_082
+
+
 def test_size1m_breakdown_per_module():
     agent = Agent(make_config("dmc_walker_walk", "proprio", "size1m"), WALKER, SIX_CONTINUOUS)
     assert dict(agent.param_counts()) == {"encoder": 10_112, "rssm": 364_416, "decoder": 51_096,
