@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from dreamer_core import losses
 from dreamer_core.config import Config
-from dreamer_core.dists import BoundedNormal, OneHotPolicy, TwoHot, symexp_bins, symlog
+from dreamer_core.dists import BoundedNormal, OneHotPolicy, TwoHot, categorical_entropy, symexp_bins, symlog
 from dreamer_core.nets import MLP, Decoder, Encoder, Head, Linear
 from dreamer_core.optim import LaProp, param_breakdown
 from dreamer_core.rssm import RSSM, Latent
@@ -202,7 +202,8 @@ class Agent(nn.Module):
 
         names = list(scaled) + ["kl_dyn", "kl_rep", "dyn_ent", "rep_ent", "grad_norm"] + list(imag["metrics"])
         values = list(scaled.values()) + [kl["kl_dyn"].mean(), kl["kl_rep"].mean(),
-                                          _entropy(prior).mean(), _entropy(post).mean(), grad_norm]
+                                          categorical_entropy(prior).mean(), categorical_entropy(post).mean(),
+                                          grad_norm]
         values += list(imag["metrics"].values())
         numbers = torch.stack([v.detach().float().reshape(()) for v in values]).tolist()
         metrics = {("loss/" + k if k in scaled else k): v for k, v in zip(names, numbers)}
@@ -328,7 +329,3 @@ class Agent(nn.Module):
         for group in self.optimizer.param_groups:
             group.update(lr=t.lr, eps=t.eps, beta1=t.beta1, beta2=t.beta2, agc=t.agc, agc_floor=t.agc_floor,
                          warmup=t.warmup)
-
-
-def _entropy(logp: torch.Tensor) -> torch.Tensor:
-    return -(logp.exp() * logp).sum((-2, -1))

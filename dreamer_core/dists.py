@@ -87,11 +87,15 @@ def twohot(x: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
 
 
 def unimix_logits(logits: torch.Tensor, unimix: float) -> torch.Tensor:
-    """Mixes softmax(logits) with a uniform distribution and returns log-probabilities (N, C)."""
-    probs = torch.softmax(logits.float(), -1)
+    """Log-probabilities (N, C) of (1 - u) softmax(logits) + u / C, computed in log space: log(softmax) would
+    underflow to log(0) = -inf once a logit gap exceeds ~103 in float32 (NaN entropy and log-probs)."""
+    if not 0.0 <= unimix < 1.0:
+        raise ValueError(f"unimix must be in [0, 1), got {unimix}")
+    logp = torch.log_softmax(logits.float(), -1)  # (N, C), finite for any finite logits
     if unimix > 0:
-        probs = (1.0 - unimix) * probs + unimix / probs.shape[-1]
-    return torch.log(probs)
+        # log((1-u) p + u/C) = logaddexp(log(1-u) + log p, log(u/C)): no probability is formed, so none is 0.
+        logp = torch.logaddexp(logp + math.log1p(-unimix), torch.full_like(logp, math.log(unimix / logp.shape[-1])))
+    return logp
 
 
 def sample_onehot(logprobs: torch.Tensor, gen: torch.Generator | None = None,
@@ -115,7 +119,7 @@ def categorical_kl(logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
 
 
 def categorical_entropy(logp: torch.Tensor) -> torch.Tensor:
-    """Entropy summed over latents for log-probabilities (..., S, C) -> (...)."""
+    """Entropy summed over latents for log-probabilities (..., S, C) -> (...) (the `dyn_ent` / `rep_ent` metrics)."""
     return -(logp.exp() * logp).sum((-2, -1))
 
 
@@ -136,7 +140,7 @@ class OneHotPolicy:
         return (action * self.logp).sum(-1)  # (N,)
 
     def entropy(self) -> torch.Tensor:
-        return -(self.logp.exp() * self.logp).sum(-1)  # (N,)
+        return -(self.logp.exp() * self.logp).sum(-1)  # (N,), finite: logp never holds -inf
 
     def max_entropy(self) -> float:
         return math.log(self.logp.shape[-1])

@@ -5,8 +5,15 @@ import math
 import pytest
 import torch
 
-from dreamer_core.dists import (BoundedNormal, OneHotPolicy, TwoHot, categorical_kl, sample_onehot, symexp,
-                                symexp_bins, symlog, twohot, unimix_logits)
+from dreamer_core.dists import (BoundedNormal, OneHotPolicy, TwoHot, categorical_entropy, categorical_kl,
+                                sample_onehot, symexp, symexp_bins, symlog, twohot, unimix_logits)
+from dreamer_core.losses import actor_loss
+
+
+def old_unimix_logits(logits, unimix):
+    """The former log(mix(softmax)): the reference where it is finite."""
+    probs = torch.softmax(logits.float(), -1)
+    return torch.log((1.0 - unimix) * probs + unimix / probs.shape[-1])
 
 
 def test_symlog_symexp_values_and_inverse():
@@ -128,3 +135,38 @@ def test_onehot_policy_logprob_and_entropy():
     action = dist.sample(torch.Generator().manual_seed(0))
     assert torch.allclose(dist.log_prob(action), torch.full((2,), math.log(0.25)))
     assert torch.allclose(dist.entropy(), torch.full((2,), math.log(4)))
+
+
+@pytest.mark.parametrize("unimix", [0.0, 0.01])
+def test_a_logit_gap_of_120_gives_finite_logprobs_entropy_and_actor_loss(unimix):
+    logits = torch.tensor([[120.0, 0.0, 0.0]], requires_grad=True)  # (N=1, A=3)
+    if unimix == 0.0:  # log(softmax) underflowed to log(0) = -inf here: NaN log-probs and entropy
+        assert torch.isinf(old_unimix_logits(logits, 0.0)).any()
+    dist = OneHotPolicy(logits, unimix)
+    actions = torch.eye(3)  # every action, the unlikely ones too, (3, A)
+    logp = dist.log_prob(actions)  # (3,)
+    ent = dist.entropy().expand(3)  # (3,)
+    assert torch.isfinite(logp).all() and torch.isfinite(ent).all()
+    assert logp[0].item() == pytest.approx(math.log((1 - unimix) + unimix / 3), abs=1e-6)
+    floor = math.log(unimix / 3) if unimix else -120.0
+    assert logp[1].item() == pytest.approx(floor, rel=1e-5)
+    loss = actor_loss(logp, ent, torch.ones(3), torch.ones(3), 3e-4).mean()
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
+
+
+@pytest.mark.parametrize("unimix", [0.0, 0.01])
+def test_log_space_unimix_matches_the_old_formula_where_it_was_finite(unimix):
+    logits = torch.randn(64, 32, 16, generator=torch.Generator().manual_seed(0)) * 10  # (N, S, C)
+    logits[0, 0] = torch.tensor([200.0] + [0.0] * 15)  # finite under the old formula only with unimix
+    old, new = old_unimix_logits(logits, unimix), unimix_logits(logits, unimix)
+    finite = torch.isfinite(old)
+    assert finite.float().mean() > 0.99
+    assert torch.allclose(new[finite], old[finite], atol=1e-5)
+    assert torch.isfinite(new).all() and torch.isfinite(categorical_entropy(new)).all()
+    assert torch.allclose(new.exp().sum(-1), torch.ones(64, 32), atol=1e-5)
+
+
+def test_unimix_outside_zero_to_one_is_refused():
+    with pytest.raises(ValueError, match="unimix must be in"):
+        unimix_logits(torch.zeros(3), 1.0)
