@@ -131,18 +131,27 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Config:
-        sections = {f.name: f.type for f in fields(cls)}
+        """A config read from a file (config.json, a checkpoint): each value is coerced to its field's type and the
+        whole is validated, so a file from someone else is data that cannot reach an import, a path or a crash."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a config must be a JSON object of sections, got {type(data).__name__}")
+        sections = {f.name for f in fields(cls)}
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
             if key not in sections:
                 raise ValueError(f"config has an unknown section {key!r}; known: {sorted(sections)}")
-            if isinstance(value, dict):
-                section_cls = _SECTION_TYPES[key]
-                _check_keys(section_cls, value, key)
-                kwargs[key] = section_cls(**value)
-            else:
-                kwargs[key] = value
-        return cls(**kwargs)
+            if key == "preset":
+                kwargs[key] = coerce("preset", value, str)
+                continue
+            if not isinstance(value, dict):
+                raise ValueError(f"config section {key!r} must be an object of fields, got {value!r}")
+            section_cls = _SECTION_TYPES[key]
+            _check_keys(section_cls, value, key)
+            hints = typing.get_type_hints(section_cls)
+            kwargs[key] = section_cls(**{k: coerce(f"{key}.{k}", v, hints[k]) for k, v in value.items()})
+        config = cls(**kwargs)
+        validate(config)
+        return config
 
 
 _SECTION_TYPES = {"model": ModelConfig, "train": TrainConfig, "env": EnvConfig, "run": RunConfig}
@@ -288,6 +297,11 @@ def validate(config: Config) -> None:
     if m.deter % m.blocks:
         raise ValueError(f"model.deter ({m.deter}) must be divisible by model.blocks ({m.blocks})")
     if (4 * m.depth) % m.blocks:
+    from dreamer_core.envs import check_task  # lazy: the env backends stay unimported until a task needs them
+
+    if config.preset not in PRESETS:
+        raise ValueError(f"preset {config.preset!r} is unknown; choose one of {', '.join(PRESETS)}")
+    check_task(config.env.task)
         raise ValueError(f"4*model.depth ({4 * m.depth}) must be divisible by model.blocks ({m.blocks})")
     if config.env.size % 16 or not 3 <= config.env.size // 16 <= 16:
         raise ValueError(f"env.size must be a multiple of 16 between 48 and 256, got {config.env.size}")

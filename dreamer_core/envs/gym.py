@@ -69,19 +69,16 @@ class GymEnv(BaseEnv):
 def _make(env_id: str, config: EnvConfig, render: bool) -> Any:
     import gymnasium
 
+    from . import gym_spec
+
     kwargs: dict[str, Any] = {"render_mode": "rgb_array"} if render else {}
     if config.time_limit > 0:
         # Replaces the env's own TimeLimit; in frames, so the episode ends on exactly that agent step.
         kwargs["max_episode_steps"] = config.time_limit * config.action_repeat
+    spec = gym_spec(f"gym_{env_id}")  # made from the registered spec: an id string never imports a module
     try:
-        return gymnasium.make(env_id, **kwargs)
-    except gymnasium.error.UnregisteredEnv as error:
-        examples = ", ".join(f"gym_{name}" for name in list(gymnasium.registry)[:6])
-        raise ValueError(
-            f"unknown gymnasium task 'gym_{env_id}': {error}. Spell it gym_<EnvId> with a registered id, "
-            f"e.g. {examples}"
-        ) from error
-    except gymnasium.error.Error as error:  # deprecated version, missing extra (box2d, atari), bad kwargs
+        return gymnasium.make(spec, **kwargs)
+    except gymnasium.error.Error as error:  # missing extra (box2d, atari), bad kwargs
         raise ValueError(f"gymnasium cannot make 'gym_{env_id}': {error}") from error
 
 
