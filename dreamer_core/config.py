@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import re
 import typing
 from dataclasses import dataclass, field, fields, replace
@@ -293,10 +294,6 @@ def make_config(
 
 
 def validate(config: Config) -> None:
-    m, t = config.model, config.train
-    if m.deter % m.blocks:
-        raise ValueError(f"model.deter ({m.deter}) must be divisible by model.blocks ({m.blocks})")
-    if (4 * m.depth) % m.blocks:
     from dreamer_core.envs import check_task  # lazy: the env backends stay unimported until a task needs them
 
     if config.preset not in PRESETS:
@@ -306,6 +303,11 @@ def validate(config: Config) -> None:
     if config.env.size % 16 or not 3 <= config.env.size // 16 <= 16:
         raise ValueError(f"env.size must be a multiple of 16 between 48 and 256, got {config.env.size}")
     if t.batch_length < 2 or t.replay_context < 1:
+    _check_fields(config)
+    m, t = config.model, config.train
+    if m.deter % m.blocks:
+        raise ValueError(f"model.deter ({m.deter}) must be divisible by model.blocks ({m.blocks})")
+    if (4 * m.depth) % m.blocks:
         raise ValueError("train.batch_length must be >= 2 and train.replay_context >= 1")
     if config.run.train_ratio <= 0:
         raise ValueError(f"run.train_ratio must be positive, got {config.run.train_ratio}")
@@ -330,6 +332,80 @@ def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
     """Parses `section.field=value` strings (values as JSON when possible) into an overrides dict."""
     out: dict[str, dict[str, Any]] = {}
     for item in items:
+INF = float("inf")
+# Allowed range of every numeric field, as (low, high, low_open, high_open): a config from a file or `--set` with a
+# value outside it (or nan / inf) would train nothing (lr=nan makes every weight NaN after one update) or crash.
+_RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    **{f"model.{k}": (1, INF, False, True) for k in ("deter", "hidden", "stoch", "classes", "blocks", "depth",
+                                                     "units", "kernel")},
+    **{f"model.{k}_layers": (0, INF, False, True) for k in ("enc", "dec", "rew", "con", "actor", "critic", "img",
+                                                            "obs")},
+    "model.unimix": (0, 1, False, True), "model.actor_unimix": (0, 1, False, True), "model.bins": (2, INF, False, True),
+    "model.act_std_min": (0, INF, True, True), "model.act_std_max": (0, INF, True, True),
+    "train.batch_size": (1, INF, False, True), "train.batch_length": (2, INF, False, True),
+    "train.replay_context": (1, INF, False, True), "train.imag_horizon": (2, INF, False, True),
+    "train.lam": (0, 1, False, False), "train.horizon": (1, INF, True, True), "train.free_nats": (0, INF, False, True),
+    **{f"train.{k}": (0, INF, False, True) for k in ("scale_rec", "scale_rew", "scale_con", "scale_dyn", "scale_rep",
+                                                     "scale_policy", "scale_value", "scale_repval", "actent",
+                                                     "slowreg", "agc", "warmup")},
+    "train.slow_rate": (0, 1, False, False), "train.retnorm_decay": (0, 1, False, True),
+    "train.retnorm_lo": (0, 100, False, False), "train.retnorm_hi": (0, 100, False, False),
+    "train.retnorm_limit": (0, INF, True, True), "train.lr": (0, INF, True, True), "train.eps": (0, INF, True, True),
+    "train.beta1": (0, 1, False, True), "train.beta2": (0, 1, False, True), "train.agc_floor": (0, INF, True, True),
+    "env.action_repeat": (1, INF, False, True), "env.camera": (-1, INF, False, True),
+    "env.time_limit": (0, INF, False, True),
+    "run.steps": (1, INF, False, True), "run.envs": (1, INF, False, True), "run.train_ratio": (0, INF, True, True),
+    "run.replay_size": (1, INF, False, True), "run.train_fill": (0, INF, False, True),
+    "run.report_every": (0, INF, False, True), "run.report_batch": (1, INF, False, True),
+    "run.report_length": (2, INF, False, True), "run.report_samples": (1, INF, False, True),
+    "run.log_every": (0, INF, False, True), "run.save_every": (0, INF, False, True),
+    "run.seed": (0, 2**32 - 1, False, False), "run.threads": (0, INF, False, True),
+}
+
+
+def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
+    def num(x: float) -> str:
+        return f"{x:,}" if isinstance(x, int) else f"{x:g}"
+
+    if high == INF:
+        return f"{'>' if low_open else '>='} {num(low)}"
+    return f"in {'(' if low_open else '['}{num(low)}, {num(high)}{')' if high_open else ']'}"
+
+
+def _check_fields(config: Config) -> None:
+    """Every field has its declared type, every number is finite and inside its range; one line naming the field."""
+    for section, section_cls in _SECTION_TYPES.items():
+        values = getattr(config, section)
+        if not isinstance(values, section_cls):
+            raise ValueError(f"config section {section!r} must be a {section_cls.__name__}, got {values!r}")
+        for key, kind in typing.get_type_hints(section_cls).items():
+            name, value = f"{section}.{key}", getattr(values, key)
+            numeric = kind in (int, float)
+            if (isinstance(value, bool) != (kind is bool)) or not isinstance(value, (int, float) if kind is float
+                                                                                  else kind):
+                raise ValueError(f"{name} must be {'a number' if numeric else 'a ' + kind.__name__}, got {value!r}")
+            if kind is float and not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+            bounds = _RANGES.get(name)
+            if numeric and bounds:
+                low, high, low_open, high_open = bounds
+                if value < low or value > high or (low_open and value == low) or (high_open and value == high):
+                    raise ValueError(f"{name} must be {_interval(*bounds)}, got {value!r}")
+    m, t = config.model, config.train
+    pairs = [("model.kernel", m.kernel % 2 == 1, "an odd number (a 'same' conv keeps the image size)"),
+             ("model.act_std_max", m.act_std_max >= m.act_std_min, f"at least model.act_std_min ({m.act_std_min})"),
+             ("train.retnorm_hi", t.retnorm_hi > t.retnorm_lo, f"above train.retnorm_lo ({t.retnorm_lo})"),
+             ("run.seed", config.run.seed + config.run.envs <= 2**32, "at most 2**32 - run.envs (numpy seeds)")]
+    for name, ok, what in pairs:
+        if not ok:
+            raise ValueError(f"{name} must be {what}, got {_field_value(config, name)!r}")
+
+
+def _field_value(config: Config, name: str) -> Any:
+    section, key = name.split(".")
+    return getattr(getattr(config, section), key)
+
+
         if "=" not in item or "." not in item.split("=", 1)[0]:
             raise ValueError(f"override {item!r} must look like section.field=value, e.g. train.lr=1e-4")
         key, raw = item.split("=", 1)

@@ -29,6 +29,39 @@ def test_config_errors_name_the_problem(kwargs, message):
         make_config(**kwargs)
 
 
+@pytest.mark.parametrize("item, message", [
+    ("train.lr=nan", "train.lr must be a finite number, got nan"),
+    ("train.lr=-1", "train.lr must be > 0, got -1.0"),
+    ("train.lr=0", "train.lr must be > 0"),
+    ("train.eps=0", "train.eps must be > 0"),
+    ("train.beta1=1", r"train.beta1 must be in \[0, 1\)"),
+    ("train.beta2=-0.1", "train.beta2 must be in"),
+    ("model.unimix=1", r"model.unimix must be in \[0, 1\)"),
+    ("train.lam=1.5", r"train.lam must be in \[0, 1\]"),
+    ("train.horizon=1", "train.horizon must be > 1"),
+    ("train.retnorm_decay=1", "train.retnorm_decay must be in"),
+    ("train.scale_rep=-0.1", "train.scale_rep must be >= 0"),
+    ("train.free_nats=inf", "train.free_nats must be a finite number"),
+    ("train.retnorm_hi=2", "train.retnorm_hi must be above train.retnorm_lo"),
+    ("run.train_ratio=inf", "run.train_ratio must be a finite number"),
+    ("run.seed=-1", "run.seed must be in"),
+    ("model.kernel=4", "model.kernel must be an odd number"),
+    ("env.time_limit=-3", "env.time_limit must be >= 0"),
+])
+def test_numeric_fields_are_checked_at_config_time(item, message):
+    """Values that would train nothing (lr=nan turns every weight NaN after one update) are refused up front,
+    with one line naming the field, from `--set` and from a config.json alike."""
+    with pytest.raises(ValueError, match=message) as error:
+        make_config("dummy_disc", "proprio", "debug", parse_overrides([item]))
+    assert len(str(error.value).splitlines()) == 1
+    section, rest = item.split(".", 1)
+    key, raw = rest.split("=")
+    data = json.loads(make_config("dummy_disc", "proprio", "debug").to_json())
+    data[section][key] = float(raw) if raw not in ("nan", "inf") else raw  # config.json has no nan literal
+    with pytest.raises(ValueError, match=message.split(" must")[0]):
+        Config.from_dict(data)
+
+
 def test_parse_overrides():
     assert parse_overrides(["train.lr=1e-4", "env.task=dmc_walker_walk", "run.online_queue=false"]) == {
         "train": {"lr": 1e-4}, "env": {"task": "dmc_walker_walk"}, "run": {"online_queue": False}}
