@@ -1,6 +1,10 @@
 """Writes a run's learning curve as CSV (env_frames,return) and PNG from its scores.jsonl.
 
     python scripts/plot_curve.py runs/<run> docs/results/<name> --title "..." [--target 800 --at 100000]
+        [--official dmc_cartpole_balance:vision]
+
+With --official, the official DreamerV3 curve of that task (mean over seeds and min-max band per 10k frames,
+`dreamer_core.official`) is drawn underneath.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=None)
     parser.add_argument("--at", type=float, default=None)
     parser.add_argument("--bin", type=int, default=10_000, help="print the mean return per this many env frames")
+    parser.add_argument("--official", default=None, metavar="TASK:OBS",
+                        help="draw the official DreamerV3 curve of this task, e.g. dmc_cartpole_balance:vision")
     args = parser.parse_args()
     rows = [json.loads(line) for line in (args.logdir / "scores.jsonl").read_text().splitlines() if line]
     frames = np.array([r["step"] for r in rows])
@@ -34,6 +40,8 @@ def main() -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    if args.official:
+        draw_official(ax, *args.official.split(":"), until=frames.max() if args.at is None else args.at)
     ax.plot(frames, returns, "o", ms=3, alpha=0.5, label="training episode")
     if len(returns) >= 5:
         window = 5
@@ -52,6 +60,23 @@ def main() -> None:
     fig.savefig(args.out.with_suffix(".png"))
     print(f"wrote {args.out.with_suffix('.csv')} and .png ({len(rows)} episodes, last {returns[-1]:.1f})")
     print_bins(frames, returns, args.bin)
+
+
+def draw_official(ax, task: str, obs: str, until: float) -> None:
+    """The official curve's band and mean, each bin drawn at its centre, up to `until` env frames."""
+    from dreamer_core.official import missing_reason, official_curve
+
+    curve = official_curve(task, obs)
+    if curve is None:
+        raise SystemExit(missing_reason(task, obs))
+    keep = curve.start < until
+    centre = curve.start[keep] + curve.bin_frames / 2
+    ax.fill_between(centre, curve.low[keep], curve.high[keep], color="tab:grey", alpha=0.2,
+                    label=f"official DreamerV3, min-max of {curve.seeds} seeds")
+    settings = curve.settings
+    ax.plot(centre, curve.mean[keep], "-", color="tab:grey", lw=1.5,
+            label=f"official mean ({settings['preset']}, ratio {settings['train_ratio']}, "
+                  f"repeat {settings['action_repeat']})")
 
 
 def print_bins(frames: np.ndarray, returns: np.ndarray, size: int) -> None:
