@@ -1,18 +1,27 @@
-"""Atomic, safe checkpoints.
+"""Atomic, checksummed, safe checkpoints.
 
 `save` writes a nested dict/list/tuple of tensors, numpy arrays and plain Python values to a temp file in the
 target directory, fsyncs it and `os.replace`s it onto the final path, so a crash mid-write never leaves a
 truncated file at `path` and never destroys the previous checkpoint there.
 
+File layout (format version 2): a fixed header (`MAGIC`, the SHA-256 of the payload, its length in bytes), then
+the payload as written by `torch.save`. `load` hashes the payload before it unpickles anything and refuses a
+file whose digest or length differs (a flipped byte, a truncated copy). The header is written last, into the
+temp file, so a file that is renamed into place always carries the digest of its complete payload. Version-1
+files (the bare `torch.save` zip that earlier code wrote, without a digest) still load, unchecked.
+
 `load` always uses `torch.load(weights_only=True)`, which refuses arbitrary pickled objects (and numpy arrays).
 Numpy arrays are therefore stored as a marker dict holding their raw bytes as a uint8 tensor plus dtype and
-shape, and are rebuilt as numpy arrays of the same dtype on load. Every file carries a format marker and
+shape, and are rebuilt as numpy arrays of the same dtype on load. Every payload carries a format marker and
 version, so a foreign or damaged file raises `CheckpointError` with a message naming the file and the fix.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
+import struct
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,7 +30,10 @@ import numpy as np
 import torch
 
 FORMAT = "dreamer_core.checkpoint"
-VERSION = 1
+VERSION = 2  # 2: header with the payload's SHA-256; 1: the bare torch zip (no digest), still read
+MAGIC = b"DREAMER-CKPT\x00v2\n"
+_HEADER = struct.Struct(f"<{len(MAGIC)}s32sQ")  # magic, SHA-256 of the payload, payload length
+_CHUNK = 16 << 20
 SUFFIX = ".ckpt"
 _NUMPY = "__dreamer_numpy__"  # marker key of an encoded numpy array or numpy scalar
 
@@ -94,6 +106,49 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+class _HashingWriter:
+    """Passes writes through to `f` while hashing and counting them: the digest of exactly the bytes written."""
+
+    def __init__(self, f) -> None:
+        self._f, self.sha, self.size = f, hashlib.sha256(), 0
+
+    def write(self, data) -> int:
+        self.sha.update(data)
+        self.size += len(data)
+        return self._f.write(data)
+
+    def __getattr__(self, name: str):  # flush, tell, ... of the underlying file
+        return getattr(self._f, name)
+
+
+class _Window(io.RawIOBase):
+    """A read-only view of bytes [start, start + size) of `f`, as a file of its own (what torch.load reads)."""
+
+    def __init__(self, f, start: int, size: int) -> None:
+        super().__init__()
+        self._f, self._start, self._size, self._pos = f, start, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        self._pos = max(0, {0: 0, 1: self._pos, 2: self._size}[whence] + pos)
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")[: max(0, self._size - self._pos)]
+        self._f.seek(self._start + self._pos)
+        n = self._f.readinto(view) or 0
+        self._pos += n
+        return n
+
+
 def save(path: str | os.PathLike, state: dict) -> None:
     """Atomically write `state` to `path` (parent directories are created)."""
     path = Path(path)
@@ -103,7 +158,11 @@ def save(path: str | os.PathLike, state: dict) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
+            f.write(bytes(_HEADER.size))  # a zero header until the payload is complete: never a valid file
+            writer = _HashingWriter(f)
+            torch.save(payload, writer)
+            f.seek(0)
+            f.write(_HEADER.pack(MAGIC, writer.sha.digest(), writer.size))
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; a checkpoint is an ordinary readable file
@@ -114,6 +173,29 @@ def save(path: str | os.PathLike, state: dict) -> None:
     _fsync_dir(path.parent)
 
 
+def _verified_payload(f, path: Path) -> io.RawIOBase | None:
+    """The payload of a version-2 file after its digest checks out; None for a version-1 file (no header)."""
+    head = f.read(_HEADER.size)
+    if not head.startswith(MAGIC):
+        f.seek(0)
+        return None
+    if len(head) < _HEADER.size:
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupt (its header is cut short). "
+                              "Delete it or pick another checkpoint.")
+    _, digest, size = _HEADER.unpack(head)
+    sha, seen = hashlib.sha256(), 0
+    while chunk := f.read(_CHUNK):
+        sha.update(chunk)
+        seen += len(chunk)
+    if seen != size:
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupt (it holds {seen:,} of the {size:,} bytes "
+                              "saved). Delete it or pick another checkpoint.")
+    if sha.digest() != digest:
+        raise CheckpointError(f"checkpoint {path} is corrupt: its contents do not match the SHA-256 saved with them "
+                              "(a byte changed after it was written). Delete it or pick another checkpoint.")
+    return _Window(f, _HEADER.size, size)
+
+
 def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
     """Read a checkpoint written by `save`; tensors go to `map_location`, numpy arrays stay numpy."""
     path = Path(path)
@@ -121,7 +203,14 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
         raise CheckpointError(f"checkpoint {path} does not exist. Check the path, or use "
                               f"checkpoint.latest(<run dir>) to find the newest checkpoint of a run.")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        with open(path, "rb") as f:
+            body = _verified_payload(f, path)
+            payload = torch.load(body if body is not None else f, map_location=map_location, weights_only=True)
+    except CheckpointError:
+        raise
+    except OSError as e:
+        raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror or e}. Check its permissions, or pick "
+                              "another checkpoint.") from e
     except Exception as e:  # torch raises many types here: RuntimeError, EOFError, UnpicklingError, ...
         reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no details'}"
         if "Weights only load failed" in str(e):
@@ -136,6 +225,9 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
     if not isinstance(payload.get("version"), int) or payload["version"] > VERSION:
         raise CheckpointError(f"checkpoint {path} has format version {payload.get('version')!r}, but this "
                               f"code reads up to version {VERSION}. Update dreamer_core to load it.")
+    if body is None and payload["version"] > 1:  # save always writes the digest header with a version-2 payload
+        raise CheckpointError(f"checkpoint {path} has lost its checksum header, so it cannot be verified. "
+                              "Delete it or pick another checkpoint.")
     return _decode(payload["state"])
 
 

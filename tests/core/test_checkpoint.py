@@ -143,3 +143,66 @@ def test_latest(tmp_path):
 def test_map_location(tmp_path):
     checkpoint.save(tmp_path / "m.ckpt", {"w": torch.ones(2)})
     assert checkpoint.load(tmp_path / "m.ckpt", map_location=torch.device("cpu"))["w"].device.type == "cpu"
+
+
+def write_version_1(path, state) -> None:
+    """A checkpoint as the code before format version 2 wrote it (`git show 17a3dbb:dreamer_core/checkpoint.py`):
+    the bare torch.save zip of the marked payload, without a header or digest."""
+    torch.save({"format": checkpoint.FORMAT, "version": 1, "state": checkpoint._encode(state)}, path)
+
+
+def test_version_1_files_still_load(tmp_path):
+    path, state = tmp_path / "old.ckpt", nested_state()
+    write_version_1(path, state)
+    assert path.read_bytes()[:4] == b"PK\x03\x04"  # really the old layout
+    assert_same(state, checkpoint.load(path))
+
+
+def test_a_flipped_byte_is_refused(tmp_path):
+    path = tmp_path / "a.ckpt"
+    pattern = bytes(range(256)) * 64  # a tensor whose bytes are easy to find in the file
+    checkpoint.save(path, {"w": torch.frombuffer(bytearray(pattern), dtype=torch.uint8), "n": 3})
+    data = bytearray(path.read_bytes())
+    assert data.startswith(checkpoint.MAGIC)
+    where = data.index(pattern) + 1000
+    data[where] ^= 0x01  # one bit inside the tensor's bytes: torch itself would load this without a word
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"a.ckpt is corrupt: its contents do not match the SHA-256") as info:
+        checkpoint.load(path)
+    assert "Delete it or pick another checkpoint" in str(info.value) and len(str(info.value).splitlines()) == 1
+    data[where] ^= 0x01
+    path.write_bytes(bytes(data))
+    assert checkpoint.load(path)["n"] == 3  # the same file, unflipped, loads
+
+
+SAVER = """
+import sys, torch
+from dreamer_core import checkpoint
+torch.set_num_threads(1)
+state = {"w": torch.randn(256, 1024), "i": 0}
+print("ready", flush=True)
+while True:
+    state["i"] += 1
+    checkpoint.save(sys.argv[1], state)
+"""
+
+
+def test_kill_9_during_saves_never_leaves_a_file_that_fails_its_check(tmp_path):
+    """A 1 MB checkpoint rewritten in a loop and killed at random moments: what is at the path always verifies."""
+    import random
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "latest.ckpt"
+    rng = random.Random(0)
+    for _ in range(8):
+        proc = subprocess.Popen([sys.executable, "-c", SAVER, str(path)], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.05, 0.4))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        if path.exists():
+            assert checkpoint.load(path)["w"].shape == (256, 1024)
+    assert path.exists()
