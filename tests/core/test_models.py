@@ -1,0 +1,171 @@
+"""Shipped models (dreamer_core/models.py, scripts/ship_model.py): the model-only checkpoint, its card, the resolver,
+and that a wheel carries the models as package data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+import model_helpers
+from dreamer_core import checkpoint, models
+from dreamer_core.run import CHECKPOINT_NAME, Trainer
+
+
+@pytest.fixture(scope="module")
+def shipped_debug(tmp_path_factory):
+    """(run directory, model directory) of the tiny debug model."""
+    tmp = tmp_path_factory.mktemp("ship")
+    model = model_helpers.ship_debug_model(tmp)
+    return tmp / "run", model
+
+
+def test_ship_model_writes_a_model_only_run_directory(shipped_debug):
+    run, model = shipped_debug
+    assert sorted(p.name for p in model.iterdir()) == ["README.md", "config.json", models.MODEL_FILE]
+    state = models.read_model(model)
+    full = checkpoint.load(run / CHECKPOINT_NAME)
+    assert state["kind"] == "model" and state["model_version"] == models.MODEL_VERSION
+    assert "replay" not in state and "optimizer" not in state["agent"] and "rng" not in state
+    assert state["counters"]["env_frames"] == full["counters"]["env_frames"] > 0
+    assert state["agent"]["updates"] == full["agent"]["updates"] == model_helpers.UPDATES
+    assert json.loads((model / "config.json").read_text()) == json.loads(full["config"])
+    assert (model / models.MODEL_FILE).stat().st_size < (run / CHECKPOINT_NAME).stat().st_size / 3
+    card = models.read_card(model)
+    for key in ("task", "obs", "preset", "env_frames", "updates", "score", "command", "commit", "date"):
+        assert card.get(key) is not None, key
+    assert card.get("command") == model_helpers.COMMAND and len(card.get("commit")) == 40
+    assert card.get("updates") == model_helpers.UPDATES and card.get("task") == "dummy_disc"
+    assert "dreamer-studio --open assets/models/debug_dummy" in (model / "README.md").read_text()
+
+
+def test_a_loaded_model_has_the_trained_weights_and_counters(shipped_debug):
+    run, model = shipped_debug
+    full = checkpoint.load(run / CHECKPOINT_NAME)
+    trainer = models.open_model(model, device="cpu")
+    try:
+        for key, value in full["agent"]["model"].items():
+            assert torch.equal(trainer.agent.state_dict()[key], value), key
+        assert trainer.updates == model_helpers.UPDATES
+        assert trainer.counters.env_frames == full["counters"]["env_frames"]
+        assert trainer.logdir is None  # nothing is ever written next to a model
+        assert trainer.replay.steps == models.context_steps(trainer.config)  # a fresh real context, no more
+        assert trainer.report() is not None
+    finally:
+        trainer.close()
+
+
+def test_fp16_halves_the_file_and_loads_into_fp32(shipped_debug, tmp_path):
+    run, model = shipped_debug
+    out = tmp_path / "half"
+    assert model_helpers.ship_model_script().main([str(run), str(out), "--command", "x", "--fp16"]) == 0
+    assert (out / models.MODEL_FILE).stat().st_size < 0.6 * (model / models.MODEL_FILE).stat().st_size
+    trainer = models.open_model(out, device="cpu")
+    try:
+        assert all(p.dtype == torch.float32 for p in trainer.agent.parameters())
+    finally:
+        trainer.close()
+
+
+def test_a_training_checkpoint_or_a_newer_format_is_refused_in_one_line(shipped_debug, tmp_path):
+    run, model = shipped_debug
+    with pytest.raises(models.ModelError, match="training checkpoint, not a model-only one"):
+        models.read_model(run / CHECKPOINT_NAME)
+    state = models.read_model(model)
+    checkpoint.save(tmp_path / models.MODEL_FILE, {**state, "model_version": models.MODEL_VERSION + 1})
+    with pytest.raises(models.ModelError, match="model format version 2"):
+        models.read_model(tmp_path)
+
+
+def test_a_model_does_not_load_into_another_configuration(shipped_debug):
+    from dreamer_core.config import make_config
+
+    _, model = shipped_debug
+    trainer = Trainer(make_config("dummy_disc", "vision", "debug", {"run": {"device": "cpu"},
+                                                                    "model": {"deter": 128}}), None)
+    try:
+        with pytest.raises(models.ModelError, match="model.deter: model 64 vs this run 128"):
+            models.load_into(trainer, models.read_model(model))
+    finally:
+        trainer.close()
+
+
+def test_resolver_maps_clone_paths_and_names_onto_the_package(monkeypatch, tmp_path):
+    (tmp_path / "cartpole").mkdir()
+    monkeypatch.setattr(models, "PACKAGE_MODELS", tmp_path)
+    monkeypatch.chdir(tmp_path.parent)  # no assets/ here: only the resolver can find it
+    assert models.resolve("assets/models/cartpole") == tmp_path / "cartpole"
+    assert models.resolve("cartpole") == tmp_path / "cartpole"
+    with pytest.raises(models.ModelError, match="not a shipped model"):
+        models.resolve("assets/models/nope")
+    assert models.locate("some/run/dir") == Path("some/run/dir")  # not a model path: left for the caller to report
+
+
+def test_card_front_matter_round_trips_and_a_bare_readme_is_refused(tmp_path):
+    fields = {"name": "m", "score": 912.5, "updates": 1000, "return_min": None, "command": "a --b 'c'"}
+    models.write_card(tmp_path, fields, "# m\n\nprose")
+    assert models.read_card(tmp_path).fields == fields
+    (tmp_path / "README.md").write_text("# just prose\n")
+    with pytest.raises(models.ModelError, match="no front matter"):
+        models.read_card(tmp_path)
+
+
+def test_check_and_thresholds():
+    card = models.ModelCard(Path("."), {"openloop_max": 0.01, "return_min": 100.0})
+    assert models.check(models.Evaluation(0.005, 150.0), card) == []
+    assert len(models.check(models.Evaluation(0.02, 50.0), card)) == 2
+    assert len(models.check(models.Evaluation(None, 150.0), card)) == 1  # no frames cannot pass an image check
+    picked = models.pick_thresholds(models.Evaluation(0.001, 390.0), models.Evaluation(0.1, 100.0))
+    assert picked == {"openloop_max": 0.01, "return_min": 245.0}
+    assert models.pick_thresholds(models.Evaluation(0.09, 101.0), models.Evaluation(0.1, 100.0)) == \
+        {"openloop_max": None, "return_min": None}  # not clearly better: no check that cannot tell them apart
+
+
+def test_ship_model_errors_are_one_line(shipped_debug, tmp_path, capsys):
+    run, model = shipped_debug
+    ship = model_helpers.ship_model_script()
+    assert ship.main([str(tmp_path), str(tmp_path / "m"), "--command", "x"]) == 2
+    assert ship.main([str(run), str(model), "--command", "x"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"ship_model: error: {tmp_path} holds no checkpoint (*.ckpt); pass the run directory of a "
+                   "training run", f"ship_model: error: {model} already holds files; pass --force to replace that "
+                   "model"]
+
+
+def test_a_wheel_carries_the_models_and_an_installed_copy_finds_them(shipped_debug, tmp_path):
+    """Builds a wheel from a copy of the project with the debug model packaged, installs it into a target
+    directory and resolves the model there from a fresh interpreter (not from this clone)."""
+    import shutil
+
+    _, model = shipped_debug
+    src = tmp_path / "src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".*")
+    for name in ("dreamer_core", "dreamer_studio"):
+        shutil.copytree(model_helpers.ROOT / name, src / name, ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(model_helpers.ROOT / name, src / name)
+    shutil.copytree(model, src / "dreamer_core" / "assets" / "models" / "debug_dummy")
+    wheels, target = tmp_path / "wheels", tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run(pip + ["wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(src)], check=True,
+                   cwd=tmp_path)
+    (wheel,) = wheels.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    packaged = {f"dreamer_core/assets/models/debug_dummy/{f}" for f in ("README.md", "config.json", "model.ckpt")}
+    assert packaged <= names, sorted(n for n in names if "assets" in n)
+    for path in models.PACKAGE_MODELS.glob("*/*"):  # every model this clone ships is in the wheel too
+        assert path.relative_to(models.PACKAGE_MODELS.parent.parent.parent).as_posix() in names
+    subprocess.run(pip + ["install", "--no-deps", "--no-compile", "--target", str(target), str(wheel)], check=True)
+    probe = ("import dreamer_core.models as m, sys; d = m.resolve('assets/models/debug_dummy'); "
+             "print(m.__file__); print(d); print(m.read_card(d).get('task')); print([c.name for c in m.shipped()])")
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True, cwd=tmp_path,
+                         env=env).stdout.splitlines()
+    assert out[0].startswith(str(target)) and out[1].startswith(str(target)), out  # the installed copy, not the clone
+    assert out[2] == "dummy_disc" and "debug_dummy" in out[3]
