@@ -202,6 +202,12 @@ DOMAINS: dict[str, dict[str, dict[str, Any]]] = {
     "dmc_vision": dict(env=dict(obs="vision", action_repeat=2), run=dict(train_ratio=512.0)),
     "gym": dict(env=dict(action_repeat=1), run=dict(train_ratio=512.0)),
     "dummy": dict(env=dict(action_repeat=1)),
+    # HEAD configs.yaml `atari` (env.atari size 96, repeat 4; run train_ratio 32, steps 5.1e7, 16 envs) and
+    # `atari100k` (env.atari100k size 64, repeat 4; run train_ratio 256, steps 1.1e5, 1 env). Pixels only.
+    "atari": dict(env=dict(obs="vision", size=96, action_repeat=4),
+                  run=dict(train_ratio=32.0, steps=51_000_000, envs=16)),
+    "atari100k": dict(env=dict(obs="vision", size=64, action_repeat=4),
+                      run=dict(train_ratio=256.0, steps=110_000, envs=1)),
 }
 
 
@@ -212,9 +218,12 @@ def domain_of(task: str, obs: str) -> str:
         return "gym"
     if task.startswith("dummy_"):
         return "dummy"
+    if task.startswith(("atari_", "atari100k_")):
+        return task.split("_", 1)[0]
     raise ValueError(
         f"unknown task {task!r}: use dmc_<domain>_<task> (e.g. dmc_cartpole_balance), "
-        f"gym_<EnvId> (e.g. gym_CartPole-v1) or dummy_disc / dummy_cont"
+        f"gym_<EnvId> (e.g. gym_CartPole-v1), atari_<game> / atari100k_<game> (e.g. atari_pong) "
+        f"or dummy_disc / dummy_cont"
     )
 
 

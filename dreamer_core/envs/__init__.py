@@ -1,4 +1,4 @@
-"""Environments behind one contract (`Env`): dm_control, gymnasium and tiny dummy tasks.
+"""Environments behind one contract (`Env`): dm_control, gymnasium, Atari (ale-py) and tiny dummy tasks.
 
 Backends are imported lazily so that a dummy or gym run never pays for importing dm_control.
 """
@@ -18,7 +18,7 @@ __all__ = ["Env", "Space", "check_task", "gym_spec", "is_log_key", "make_env"]
 TASK_HELP = (
     "task names are dmc_<domain>_<task> (e.g. dmc_cartpole_balance, dmc_walker_walk, dmc_ball_in_cup_catch), "
     "gym_<EnvId> with an id registered in gymnasium (e.g. gym_CartPole-v1, gym_Pendulum-v1), "
-    "or dummy_disc / dummy_cont"
+    "atari_<game> or atari100k_<game> (e.g. atari_pong, atari_breakout), or dummy_disc / dummy_cont"
 )
 # Task names come from config.json files that other people hand over, so they are data: the characters of env ids
 # (namespaces like ALE/Pong-v5 included), and never gymnasium's `module:EnvId` form, which imports `module`.
@@ -73,4 +73,8 @@ def make_env(config: EnvConfig, seed: int) -> Env:
         from .dummy import DummyEnv
 
         return DummyEnv(config, seed)
+    if task.startswith(("atari_", "atari100k_")):
+        from .atari import AtariEnv
+
+        return AtariEnv(config, seed)
     raise ValueError(f"unknown task {task!r}: {TASK_HELP}")

@@ -19,7 +19,7 @@ def test_config_round_trip_and_layering():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(task="atari_pong"), "unknown task"),
+    (dict(task="procgen_coinrun"), "unknown task"),
     (dict(preset="size3m"), "unknown preset"),
     (dict(overrides={"train": {"lrr": 1}}), "unknown field"),
     (dict(overrides={"model": {"deter": 100}}), "divisible"),

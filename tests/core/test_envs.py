@@ -253,7 +253,7 @@ def test_misuse_errors(make):
     env.step(None, reset=True)
     with pytest.raises(ValueError, match="needs an action"):
         env.step(None, reset=False)
-    for bad in ("dmc", "atari_pong", "dummy_other"):
+    for bad in ("dmc", "procgen_coinrun", "dummy_other"):
         with pytest.raises(ValueError, match="dummy"):
             make_env(EnvConfig(task=bad), 0)
     with pytest.raises(ValueError, match="vision"):
