@@ -33,6 +33,13 @@ def test_mp4_round_trip(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]  # temp file renamed away
 
 
+def test_grayscale_frames_are_written_as_rgb(tmp_path):
+    frames = gradient_frames(4)
+    gray = frames[..., 1:2] // 2 + frames[..., 2:3] // 2  # (N, H, W, 1), distinct frames, as Atari
+    back = read_video(write_video(tmp_path / "gray.gif", gray))
+    assert back.shape == (4, 64, 64, 3) and mean_abs_diff(back, np.repeat(gray, 3, -1)) < 6.0
+
+
 def test_mp4_pads_to_multiple_of_16(tmp_path):
     frames = gradient_frames(3, h=50, w=30)
     back = read_video(write_video(tmp_path / "odd.mp4", frames))
