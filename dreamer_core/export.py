@@ -57,13 +57,16 @@ def export_rollout(logdir: Path, out: Path, seed: int = 0, samples: int = 3, hor
     run that is still training neither takes its lock nor touches its logs."""
     from dataclasses import replace
 
+    from dreamer_core import models
     from dreamer_core.config import Config
     from dreamer_core.run import CHECKPOINT_NAME, Trainer
 
     if out.suffix.lower() not in video.SUFFIXES:
         raise ValueError(f"--out {out} must end in {' or '.join(video.SUFFIXES)}, e.g. --out rollout.mp4")
+    logdir = models.locate(logdir)  # assets/models/<name> names a shipped model, also from a wheel
+    model = models.is_model_dir(logdir)  # a model-only checkpoint: no replay, so a fresh context is collected
     config_path = logdir / "config.json"
-    if not config_path.exists() or not (logdir / CHECKPOINT_NAME).exists():
+    if not config_path.exists() or not (model or (logdir / CHECKPOINT_NAME).exists()):
         raise FileNotFoundError(f"{logdir} is not a run directory with config.json and {CHECKPOINT_NAME}; "
                                 f"pass the --logdir of a run trained with `dreamer-studio train --headless`")
     config = Config.from_dict(json.loads(config_path.read_text()))
@@ -72,9 +75,10 @@ def export_rollout(logdir: Path, out: Path, seed: int = 0, samples: int = 3, hor
                          "to export; train with --obs vision to export imagined videos")
     # Whatever device it trained on, export runs where this machine can (a GPU run exports on a laptop).
     config = replace(config, run=replace(config.run, device="auto", compile=False))
-    trainer = Trainer(config, None)
+    trainer = models.open_model(logdir, replay_size=1000) if model else Trainer(config, None)
     try:
-        trainer.load(logdir / CHECKPOINT_NAME)
+        if not model:
+            trainer.load(logdir / CHECKPOINT_NAME)
         report = trainer.report(seed=seed, samples=samples, horizon=horizon)
         if report is None:
             raise ValueError(f"{logdir} holds too little replay data for a report; train longer first")

@@ -18,6 +18,7 @@ from pathlib import Path
 from PySide6.QtCore import QThread, QTimer, Qt, Slot
 from PySide6.QtWidgets import QApplication, QProgressDialog
 
+from dreamer_studio.shipped import ModelWorker, is_model
 from dreamer_studio.worker import TrainerWorker
 
 
@@ -53,7 +54,9 @@ class RunLifecycle:
             self.worker.wait()  # it has finished; this returns at once
         self._reset_view()
         self._discard_next_stop = False
-        worker = TrainerWorker(spec["config"], logdir=spec["logdir"], resume=spec["resume"], paused=spec["paused"],
+        model = is_model(spec["watch_dir"])  # a model-only checkpoint: loaded once, on a fresh context
+        worker_class = ModelWorker if model else TrainerWorker
+        worker = worker_class(spec["config"], logdir=spec["logdir"], resume=spec["resume"], paused=spec["paused"],
                                watch_dir=spec["watch_dir"], device=spec["device"], save_on_exit=self.save_on_exit,
                                settings=self.settings, fork_root=self.fork_root)
         worker.ready.connect(self.on_ready)
@@ -66,12 +69,20 @@ class RunLifecycle:
         worker.paused.connect(self.on_paused)
         worker.resumed.connect(self.on_resumed)
         worker.finished.connect(self._on_worker_finished)
+        if model:
+            worker.resumed.connect(self._on_model_continued)
         self.worker = worker
         config, watch_dir = spec["config"], spec["watch_dir"]
         if config is not None:
             self.setWindowTitle(f"Dreamer Studio — {config.env.task} ({config.env.obs}) · preset {config.preset}")
+        elif model:
+            self.setWindowTitle(f"Dreamer Studio — trained model {Path(watch_dir).name} (read-only)")
         else:
             self.setWindowTitle(f"Dreamer Studio — watching {watch_dir}")
+        start = self.actions_by_name["start"]  # on a model, Start/resume is "Continue training" (in a copy)
+        start.setText("Continue training" if model else "Start")
+        start.setToolTip("Train on in a new run directory; replay starts empty (Ctrl+Return)" if model
+                         else "Start (Ctrl+Return)")
         worker.start()
 
     def _request_stop(self, worker: TrainerWorker) -> None:
@@ -92,6 +103,18 @@ class RunLifecycle:
         if spec.get("watch_dir") is None and spec.get("logdir") is None:
             self.notify("the stopped run had no run directory to resume from: it starts again from scratch", 10_000)
         self.start_run(**spec)
+
+    @Slot()
+    def _on_model_continued(self) -> None:
+        """The first resume of a watched model forks it: say where the copy trains and that replay starts empty."""
+        worker = self.worker
+        if not isinstance(worker, ModelWorker) or getattr(worker, "continue_noted", False):
+            return
+        worker.continue_noted = True
+        self.actions_by_name["start"].setText("Start")
+        where = worker.info.logdir if worker.info and worker.info.logdir else "memory only (no run directory)"
+        self.notify(f"continuing training in {where}: replay starts empty, so it collects "
+                    f"{worker.trainer_fill:,} steps before the first update", 15_000)
 
     @Slot()
     def _on_worker_finished(self) -> None:

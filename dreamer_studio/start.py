@@ -1,0 +1,135 @@
+"""The first screen of `dreamer-studio` without arguments: watch a trained model at once, or train one live.
+
+A new user should see a world model dream within seconds, not wait hours for one to learn. The left card lists
+the models shipped in assets/models (from their model cards); Watch opens one read-only on a fresh context from
+the env. The right card starts live training of the default task, with honest expectations of how long it
+takes, and opens a run directory. The page is the window's first tab; the other tabs fill in once a run starts.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTreeWidget,
+                               QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from dreamer_core.models import ModelCard
+
+# How long live training takes to show something, on the first screen. PLACEHOLDERS: the lead fills them in from
+# the measured runs (docs/results/: time to a competent world model, and to a balancing policy).
+TRAINING_TIMES = {
+    "cpu_world_model": "N minutes",  # CPU (2 cores), default preset `cpu`: decoded frames show the cart
+    "cpu_policy": "N hours",  # CPU: the policy keeps the pole up
+    "gpu": "N minutes",  # a CUDA GPU: both
+}
+COLUMNS = ("model", "task", "observation", "score", "updates", "env frames")
+
+
+def _number(value, digits: int = 0) -> str:
+    return f"{value:,.{digits}f}" if isinstance(value, (int, float)) else "?"
+
+
+class StartPage(QWidget):
+    watch_requested = Signal(str)  # a model directory
+    train_requested = Signal()
+    open_requested = Signal()
+
+    def __init__(self, cards: list[ModelCard], train_text: str, cuda: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.cards = list(cards)
+        title = QLabel("Dreamer Studio")
+        title.setStyleSheet("font-size: 26px; font-weight: 600;")
+        intro = QLabel("A DreamerV3 agent learns a model of its world from what it sees, and acts in the futures "
+                       "that model dreams. Watch a trained one dream right now, or train your own and watch it "
+                       "learn.")
+        intro.setWordWrap(True)
+        intro.setStyleSheet("font-size: 14px; color: #ccc;")
+        cardrow = QHBoxLayout()
+        cardrow.addWidget(self._watch_box(), 3)
+        cardrow.addWidget(self._train_box(train_text, cuda), 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(32, 24, 32, 24)
+        layout.addWidget(title)
+        layout.addWidget(intro)
+        layout.addSpacing(12)
+        layout.addLayout(cardrow, 1)
+
+    def _watch_box(self) -> QGroupBox:
+        box = QGroupBox("Watch a trained model (instant)")
+        self.models = QTreeWidget()
+        self.models.setHeaderLabels(list(COLUMNS))
+        self.models.setRootIsDecorated(False)
+        self.models.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        for card in self.cards:
+            item = QTreeWidgetItem([card.name, str(card.get("task", "?")), str(card.get("obs", "?")),
+                                    _number(card.get("score")), _number(card.get("updates")),
+                                    _number(card.get("env_frames"))])
+            item.setData(0, Qt.ItemDataRole.UserRole, str(card.path))
+            item.setToolTip(0, card.summary())
+            self.models.addTopLevelItem(item)
+        self.models.itemDoubleClicked.connect(lambda item, _column: self._watch(item))
+        self.watch_button = QPushButton("Watch this model")
+        self.watch_button.setDefault(True)
+        self.watch_button.clicked.connect(lambda: self._watch(self.models.currentItem()))
+        if self.cards:
+            self.models.setCurrentItem(self.models.topLevelItem(0))
+            text = ("Opens in seconds: the trained policy plays a few steps for a fresh real context, then every "
+                    "panel shows what the model reconstructs, the futures it imagines, its critic and latents. "
+                    "Read-only: Continue training trains a copy in a new run directory, and its replay starts "
+                    "empty (a model ships without its training data).")
+        else:
+            text = ("No trained models are shipped with this copy (assets/models is empty). Train one live, "
+                    "or open a run directory.")
+            self.watch_button.setEnabled(False)
+        note = QLabel(text)
+        note.setWordWrap(True)
+        note.setStyleSheet("color: #aaa;")
+        layout = QVBoxLayout(box)
+        layout.addWidget(self.models, 1)
+        layout.addWidget(note)
+        layout.addWidget(self.watch_button, 0, Qt.AlignmentFlag.AlignLeft)
+        return box
+
+    def _train_box(self, train_text: str, cuda: bool) -> QGroupBox:
+        box = QGroupBox("Train a new one live")
+        t = TRAINING_TIMES
+        here = "This machine has a CUDA GPU." if cuda else "This machine has no CUDA GPU: training runs on the CPU."
+        expect = QLabel(f"{train_text}\n\nWhat to expect. CPU: the world model is visible in {t['cpu_world_model']}, "
+                        f"a policy that balances in {t['cpu_policy']}. GPU: {t['gpu']}.\n{here}\n\nTraining is "
+                        "live: pause it, step it, edit a latent and watch the future change.")
+        expect.setWordWrap(True)
+        self.train_button = QPushButton("Train live")
+        self.train_button.clicked.connect(self.train_requested)
+        self.open_button = QPushButton("Open a run directory…")
+        self.open_button.clicked.connect(self.open_requested)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.train_button)
+        buttons.addWidget(self.open_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(box)
+        layout.addWidget(expect)
+        layout.addStretch(1)
+        layout.addLayout(buttons)
+        return box
+
+    def _watch(self, item: QTreeWidgetItem | None) -> None:
+        if item is not None:
+            self.watch_requested.emit(item.data(0, Qt.ItemDataRole.UserRole))
+
+
+def add_start_page(window, cards: list[ModelCard], train_text: str, cuda: bool, watch, train) -> StartPage:
+    """Puts the start page first on `window`'s tabs. `watch(model_dir)` and `train()` open a model and start the
+    live run; both then switch to the world-model tab."""
+    page = StartPage(cards, train_text, cuda)
+    world = window.tabs.widget(0)
+    window.tabs.insertTab(0, page, "Start")
+    window.tabs.setCurrentWidget(page)
+
+    def then_show(action, *args) -> None:
+        action(*args)
+        window.tabs.setCurrentWidget(world)
+
+    page.watch_requested.connect(lambda path: then_show(watch, path))
+    page.train_requested.connect(lambda: then_show(train))
+    page.open_requested.connect(lambda: window.on_run_action("open_run"))
+    window.start_page = page
+    return page
