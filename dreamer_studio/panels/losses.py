@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout
 
+from dreamer_core.official import OfficialCurve, missing_reason, official_curve
 from dreamer_studio.panels.base import Panel
 from dreamer_studio.panels.kl import column
 from dreamer_studio.session import View
@@ -24,6 +26,7 @@ GROUPS = [
 ]
 # What an empty plot is waiting for; any other empty plot says "nothing logged yet".
 WAITING_FOR = {"episode score": "no episode has finished yet"}
+SCORE_PLOT = [title for title, _, _ in GROUPS].index("episode score")
 COLORS = ["#42a5f5", "#ef5350", "#66bb6a", "#ffca28", "#ab47bc", "#26c6da", "#ff7043", "#bdbdbd"]
 
 
@@ -47,6 +50,10 @@ class LossesPanel(Panel):
         self.header = QLabel()
         self.header.setStyleSheet("color: #ddd;")
         layout.addWidget(self.header)
+        self.official_note = QLabel()  # the official curve's source, the run's standing and differing settings
+        self.official_note.setStyleSheet("color: #aaa;")
+        self.official_note.setWordWrap(True)
+        layout.addWidget(self.official_note)
         grid = QGridLayout()
         layout.addLayout(grid, 1)
         self.plots: list[tuple[pg.PlotWidget, list[tuple[str, str]], float]] = []
@@ -64,9 +71,58 @@ class LossesPanel(Panel):
             grid.addWidget(plot, i // 4, i % 4)
             self.plots.append((plot, keys, abs(scale)))
             self.titles.append("")  # set by the first render
+        self.official: OfficialCurve | None = None
+        self._official_for: tuple[str, str] | None = None  # (task, obs) whose band is drawn
+        self._official_items: list = []
 
     def key(self, view: View) -> object:
-        return view.metrics_version
+        return view.metrics_version, id(view.info)
+
+    def _draw_official(self, view: View) -> None:
+        """The official DreamerV3 band (min-max over seeds) and mean under the live episode score, once per task."""
+        if view.info is None:
+            return
+        config = view.info.config
+        wanted = (config.env.task, config.env.obs)
+        if wanted != self._official_for:
+            self._official_for = wanted
+            plot = self.plots[SCORE_PLOT][0]
+            for item in self._official_items:
+                plot.removeItem(item)
+            self._official_items = []
+            self.official = official_curve(*wanted)
+            if self.official is not None:
+                c = self.official
+                centre = c.start + c.bin_frames / 2
+                low = pg.PlotDataItem(centre, c.low, pen=pg.mkPen("#555"))
+                high = pg.PlotDataItem(centre, c.high, pen=pg.mkPen("#555"))
+                band = pg.FillBetweenItem(low, high, brush=pg.mkBrush(120, 120, 120, 60))
+                mean = pg.PlotDataItem(centre, c.mean, pen=pg.mkPen("#9e9e9e", width=1.5, style=pg.QtCore.Qt.DashLine),
+                                       name=f"official ({c.seeds} seeds)")
+                for item in (low, high, band):
+                    plot.addItem(item)
+                plot.addItem(mean)
+                self._official_items = [low, high, band, mean]
+        self.official_note.setText(self._official_text(view))
+
+    def _official_text(self, view: View) -> str:
+        config = view.info.config
+        if self.official is None:
+            return missing_reason(config.env.task, config.env.obs) + "."
+        c, rows = self.official, view.metrics
+        scores = [(r["step"], r["episode/score"]) for r in rows if r.get("episode/score") is not None]
+        text = f"episode score vs the official DreamerV3 curve ({c.source}): "
+        if scores:
+            recent = scores[-5:]
+            frames, score = recent[-1][0], float(np.mean([s for _, s in recent]))
+            standing = c.standing(frames, score)
+            text += (f"mean of the last {len(recent)} episodes {score:.0f} at {int(frames):,} frames is "
+                     f"{standing if standing else 'past the end of the official runs'}")
+        else:
+            text += "no episode has finished yet"
+        differ = c.differences(config)
+        text += (f" · settings differ: {', '.join(differ)}" if differ else " · same settings as the official runs")
+        return text
 
     def render(self, view: View) -> None:
         rows = view.metrics
@@ -74,6 +130,7 @@ class LossesPanel(Panel):
             self.show_placeholder("Metrics appear after the first log interval (a few seconds).")
             return
         self.show_content()
+        self._draw_official(view)
         available = set().union(*(r.keys() for r in rows[-5:]))
         for i, (plot, keys, scale) in enumerate(self.plots):
             points = 0
