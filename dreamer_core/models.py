@@ -251,8 +251,10 @@ def collect(trainer, steps: int) -> float:
 
 
 def context_steps(config) -> int:
-    """Policy steps a fresh report window needs (report length, the replay context and one to spare)."""
-    return config.run.report_length + config.train.replay_context + 1
+    """Policy steps before `Trainer.report` can make a report: a report window, and at least one replay item
+    (a training window of batch_length + replay_context steps), plus one step to spare."""
+    t = config.train
+    return max(config.run.report_length, t.batch_length) + t.replay_context + 1
 
 
 def open_model(model_dir: str | Path, device: str = "auto", seed: int | None = None,

@@ -15,8 +15,7 @@ from pathlib import Path
 from dreamer_core import models
 from dreamer_studio.worker import TrainerWorker
 
-CONTINUE_NOTE = ("Continue training trains a copy in a new run directory: replay starts empty (a model ships "
-                 "without its training data), so it first collects {fill:,} steps, then trains on")
+CONTINUE_NOTE = "Continue training trains a copy in a new run directory; its replay starts empty"
 
 
 def is_model(path: str | Path | None) -> bool:
@@ -42,12 +41,12 @@ class ModelWorker(TrainerWorker):
         self._after_load(fresh_history=False)
         self._checkpoints = [str(self.model_dir / models.MODEL_FILE)]
         self.trainer_fill = tr.train_fill
-        self.continue_note = CONTINUE_NOTE.format(fill=tr.train_fill)
+        self.continue_note = CONTINUE_NOTE
         self._make_report()
 
     def _publish(self, message: str | None = None) -> None:
         if message is None and self._phase == "watching" and self.trainer is not None:
             name = self.card.name if self.card else self.model_dir.name
-            message = (f"trained model {name} ({self.trainer.updates:,} updates), on a fresh context from the env · "
+            message = (f"trained model {name} ({self.trainer.updates:,} updates) on a fresh context from the env, "
                        f"read-only · {self.continue_note}")
         super()._publish(message)

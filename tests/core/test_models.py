@@ -169,3 +169,18 @@ def test_a_wheel_carries_the_models_and_an_installed_copy_finds_them(shipped_deb
                          env=env).stdout.splitlines()
     assert out[0].startswith(str(target)) and out[1].startswith(str(target)), out  # the installed copy, not the clone
     assert out[2] == "dummy_disc" and "debug_dummy" in out[3]
+
+
+def test_a_fresh_context_is_enough_for_a_report_when_training_windows_are_longer():
+    """size1m trains on windows of 65 steps and reports on 33: replay must hold one training window first."""
+    from dreamer_core.config import make_config
+
+    config = make_config("dummy_disc", "vision", "debug", {"run": {"device": "cpu"}, "train": {"batch_length": 32}})
+    trainer = Trainer(config, None)
+    try:
+        models.collect(trainer, models.context_steps(config) - 2)
+        assert trainer.report() is None
+        models.collect(trainer, 2)
+        assert trainer.report() is not None and trainer.updates == 0  # collecting never trains
+    finally:
+        trainer.close()
