@@ -47,6 +47,15 @@ def is_model_dir(path: str | Path) -> bool:
     return (Path(path) / MODEL_FILE).is_file()
 
 
+def refuse_model_dir(logdir: str | Path) -> None:
+    """Raises ValueError when `logdir` holds a trained model: a model directory (maybe the package's own) is never
+    written, so no trainer may adopt it as its run directory."""
+    if is_model_dir(logdir):
+        raise ValueError(f"{logdir} holds a trained model ({MODEL_FILE}), which is read-only; watch it with "
+                         f"`dreamer-studio --open {logdir}` (Continue training there trains a copy), or pass another "
+                         "--logdir")
+
+
 def resolve(path: str | Path) -> Path:
     """The directory `path` names: itself if it exists, else a packaged model (`assets/models/<name>` or
     `<name>`). Raises ModelError naming the shipped models when neither exists."""

@@ -184,3 +184,20 @@ def test_a_fresh_context_is_enough_for_a_report_when_training_windows_are_longer
         assert trainer.report() is not None and trainer.updates == 0  # collecting never trains
     finally:
         trainer.close()
+
+
+def test_no_trainer_writes_into_a_model_directory(shipped_debug):
+    from dreamer_core.config import Config
+
+    _, model = shipped_debug
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in model.iterdir())
+    config = Config.from_dict(json.loads((model / "config.json").read_text()))
+    with pytest.raises(ValueError, match="holds a trained model .* read-only"):
+        Trainer(config, model)
+    trainer = Trainer(config, None)
+    try:
+        with pytest.raises(ValueError, match="read-only"):
+            trainer.adopt_logdir(model)
+    finally:
+        trainer.close()
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in model.iterdir()) == before  # not even a lock file
