@@ -24,6 +24,7 @@ from dreamer_core import checkpoint
 from dreamer_core.agent import Agent
 from dreamer_core.config import Config
 from dreamer_core.envs import make_env
+from dreamer_core.models import refuse_model_dir
 from dreamer_core.replay import Replay
 from dreamer_core.report import Report, make_report
 
@@ -171,6 +172,7 @@ class Trainer:
         self.set_aside_to: Path | None = None  # where a fresh start moved the previous run's files
         self._lock: LogdirLock | None = None
         if self.logdir:
+            refuse_model_dir(self.logdir)  # a trained model's directory is read-only
             self.logdir.mkdir(parents=True, exist_ok=True)
             self._lock = LogdirLock(self.logdir)
             try:
@@ -193,6 +195,7 @@ class Trainer:
         if self.logdir is not None:
             raise ValueError(f"this trainer already writes {self.logdir}")
         logdir = Path(logdir)
+        refuse_model_dir(logdir)
         logdir.mkdir(parents=True, exist_ok=True)
         lock = LogdirLock(logdir)
         if (logdir / CHECKPOINT_NAME).exists():
