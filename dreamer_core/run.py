@@ -31,9 +31,6 @@ from dreamer_core.report import Report, make_report
 CHECKPOINT_NAME = "latest.ckpt"
 LOCK_NAME = ".trainer.lock"
 RUN_FILES = (CHECKPOINT_NAME, "config.json", "scores.jsonl", "metrics.jsonl")
-COMPARED_SECTIONS = ("model", "env")  # a checkpoint only loads into a run whose model and env match
-# Fields outside those sections that fix the replay's layout, so a checkpoint's replay only fits the same values.
-COMPARED_FIELDS = ("run.envs", "run.replay_size", "train.batch_length", "train.replay_context")
 
 
 def pick_device(name: str) -> torch.device:
@@ -390,23 +387,18 @@ class Trainer:
     def load(self, path: str | Path) -> None:
         # Everything loads to the CPU first: parameters and optimizer state are copied onto the device by
         # load_state_dict, and the replay (gigabytes) stays in host memory where it lives.
+        from dreamer_core import trainer_state
+
         state = checkpoint.load(path, map_location="cpu")
-        saved = Config.from_dict(json.loads(state["config"]))
-        names = [f"{section}.{k}" for section in COMPARED_SECTIONS for k in vars(getattr(saved, section))]
-        diffs = [f"{name}: checkpoint {_field(saved, name)!r} vs this run {_field(self.config, name)!r}"
-                 for name in names + list(COMPARED_FIELDS) if _field(saved, name) != _field(self.config, name)]
-        if diffs:
-            raise checkpoint.CheckpointError(
-                f"{path} was trained with a different configuration and cannot be loaded into this run:\n  "
-                + "\n  ".join(diffs) + "\nStart the run with the checkpoint's settings (see its config.json).")
+        checked = trainer_state.check(state, self, path)  # all of it, before any of it replaces this run's state
         self.agent.load_state_dict_full(state["agent"])
         self.agent.apply_optimizer_config()  # this run's train.lr etc., not the values saved with the optimizer
         self.replay.load_state_dict(state["replay"])
         self.replay.online = self.config.run.online_queue
-        for key, value in state["counters"].items():
-            setattr(self.counters, key, type(getattr(self.counters, key))(value))
-        self.scores = deque((tuple(s) for s in state["scores"]), maxlen=self.scores.maxlen)
-        rng = state["rng"]
+        for key, value in vars(checked["counters"]).items():
+            setattr(self.counters, key, value)
+        self.scores = deque(checked["scores"], maxlen=self.scores.maxlen)
+        rng = checked["rng"]
         torch.set_rng_state(rng["torch"])
         if rng["gen"].numel() == self.gen.get_state().numel():
             self.gen.set_state(rng["gen"])
@@ -426,8 +418,3 @@ class Trainer:
         self.envs = []
         if self._lock is not None:
             self._lock.release()
-
-
-def _field(config: Config, name: str) -> Any:
-    section, key = name.split(".")
-    return getattr(getattr(config, section), key)

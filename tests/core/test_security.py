@@ -11,6 +11,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -32,7 +33,7 @@ def plant_module(folder: Path, name: str) -> Path:
 def hostile_run(folder: Path, task: str) -> Path:
     """A real run directory (config.json + latest.ckpt of a dummy run) whose config.json names `task`."""
     run = folder / "run"
-    config = make_config("dummy_disc", "vision", "debug", {"run": {"device": "cpu"}})
+    config = make_config("dummy_disc", "vision", "debug", {"run": {"device": "cpu", "replay_size": 1000}})
     trainer = Trainer(config, run)
     for _ in range(40):
         trainer.step()
@@ -109,3 +110,143 @@ def test_every_config_json_field_is_typed_and_checked(section, key, value, messa
         data[section][key] = value
     with pytest.raises(ValueError, match=message):
         Config.from_dict(data)
+
+
+# --- checkpoints whose tensors are valid but whose contents are wrong -----------------------------------------
+
+
+def snapshot(trainer: Trainer) -> dict:
+    """Every tensor, array and counter of a trainer's state, copied."""
+    agent = trainer.agent.state_dict_full()
+    replay = trainer.replay
+    return clone({"agent": agent, "replay": {k: v.copy() for k, v in replay.data.items()},
+                  "counts": replay.counts.copy(), "queue": list(replay.queue), "inserts": replay.inserts,
+                  "samples": replay.samples, "replay_rng": replay.rng.bit_generator.state, "online": replay.online,
+                  "counters": vars(trainer.counters).copy(), "scores": list(trainer.scores),
+                  "torch_rng": torch.get_rng_state(), "gen": trainer.gen.get_state(),
+                  "numpy_rng": np.random.get_state(), "obs": trainer.obs,
+                  "carry": [trainer.carry.latent.deter, trainer.carry.latent.stoch, trainer.carry.action],
+                  "returns": trainer.episode_return, "lengths": trainer.episode_length})
+
+
+def clone(value):
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, dict):
+        return {k: clone(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(clone(v) for v in value)
+    return value
+
+
+def assert_same(a, b, where="state") -> None:
+    assert type(a) is type(b), where
+    if isinstance(a, torch.Tensor):
+        assert a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b), where
+    elif isinstance(a, np.ndarray):
+        assert a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            assert_same(a[k], b[k], f"{where}[{k!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+def last_weight(state: dict) -> str:
+    return list(state["agent"]["model"])[-1]  # loaded last: a partial load would already have replaced the rest
+
+
+def _shape(s):
+    key = last_weight(s)
+    s["agent"]["model"][key] = torch.zeros(*s["agent"]["model"][key].shape, 2)
+
+
+def _opt_shape(s):
+    entry = next(iter(s["agent"]["optimizer"]["state"].values()))
+    entry["nu"] = torch.zeros(3)
+
+
+CORRUPTIONS = {  # name: (mutation of a good checkpoint's state, what the one-line message must name)
+    "wrong shape": (_shape, r"agent.model\[.* in the checkpoint but .* its stored config matches"),
+    "missing weight": (lambda s: s["agent"]["model"].pop(last_weight(s)), r"agent.model lacks \["),
+    "missing replay": (lambda s: s.pop("replay"), "the checkpoint has no 'replay'"),
+    "agent a list": (lambda s: s.__setitem__("agent", [1, 2]), "agent is a list, not a dict"),
+    "optimizer shape": (_opt_shape, r"agent.optimizer state\[.*\]\['nu'\] is torch.float32 \[3\]"),
+    "replay dtype": (lambda s: s["replay"]["data"].__setitem__("reward", s["replay"]["data"]["reward"]
+                                                                .astype(np.float64)), r"replay data\['reward'\]"),
+    "replay counts": (lambda s: s["replay"].__setitem__("counts", np.array([-4])), "replay counts"),
+    "counters type": (lambda s: s["counters"].__setitem__("agent_steps", "many"), r"counters\['agent_steps'\]"),
+    "updates nan": (lambda s: s["agent"].__setitem__("updates", float("nan")), "agent.updates is nan"),
+    "numpy rng": (lambda s: s["rng"].__setitem__("numpy", np.zeros(3, np.uint32)), r"rng\['numpy'\]"),
+    "replay rng": (lambda s: s["replay"].__setitem__("rng", {"bit_generator": "MT19937"}), "replay rng"),
+    "scores": (lambda s: s.__setitem__("scores", [["a", 1]]), "scores"),
+    "config": (lambda s: s.__setitem__("config", "{not json"), "its stored config is invalid"),
+    "other deter": (lambda s: s.__setitem__("config", s["config"].replace('"deter": 64', '"deter": 128')),
+                    "model.deter: checkpoint 128 vs this run 64"),
+}
+
+
+@pytest.fixture(scope="module")
+def good_checkpoint(tmp_path_factory):
+    from dreamer_core import checkpoint
+
+    # A small replay without frames: the snapshots copy all of it.
+    config = make_config("dummy_disc", "proprio", "debug", {"run": {"device": "cpu", "steps": 10_000,
+                                                                    "replay_size": 500}, "env": {"log_image": False}})
+    trainer = Trainer(config)
+    for _ in range(80):
+        trainer.step()
+    assert trainer.updates > 0 and trainer.agent.optimizer.state  # the optimizer holds state to check
+    path = trainer.save(tmp_path_factory.mktemp("good") / "good.ckpt")
+    trainer.close()
+    return config, checkpoint.load(path)
+
+
+@pytest.mark.parametrize("name", list(CORRUPTIONS))
+def test_a_wrong_checkpoint_is_one_line_and_loads_nothing(name, good_checkpoint, tmp_path):
+    """All or nothing: every tensor and counter of the running trainer is as before the failed load."""
+    from dreamer_core import checkpoint
+    from dreamer_core.checkpoint import CheckpointError
+
+    config, good = good_checkpoint
+    mutate, message = CORRUPTIONS[name]
+    state = clone(good)
+    mutate(state)
+    path = tmp_path / "bad.ckpt"
+    checkpoint.save(path, state)
+    trainer = Trainer(config)
+    for _ in range(30):  # a state of its own that differs from the checkpoint's
+        trainer.step()
+    before = snapshot(trainer)
+    with pytest.raises(CheckpointError, match=message) as error:
+        trainer.load(path)
+    assert str(path) in str(error.value) and len(str(error.value).splitlines()) == 1
+    assert_same(before, snapshot(trainer))
+    checkpoint.save(tmp_path / "good.ckpt", good)
+    trainer.load(tmp_path / "good.ckpt")
+    assert trainer.counters.agent_steps == 80  # the same trainer still loads a good checkpoint
+    trainer.close()
+
+
+def test_a_trainer_checkpoint_in_the_old_format_still_loads(good_checkpoint, tmp_path):
+    """Version 1 (no digest; written before `episode` and `env_restarts` existed) passes every check."""
+    from dreamer_core import checkpoint
+
+    config, good = good_checkpoint
+    state = clone(good)
+    state.pop("episode", None)
+    state["counters"].pop("env_restarts", None)
+    path = tmp_path / "v1.ckpt"
+    torch.save({"format": checkpoint.FORMAT, "version": 1, "state": checkpoint._encode(state)}, path)  # old save
+    trainer = Trainer(config)
+    trainer.load(path)
+    assert trainer.counters.agent_steps == 80 and trainer.updates == good["agent"]["updates"]
+    trainer.step()
+    trainer.close()
