@@ -308,15 +308,15 @@ def validate(config: Config) -> None:
     if config.preset not in PRESETS:
         raise ValueError(f"preset {config.preset!r} is unknown; choose one of {', '.join(PRESETS)}")
     check_task(config.env.task)
-        raise ValueError(f"4*model.depth ({4 * m.depth}) must be divisible by model.blocks ({m.blocks})")
-    if config.env.size % 16 or not 3 <= config.env.size // 16 <= 16:
-        raise ValueError(f"env.size must be a multiple of 16 between 48 and 256, got {config.env.size}")
-    if t.batch_length < 2 or t.replay_context < 1:
     _check_fields(config)
     m, t = config.model, config.train
     if m.deter % m.blocks:
         raise ValueError(f"model.deter ({m.deter}) must be divisible by model.blocks ({m.blocks})")
     if (4 * m.depth) % m.blocks:
+        raise ValueError(f"4*model.depth ({4 * m.depth}) must be divisible by model.blocks ({m.blocks})")
+    if config.env.size % 16 or not 3 <= config.env.size // 16 <= 16:
+        raise ValueError(f"env.size must be a multiple of 16 between 48 and 256, got {config.env.size}")
+    if t.batch_length < 2 or t.replay_context < 1:
         raise ValueError("train.batch_length must be >= 2 and train.replay_context >= 1")
     if config.run.train_ratio <= 0:
         raise ValueError(f"run.train_ratio must be positive, got {config.run.train_ratio}")
@@ -337,10 +337,6 @@ def validate(config: Config) -> None:
         raise ValueError(f"run.threads must be 0 (torch's default) or a positive count, got {config.run.threads}")
 
 
-def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
-    """Parses `section.field=value` strings (values as JSON when possible) into an overrides dict."""
-    out: dict[str, dict[str, Any]] = {}
-    for item in items:
 INF = float("inf")
 # Allowed range of every numeric field, as (low, high, low_open, high_open): a config from a file or `--set` with a
 # value outside it (or nan / inf) would train nothing (lr=nan makes every weight NaN after one update) or crash.
@@ -415,6 +411,10 @@ def _field_value(config: Config, name: str) -> Any:
     return getattr(getattr(config, section), key)
 
 
+def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
+    """Parses `section.field=value` strings (values as JSON when possible) into an overrides dict."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
         if "=" not in item or "." not in item.split("=", 1)[0]:
             raise ValueError(f"override {item!r} must look like section.field=value, e.g. train.lr=1e-4")
         key, raw = item.split("=", 1)
