@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ KIND = "model"  # the `kind` of a model-only checkpoint's state (a full training
 MODEL_VERSION = 1  # version of the model-only layout below; bump when it changes
 MODEL_FILE = "model.ckpt"
 CARD_FILE = "README.md"
+PREVIEW_FILE = "preview.png"  # optional: real frames over the open-loop dream, shown on the start page
 PACKAGE_MODELS = Path(__file__).resolve().parent / "assets" / "models"
 CLONE_PREFIX = ("assets", "models")  # `assets/models/<name>` from a clone's root names a packaged model
 # The evaluation of a model card: a report of 16 context + 16 open-loop steps, policy return over 200 steps.
@@ -296,6 +297,7 @@ def open_model(model_dir: str | Path, device: str = "auto", seed: int | None = N
 class Evaluation:
     openloop_mse: float | None  # mean squared pixel error in [0, 1] of the open-loop frames; None without images
     eval_return: float  # reward summed over EVAL_STEPS policy steps from a fresh reset
+    report: Any = field(default=None, repr=False, compare=False)  # the report the error was measured on
 
 
 def evaluate(trainer, steps: int = EVAL_STEPS) -> Evaluation:
@@ -311,7 +313,7 @@ def evaluate(trainer, steps: int = EVAL_STEPS) -> Evaluation:
     if report.openloop is not None and report.real is not None:
         real = report.real[report.context_len :].astype(np.float32) / 255
         mse = float(np.mean((report.openloop.astype(np.float32) / 255 - real) ** 2))
-    return Evaluation(mse, total)
+    return Evaluation(mse, total, report)
 
 
 def eval_trainer(model_dir: str | Path | None = None, config=None, seed: int = EVAL_SEED):
@@ -337,6 +339,21 @@ def check(evaluation: Evaluation, card: ModelCard) -> list[str]:
         failures.append(f"return over {card.get('eval_steps', EVAL_STEPS)} steps {evaluation.eval_return:.1f} "
                         f"is not above {floor}")
     return failures
+
+
+def preview(report, steps: int = 8) -> np.ndarray | None:
+    """(H', W', 3) uint8: the first `steps` imagined steps of a report, the real frames above the open-loop dream
+    (green border: real, red: imagined), for a model's card and the start page. None without frames."""
+    from dreamer_core import video
+
+    if report is None or report.real is None:
+        return None
+    ctx = report.context_len
+    real = report.real[ctx : ctx + steps]
+    rows = [np.concatenate([video.add_border(f, video.CONTEXT) for f in real], 1)]
+    if report.openloop is not None:
+        rows.append(np.concatenate([video.add_border(f, video.IMAGINED) for f in report.openloop[:steps]], 1))
+    return np.concatenate(rows, 0)
 
 
 def thresholds(card: ModelCard) -> list[str]:

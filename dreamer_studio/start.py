@@ -9,10 +9,11 @@ takes, and opens a run directory. The page is the window's first tab; the other 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from dreamer_core.models import ModelCard
+from dreamer_core.models import PREVIEW_FILE, ModelCard
 
 # How long live training takes to show something, on the first screen. PLACEHOLDERS: the lead fills them in from
 # the measured runs (docs/results/: time to a competent world model, and to a balancing policy).
@@ -67,6 +68,9 @@ class StartPage(QWidget):
             item.setToolTip(0, card.summary())
             self.models.addTopLevelItem(item)
         self.models.itemDoubleClicked.connect(lambda item, _column: self._watch(item))
+        self.preview = QLabel()  # the selected model's real frames over its open-loop dream, from its card
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.models.currentItemChanged.connect(lambda item, _old: self._show_preview(item))
         self.watch_button = QPushButton("Watch this model")
         self.watch_button.setDefault(True)
         self.watch_button.clicked.connect(lambda: self._watch(self.models.currentItem()))
@@ -85,6 +89,7 @@ class StartPage(QWidget):
         note.setStyleSheet("color: #aaa;")
         layout = QVBoxLayout(box)
         layout.addWidget(self.models, 1)
+        layout.addWidget(self.preview)
         layout.addWidget(note)
         layout.addWidget(self.watch_button, 0, Qt.AlignmentFlag.AlignLeft)
         return box
@@ -110,6 +115,16 @@ class StartPage(QWidget):
         layout.addStretch(1)
         layout.addLayout(buttons)
         return box
+
+    def _show_preview(self, item: QTreeWidgetItem | None) -> None:
+        pixmap = QPixmap()
+        if item is not None:
+            path = f"{item.data(0, Qt.ItemDataRole.UserRole)}/{PREVIEW_FILE}"
+            if pixmap.load(path):
+                pixmap = pixmap.scaledToHeight(2 * pixmap.height(), Qt.TransformationMode.FastTransformation)
+        self.preview.setPixmap(pixmap)
+        self.preview.setToolTip("top: real frames (green border); below: what the model imagines from the same "
+                                "start under the same actions (red border)" if not pixmap.isNull() else "")
 
     def _watch(self, item: QTreeWidgetItem | None) -> None:
         if item is not None:

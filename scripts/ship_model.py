@@ -3,9 +3,10 @@
     .venv/bin/python scripts/ship_model.py runs/cartpole_vision assets/models/cartpole_balance_vision \\
         --command "dreamer-studio train --headless --task dmc_cartpole_balance --obs vision ..."
 
-writes config.json, model.ckpt (agent weights, return normaliser and counters; no replay, no optimizer state)
-and README.md (the model card) into the model directory. `assets/models/<name>` (or a bare name) means the
-packaged directory dreamer_core/assets/models/<name>, which a wheel carries as package data.
+writes config.json, model.ckpt (agent weights, return normaliser and counters; no replay, no optimizer state),
+README.md (the model card) and preview.png (real frames over the open-loop dream) into the model directory.
+`assets/models/<name>` (or a bare name) means the packaged directory dreamer_core/assets/models/<name>, which a
+wheel carries as package data.
 
 It then measures the model on a fresh episode (seed 12345) against an untrained agent of the same config and
 writes thresholds between the two into the card, which tests/core/test_shipped_models.py checks: the open-loop
@@ -30,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 MAX_MODEL_MB = 10.0
 MAX_ASSETS_MB = 40.0
+PREVIEW_LINE = "\n![real frames (green) over the model's open-loop dream under the same actions (red)](preview.png)\n"
 OBS_TEXT = {"vision": "64×64 RGB pixels (camera 0)", "proprio": "proprioceptive state vectors"}
 
 
@@ -59,7 +61,7 @@ def size_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
 
 
-def card_body(f: dict, logdir: Path, untrained) -> str:
+def card_body(f: dict, logdir: Path, untrained, preview: bool) -> str:
     name = f["name"]
     ol = "n/a (no images)" if f["openloop_mse"] is None else f"{f['openloop_mse']:.4g}"
     ol_u = "n/a" if untrained.openloop_mse is None else f"{untrained.openloop_mse:.4g}"
@@ -68,7 +70,7 @@ def card_body(f: dict, logdir: Path, untrained) -> str:
 DreamerV3 (preset `{f['preset']}`) trained on `{f['task']}` from {OBS_TEXT.get(f['obs'], f['obs'])}:
 {f['env_frames']:,} env frames, {f['updates']:,} updates. Score {f['score']:.1f}: the mean return of its last
 {f['score_episodes']} training episodes.
-
+{PREVIEW_LINE if preview else ''}
 - Watch it: `dreamer-studio --open assets/models/{name}` (or pick it on the start page of `dreamer-studio`).
 - Export its imagination: `dreamer-studio export --logdir assets/models/{name} --out {name}.mp4`.
 - Model-only checkpoint (`model.ckpt`, {f['dtype']}): weights and counters; no replay and no optimizer state, so
@@ -140,7 +142,12 @@ def ship(args: argparse.Namespace) -> int:
         }
         if fields["score"] is None:
             fields["score"] = 0.0
-        models.write_card(staging, fields, card_body(fields, logdir, untrained))
+        strip = models.preview(trained.report)
+        if strip is not None:
+            import imageio.v3 as iio
+
+            iio.imwrite(staging / models.PREVIEW_FILE, strip)
+        models.write_card(staging, fields, card_body(fields, logdir, untrained, strip is not None))
         if out.exists():
             shutil.rmtree(out)
         os.replace(staging, out)

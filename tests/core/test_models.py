@@ -28,7 +28,8 @@ def shipped_debug(tmp_path_factory):
 
 def test_ship_model_writes_a_model_only_run_directory(shipped_debug):
     run, model = shipped_debug
-    assert sorted(p.name for p in model.iterdir()) == ["README.md", "config.json", models.MODEL_FILE]
+    assert sorted(p.name for p in model.iterdir()) == ["README.md", "config.json", models.MODEL_FILE,
+                                                       models.PREVIEW_FILE]
     state = models.read_model(model)
     full = checkpoint.load(run / CHECKPOINT_NAME)
     assert state["kind"] == "model" and state["model_version"] == models.MODEL_VERSION
@@ -43,6 +44,10 @@ def test_ship_model_writes_a_model_only_run_directory(shipped_debug):
     assert card.get("command") == model_helpers.COMMAND and len(card.get("commit")) == 40
     assert card.get("updates") == model_helpers.UPDATES and card.get("task") == "dummy_disc"
     assert "dreamer-studio --open assets/models/debug_dummy" in (model / "README.md").read_text()
+    import imageio.v3 as iio
+
+    strip = iio.imread(model / models.PREVIEW_FILE)  # 8 real frames over 8 imagined ones
+    assert strip.shape == (2 * 64, 8 * 64, 3) and "](preview.png)" in (model / "README.md").read_text()
 
 
 def test_a_loaded_model_has_the_trained_weights_and_counters(shipped_debug):
@@ -157,7 +162,8 @@ def test_a_wheel_carries_the_models_and_an_installed_copy_finds_them(shipped_deb
                    cwd=tmp_path)
     (wheel,) = wheels.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    packaged = {f"dreamer_core/assets/models/debug_dummy/{f}" for f in ("README.md", "config.json", "model.ckpt")}
+    packaged = {f"dreamer_core/assets/models/debug_dummy/{f}"
+                for f in ("README.md", "config.json", "model.ckpt", "preview.png")}
     assert packaged <= names, sorted(n for n in names if "assets" in n)
     for path in models.PACKAGE_MODELS.glob("*/*"):  # every model this clone ships is in the wheel too
         assert path.relative_to(models.PACKAGE_MODELS.parent.parent.parent).as_posix() in names

@@ -52,6 +52,7 @@ def test_no_arguments_open_the_start_page_listing_the_shipped_models(qtbot, pack
     row = [page.models.topLevelItem(0).text(i) for i in range(page.models.columnCount())]
     assert row[:3] == ["debug_dummy", "dummy_disc", "vision"]
     assert row[4] == f"{model_helpers.UPDATES}" and page.watch_button.isEnabled()
+    assert not page.preview.pixmap().isNull()  # the selected model's frames over its dream, before anything runs
     window.close()
 
 
