@@ -64,6 +64,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         run["device"] = args.device
     if getattr(args, "compile", False):
         run["compile"] = True
+    if args.steps is not None and args.steps < 1:  # would run one step and save; say so instead
+        raise ValueError(f"--steps must be a positive number of env frames, got {args.steps}; e.g. --steps 100000")
     config = make_config(args.task, args.obs, args.preset, overrides)
     if args.steps is not None:
         config = make_config(args.task, args.obs, args.preset,

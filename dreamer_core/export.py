@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from dreamer_core import video
+from dreamer_core.paths import writable_dir
 from dreamer_core.report import Report
 
 
@@ -63,6 +64,10 @@ def export_rollout(logdir: Path, out: Path, seed: int = 0, samples: int = 3, hor
 
     if out.suffix.lower() not in video.SUFFIXES:
         raise ValueError(f"--out {out} must end in {' or '.join(video.SUFFIXES)}, e.g. --out rollout.mp4")
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a directory; name the video file, e.g. --out {out / 'rollout.mp4'}")
+    # Checked before the (slow) load, so an unwritable --out costs nothing.
+    writable_dir(out.parent, "the directory of --out", "pass an --out in a directory you can write to")
     logdir = models.locate(logdir)  # assets/models/<name> names a shipped model, also from a wheel
     model = models.is_model_dir(logdir)  # a model-only checkpoint: no replay, so a fresh context is collected
     config_path = logdir / "config.json"
@@ -82,6 +87,10 @@ def export_rollout(logdir: Path, out: Path, seed: int = 0, samples: int = 3, hor
         report = trainer.report(seed=seed, samples=samples, horizon=horizon)
         if report is None:
             raise ValueError(f"{logdir} holds too little replay data for a report; train longer first")
-        return write_report_video(report, out, fps=fps)
+        try:
+            return write_report_video(report, out, fps=fps)
+        except OSError as exc:  # the disk filled up, the directory went away: one line, not ffmpeg's traceback
+            raise ValueError(f"could not write {out} ({exc.strerror or exc}); free space or pass another --out") \
+                from None
     finally:
         trainer.close()

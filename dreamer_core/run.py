@@ -24,6 +24,7 @@ from dreamer_core import checkpoint
 from dreamer_core.agent import Agent
 from dreamer_core.config import Config
 from dreamer_core.envs import make_env
+from dreamer_core.paths import writable_dir
 from dreamer_core.models import refuse_model_dir
 from dreamer_core.replay import Replay
 from dreamer_core.report import Report, make_report
@@ -129,6 +130,9 @@ def enable_compile(agent: Agent) -> str:
 
 class Trainer:
     def __init__(self, config: Config, logdir: str | Path | None = None, resume: bool = True):
+        if logdir:  # a bad --logdir is one line now, not a traceback after the envs and model are built
+            refuse_model_dir(Path(logdir))
+            writable_dir(logdir, "run directory", "pass another --logdir")
         self.config = config
         run = config.run
         if run.threads:
@@ -193,7 +197,7 @@ class Trainer:
             raise ValueError(f"this trainer already writes {self.logdir}")
         logdir = Path(logdir)
         refuse_model_dir(logdir)
-        logdir.mkdir(parents=True, exist_ok=True)
+        writable_dir(logdir, "run directory", "pick another directory")
         lock = LogdirLock(logdir)
         if (logdir / CHECKPOINT_NAME).exists():
             lock.release()

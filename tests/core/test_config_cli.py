@@ -203,3 +203,83 @@ def test_compile_falls_back_to_eager_with_a_clear_note(monkeypatch, tmp_path):
         trainer.step()
     assert trainer.updates > 0
     trainer.close()
+
+
+def entry_point(args: list[str], cwd) -> subprocess.CompletedProcess:
+    """`python -m dreamer_studio ...`, the real command line, on one torch thread."""
+    import os
+
+    from pathlib import Path
+
+    root = str(Path(__file__).parents[2])  # this checkout's code, whatever the venv has installed
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MUJOCO_GL": "egl", "PYTHONPATH": root}
+    return subprocess.run([sys.executable, "-m", "dreamer_studio", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def unwritable_dir(tmp_path):
+    """An existing directory this process cannot create files in. Root passes every permission check, so as root it
+    is sysfs (/sys refuses new files even to root); otherwise a folder with mode 555."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    if os.geteuid() == 0:
+        folder = Path("/sys")
+    else:
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        folder.chmod(0o555)
+    with pytest.raises(OSError):  # the premise, so the tests below cannot pass vacuously
+        tempfile.TemporaryFile(dir=folder)
+    return folder
+
+
+def assert_one_line_error(result, *fragments) -> None:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("dreamer-studio: error: "), \
+        result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_bad_logdir_is_one_clear_line(tmp_path):
+    train = ["train", "--headless", "--task", "dummy_disc", "--preset", "debug", "--steps", "5", "--logdir"]
+    (tmp_path / "afile").write_text("not a directory")
+    assert_one_line_error(entry_point(train + [str(tmp_path / "afile")], tmp_path), "is a file, not a directory",
+                          "--logdir")
+    assert_one_line_error(entry_point(train + [str(tmp_path / "afile" / "run")], tmp_path),
+                          "cannot be created", "afile is a file", "--logdir")
+    locked = unwritable_dir(tmp_path)
+    assert_one_line_error(entry_point(train + [str(locked)], tmp_path), "is not writable", "--logdir")
+    assert_one_line_error(entry_point(train + [str(locked / "run")], tmp_path), "cannot be created", "--logdir")
+    assert (tmp_path / "afile").read_text() == "not a directory"
+
+
+@pytest.mark.parametrize("steps", ["0", "-5"])
+def test_steps_below_one_are_refused(tmp_path, steps):
+    logdir = tmp_path / "run"
+    result = entry_point(["train", "--headless", "--task", "dummy_cont", "--preset", "debug", "--steps", steps,
+                          "--logdir", str(logdir)], tmp_path)
+    assert_one_line_error(result, f"--steps must be a positive number of env frames, got {steps}")
+    assert not (logdir / "latest.ckpt").exists()
+
+
+def test_export_to_an_unwritable_place_is_one_clear_line(tmp_path):
+    from dreamer_core.run import Trainer
+
+    config = make_config("dummy_disc", "vision", "debug", {"run": {"device": "cpu", "replay_size": 1000}})
+    trainer = Trainer(config, tmp_path / "run")
+    for _ in range(40):  # enough replay for a report: a real export would succeed
+        trainer.step()
+    trainer.save()
+    trainer.close()
+    export = ["export", "--logdir", str(tmp_path / "run"), "--out"]
+    locked = unwritable_dir(tmp_path)
+    assert_one_line_error(entry_point(export + [str(locked / "rollout.mp4")], tmp_path), "is not writable",
+                          "--out")
+    (tmp_path / "afile").write_text("x")
+    assert_one_line_error(entry_point(export + [str(tmp_path / "afile" / "rollout.mp4")], tmp_path),
+                          "afile is a file", "--out")
+    (tmp_path / "folder.mp4").mkdir()
+    assert_one_line_error(entry_point(export + [str(tmp_path / "folder.mp4")], tmp_path), "is a directory")
