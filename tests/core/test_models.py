@@ -207,3 +207,16 @@ def test_no_trainer_writes_into_a_model_directory(shipped_debug):
     finally:
         trainer.close()
     assert sorted((p.name, p.stat().st_mtime_ns) for p in model.iterdir()) == before  # not even a lock file
+
+
+def test_a_proprio_model_ships_without_an_image_check(tmp_path):
+    """A vector model imagines no frames: its card has no image threshold, and its preview shows real frames only."""
+    import imageio.v3 as iio
+
+    run = model_helpers.train_debug_run(tmp_path / "run", updates=8, obs="proprio")
+    out = tmp_path / "proprio"
+    assert model_helpers.ship_model_script().main([str(run), str(out), "--command", "x", "--return-min", "1"]) == 0
+    card = models.read_card(out)
+    assert card.get("obs") == "proprio" and card.get("openloop_mse") is None and card.get("openloop_max") is None
+    assert models.thresholds(card) == ["return_min"] and card.get("return_min") == 1.0  # the override wins
+    assert iio.imread(out / models.PREVIEW_FILE).shape == (64, 8 * 64, 3)  # log/image frames, no dream row
