@@ -74,7 +74,10 @@ def export_rollout(logdir: Path, out: Path, seed: int = 0, samples: int = 3, hor
     if not config_path.exists() or not (model or (logdir / CHECKPOINT_NAME).exists()):
         raise FileNotFoundError(f"{logdir} is not a run directory with config.json and {CHECKPOINT_NAME}; "
                                 f"pass the --logdir of a run trained with `dreamer-studio train --headless`")
-    config = Config.from_dict(json.loads(config_path.read_text()))
+    try:
+        config = Config.from_dict(json.loads(config_path.read_text()))
+    except ValueError as exc:  # not JSON, or a field config validation refuses (env.task, a number out of range)
+        raise ValueError(f"{config_path}: {exc}") from None
     if config.env.obs != "vision":
         raise ValueError(f"{logdir} trains on vectors (--obs {config.env.obs}), so its model imagines no frames "
                          "to export; train with --obs vision to export imagined videos")

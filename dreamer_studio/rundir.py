@@ -25,6 +25,8 @@ def load_config(run_dir: str | Path, device: str | None = None) -> Config:
         config = Config.from_dict(json.loads(path.read_text()))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path} is not valid JSON: {exc}") from None
+    except ValueError as exc:  # a field config validation refuses (env.task, a number out of range, ...)
+        raise ValueError(f"{path}: {exc}") from None
     return replace(config, run=replace(config.run, device=device or "auto"))
 
 
