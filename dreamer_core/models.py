@@ -150,7 +150,7 @@ def shipped(root: str | Path | None = None) -> list[ModelCard]:
     root = Path(root) if root is not None else PACKAGE_MODELS
     cards = []
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
-        if is_model_dir(folder):
+        if is_model_dir(folder) and not folder.name.startswith("."):  # ".<name>.staging": being shipped
             try:
                 cards.append(read_card(folder))
             except ModelError:

@@ -101,6 +101,16 @@ def test_a_model_does_not_load_into_another_configuration(shipped_debug):
         trainer.close()
 
 
+def test_shipped_lists_finished_models_only(shipped_debug, tmp_path):
+    import shutil
+
+    _, model = shipped_debug
+    shutil.copytree(model, tmp_path / "b_model")
+    shutil.copytree(model, tmp_path / ".c_model.staging")  # ship_model is still writing it
+    (tmp_path / "a_empty").mkdir()
+    assert [card.path.name for card in models.shipped(tmp_path)] == ["b_model"]
+
+
 def test_resolver_maps_clone_paths_and_names_onto_the_package(monkeypatch, tmp_path):
     (tmp_path / "cartpole").mkdir()
     monkeypatch.setattr(models, "PACKAGE_MODELS", tmp_path)
