@@ -373,7 +373,7 @@ def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
         return f"{x:,}" if isinstance(x, int) else f"{x:g}"
 
     if high == INF:
-        return f"{'>' if low_open else '>='} {num(low)}"
+        return f"> {num(low)}" if low_open else f"at least {num(low)}"
     return f"in {'(' if low_open else '['}{num(low)}, {num(high)}{')' if high_open else ']'}"
 
 

@@ -40,13 +40,13 @@ def test_config_errors_name_the_problem(kwargs, message):
     ("train.lam=1.5", r"train.lam must be in \[0, 1\]"),
     ("train.horizon=1", "train.horizon must be > 1"),
     ("train.retnorm_decay=1", "train.retnorm_decay must be in"),
-    ("train.scale_rep=-0.1", "train.scale_rep must be >= 0"),
+    ("train.scale_rep=-0.1", "train.scale_rep must be at least 0"),
     ("train.free_nats=inf", "train.free_nats must be a finite number"),
     ("train.retnorm_hi=2", "train.retnorm_hi must be above train.retnorm_lo"),
     ("run.train_ratio=inf", "run.train_ratio must be a finite number"),
     ("run.seed=-1", "run.seed must be in"),
     ("model.kernel=4", "model.kernel must be an odd number"),
-    ("env.time_limit=-3", "env.time_limit must be >= 0"),
+    ("env.time_limit=-3", "env.time_limit must be at least 0"),
 ])
 def test_numeric_fields_are_checked_at_config_time(item, message):
     """Values that would train nothing (lr=nan turns every weight NaN after one update) are refused up front,
