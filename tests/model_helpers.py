@@ -43,3 +43,12 @@ def ship_debug_model(tmp: Path, name: str = "debug_dummy") -> Path:
     out = tmp / "models" / name
     assert ship_model_script().main([str(run), str(out), "--command", COMMAND]) == 0
     return out
+
+
+def shared_debug_model(tmp_path_factory) -> Path:
+    """The debug model, trained and shipped once per test session under its temp root (tests only read it)."""
+    root = tmp_path_factory.getbasetemp() / "shared_debug_model"
+    model = root / "models" / "debug_dummy"
+    if not model.is_dir():
+        ship_debug_model(root)
+    return model

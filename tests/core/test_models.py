@@ -21,9 +21,8 @@ from dreamer_core.run import CHECKPOINT_NAME, Trainer
 @pytest.fixture(scope="module")
 def shipped_debug(tmp_path_factory):
     """(run directory, model directory) of the tiny debug model."""
-    tmp = tmp_path_factory.mktemp("ship")
-    model = model_helpers.ship_debug_model(tmp)
-    return tmp / "run", model
+    model = model_helpers.shared_debug_model(tmp_path_factory)
+    return model.parent.parent / "run", model
 
 
 def test_ship_model_writes_a_model_only_run_directory(shipped_debug):

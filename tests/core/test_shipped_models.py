@@ -24,7 +24,7 @@ CASES = [card.name for card in models.shipped()] + [DEBUG]
 
 @pytest.fixture(scope="module")
 def debug_model(tmp_path_factory):
-    return model_helpers.ship_debug_model(tmp_path_factory.mktemp("shipped"))
+    return model_helpers.shared_debug_model(tmp_path_factory)
 
 
 @pytest.fixture(scope="module", params=CASES)

@@ -21,7 +21,7 @@ from .helpers import wait_report
 @pytest.fixture(scope="module")
 def shipped_root(tmp_path_factory):
     """A models directory holding the tiny debug model (never the package's own assets)."""
-    return model_helpers.ship_debug_model(tmp_path_factory.mktemp("start")).parent
+    return model_helpers.shared_debug_model(tmp_path_factory).parent
 
 
 @pytest.fixture
