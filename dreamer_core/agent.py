@@ -100,6 +100,7 @@ class Agent(nn.Module):
         self.retnorm = losses.ReturnNorm(t.retnorm_decay, t.retnorm_lo, t.retnorm_hi, t.retnorm_limit)
         self.updates = 0
         self.skipped_updates = 0
+        self.nonfinite = ""  # what went non-finite in the last skipped update (a loss, or the first bad gradient)
         self._compiled: dict[str, Any] = {}  # hot methods swapped for torch.compile'd ones (compile_hot_loops)
 
     # -- bookkeeping -------------------------------------------------------------------------------------------
@@ -166,8 +167,11 @@ class Agent(nn.Module):
     def train_step(self, data: dict[str, torch.Tensor], gen: torch.Generator | None = None
                    ) -> tuple[dict[str, float], Latent]:
         """One update on a batch of (B, K+T) windows. Returns scalar metrics and the refreshed posterior latents
-        (B, T, ...) to write back into replay. A non-finite loss or gradient skips the update (counted)."""
+        (B, T, ...) to write back into replay. A non-finite loss or gradient skips the update (counted): it leaves
+        weights, optimizer, slow critic, return normaliser and `updates` as they were, and says what went
+        non-finite in `nonfinite`."""
         t = self.config.train
+        retnorm = self.retnorm.state_dict()  # imagination updates it before the update is known to be finite
         start, prev_action, data = self.split_context(data)
         _, states, post, prior = self.observe(start, prev_action, data, gen, hot=True)
         kl = losses.kl_losses(post, prior, t.free_nats)
@@ -197,7 +201,9 @@ class Agent(nn.Module):
             self.update_slow_critic()
             self.updates += 1
         else:
+            self.nonfinite = self._what_is_nonfinite(scaled)
             self.optimizer.zero_grad(set_to_none=True)
+            self.retnorm.load_state_dict(retnorm)
             self.skipped_updates += 1
 
         names = list(scaled) + ["kl_dyn", "kl_rep", "dyn_ent", "rep_ent", "grad_norm"] + list(imag["metrics"])
@@ -211,6 +217,15 @@ class Agent(nn.Module):
                        finite=float(finite), lr=self.optimizer.current_lr(), ret_scale=self.retnorm.scale(),
                        ret_lo=self.retnorm.lo, ret_hi=self.retnorm.hi)
         return metrics, states.detach()
+
+    def _what_is_nonfinite(self, scaled: dict[str, torch.Tensor]) -> str:
+        """Names the non-finite losses, or else the first parameter whose gradient is non-finite."""
+        bad = [f"loss/{k}" for k, v in scaled.items() if not torch.isfinite(v)]
+        if bad:
+            return "the loss " + ", ".join(bad)
+        grads = [n for n, p in self.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
+        more = f" (and {len(grads) - 1} more)" if len(grads) > 1 else ""
+        return f"the gradient of {grads[0]}{more}" if grads else "the gradient norm"
 
     def imagine_losses(self, states: Latent, data: dict[str, torch.Tensor], gen: torch.Generator | None
                        ) -> dict[str, Any]:

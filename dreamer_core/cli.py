@@ -1,7 +1,9 @@
 """Headless commands: `dreamer-studio train --headless ...` and `dreamer-studio export ...`.
 
-Errors a user can cause (unknown task, bad override, corrupt checkpoint) print one clear line and exit 2;
-Ctrl-C during training saves a checkpoint before exiting.
+Errors a user can cause (unknown task, bad override, corrupt checkpoint) print one clear line and exit 2.
+Ctrl-C, SIGTERM and SIGHUP stop training between two steps, save a consistent checkpoint and exit 128 + the
+signal's number (130, 143, 129); a second Ctrl-C exits at once without saving. A run that cannot go on (its env
+keeps failing, every update is non-finite) saves, says why and exits 1.
 """
 
 from __future__ import annotations
@@ -85,12 +87,22 @@ def _format_eta(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
-class Terminated(Exception):
-    """SIGTERM / SIGHUP (a closed terminal, a scheduler's preemption): stop and save like Ctrl-C."""
+class StopRequest:
+    """A signal handler that asks the loop to stop between two steps. Raising from the handler (as before) cut
+    an update short after its credit was spent, so the saved state was one update short. SIGTERM / SIGHUP are a
+    closed terminal or a scheduler's preemption; a second Ctrl-C means 'now' and raises KeyboardInterrupt."""
 
+    def __init__(self) -> None:
+        self.signum: int | None = None
 
-def _raise_terminated(signum, frame):  # noqa: ARG001 - signal handler signature
-    raise Terminated(signal.Signals(signum).name)
+    def __call__(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    @property
+    def reason(self) -> str:
+        return "interrupted" if self.signum == signal.SIGINT else signal.Signals(self.signum).name
 
 
 @contextlib.contextmanager
@@ -145,18 +157,24 @@ def train(args: argparse.Namespace) -> int:
         trainer.close()
         return 0
     last_score = trainer.scores[-1][1] if trainer.scores else float("nan")  # a resumed run's newest, from its checkpoint
-    stop_signals = {getattr(signal, name): _raise_terminated for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)}
+    stop = StopRequest()
+    stop_signals = {getattr(signal, name): stop for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)}
     try:
         with _signals(stop_signals):
-            _train_loop(trainer, last_score)
-    except (KeyboardInterrupt, Terminated) as exc:
-        reason = str(exc) if isinstance(exc, Terminated) else "interrupted"
-        print(f"\n{reason}: saving a checkpoint ...", flush=True)
+            fault = _train_loop(trainer, last_score, stop)
+    except KeyboardInterrupt:  # a second Ctrl-C cut a step short: its state may be inconsistent, so keep the last
+        print(f"\ninterrupted twice: exiting without saving; {trainer.intact_checkpoint()}", flush=True)
+        trainer.close()
+        return 130
+    if stop.signum is not None or fault is not None:
+        if fault is not None:
+            print(f"dreamer-studio: error: {fault}", file=sys.stderr, flush=True)
+        print(f"\n{stop.reason if fault is None else 'stopped'}: saving a checkpoint ...", flush=True)
         path = _final_save(trainer, args.argv, logdir)
         if path:
             print(f"saved {path}; to resume, run: {_resume_command(args.argv, logdir)}", flush=True)
         trainer.close()
-        return 130 if path else 1
+        return 128 + stop.signum if path and fault is None else 1
     path = _final_save(trainer, args.argv, logdir)
     if path:
         print(f"done: {trainer.counters.env_frames:,} env frames, {trainer.updates:,} updates; saved {path}",
@@ -188,15 +206,23 @@ def _final_save(trainer, argv: list[str], logdir: Path) -> Path | None:
             return None
 
 
-def _train_loop(trainer, last_score: float) -> None:
-    """Steps the trainer to its end, saving on schedule and printing a progress line every 5 s."""
+def _train_loop(trainer, last_score: float, stop: StopRequest):
+    """Steps the trainer to its end or a stop signal, saving on schedule and printing a progress line every 5 s
+    and every warning the trainer has (an env rebuilt, a full disk). Returns the `RunStopped` that ended the
+    run early, or None."""
     from dreamer_core.checkpoint import SAVE_ERRORS
+    from dreamer_core.faults import RunStopped
 
     total = trainer.config.run.steps
     last_print = 0.0
     recent: deque[tuple[float, int]] = deque(maxlen=13)  # (time, agent steps) at the last ~60 s of prints
-    while not trainer.done:
-        info = trainer.step()
+    while not trainer.done and stop.signum is None:
+        try:
+            info = trainer.step()
+        except RunStopped as exc:
+            _print_notes(trainer)
+            return exc
+        _print_notes(trainer)
         if info.scores:
             last_score = info.scores[-1]
         if trainer.save_due():
@@ -217,10 +243,17 @@ def _train_loop(trainer, last_score: float) -> None:
             span, steps = now - recent[0][0], trainer.counters.agent_steps - recent[0][1]
             rate = steps / span if span > 0 else 0.0
             eta = (total - trainer.counters.agent_steps) / rate if rate > 0 else float("inf")
+            skipped = trainer.agent.skipped_updates
             print(f"frames {trainer.counters.env_frames:>8,} | steps {trainer.counters.agent_steps:>7,}/{total:,}"
                   f" | updates {trainer.updates:>6,} ({trainer.rates['fps/updates']:.2f}/s)"
+                  + (f", {skipped:,} skipped (non-finite)" if skipped else "") +
                   f" | env steps/s {trainer.rates['fps/policy']:.1f} | last score {_format_score(last_score)}"
                   f" | ETA {_format_eta(eta)}", flush=True)
+
+
+def _print_notes(trainer) -> None:
+    for note in trainer.take_notes():
+        print(f"warning: {note}", flush=True)
 
 
 def export(args: argparse.Namespace) -> int:

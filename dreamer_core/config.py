@@ -114,6 +114,10 @@ class RunConfig:
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
     compile: bool = False  # torch.compile the RSSM and imagination steps: ~1.2x faster updates on CPU, but the
     # first update compiles (20-90 s; needs a C++ compiler on CPU) and falls back to eager if compiling fails
+    env_failures: int = 5  # an env that raises is closed, rebuilt and its episode ended; this many failures
+    env_failure_window: int = 1_000  # within this many agent steps stop the run (after a save); 0: never stop
+    nonfinite_limit: int = 100  # this many non-finite (skipped) updates in a row stop the CLI (after a save) and
+    # pause the app, naming what went non-finite first; 0: never stop
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,12 @@ class Replay:
         if self.online and (t + 1) % self.length == 0:
             self.queue.append((worker, t + 1 - self.length))
 
+    def end_episode(self, worker: int = 0) -> None:
+        """Marks `worker`'s newest step `is_last` (not terminal): its env failed and was replaced, so the stored
+        episode ends there and the next step added starts a new one."""
+        if self.counts[worker] > 0 and "is_last" in self.data:
+            self.data["is_last"][worker * self.cap + (int(self.counts[worker]) - 1) % self.cap] = True
+
     def update(self, index: np.ndarray, values: dict[str, np.ndarray]) -> None:
         """Write `values[key]` (B, L', *shape) back at `index` (B, L', 2), skipping overwritten slots."""
         index = np.asarray(index, np.int64)

@@ -20,10 +20,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from dreamer_core import checkpoint
+from dreamer_core import checkpoint, episode
 from dreamer_core.agent import Agent
 from dreamer_core.config import Config
 from dreamer_core.envs import make_env
+from dreamer_core.faults import (EnvFailures, EnvRestarts, JsonlWriter, RunStopped, count_skip, remove_stale_temps,
+                                 restart_env)
 from dreamer_core.paths import writable_dir
 from dreamer_core.models import refuse_model_dir
 from dreamer_core.replay import Replay
@@ -48,6 +50,7 @@ class Counters:
     env_frames: int = 0  # agent steps times action repeat (the x-axis of published curves)
     episodes: int = 0
     train_credit: float = 0.0
+    env_restarts: int = 0  # envs rebuilt after raising; also picks a rebuilt env's seed, so resumes agree
 
 
 @dataclass
@@ -95,6 +98,9 @@ class LogdirLock:
         handle.write(f"pid {os.getpid()}\n")
         handle.flush()
         self._file = handle
+        # Holding the lock, no save of this run is under way: temp files here are a killed save's leftovers
+        # (with a large replay, gigabytes each).
+        self.removed = remove_stale_temps(logdir)
 
     def release(self) -> None:
         if self._file is not None:
@@ -167,6 +173,14 @@ class Trainer:
         self._last_log = self._last_save = self._last_report_time = time.time()
         self._rate_mark = (time.time(), 0, 0)  # (time, agent_steps, updates) for fps figures
         self.rates = {"fps/policy": 0.0, "fps/updates": 0.0}
+        self.notes: list[str] = list(dict.fromkeys(n for e in self.envs if (n := getattr(e, "note", ""))))
+        # ^ warnings for the caller to show once (see take_notes); an env's own note first
+        self._writers: dict[str, JsonlWriter] = {}
+        self.env_failures = EnvRestarts(run.env_failures, run.env_failure_window)
+        self.skip_streak = 0  # non-finite (skipped) updates in a row
+        self._first_skip: tuple[int, str] | None = None  # (env frames, what went non-finite) of this streak
+        self._stop: RunStopped | None = None  # found mid-step, raised once the step is complete
+        self._broken: EnvFailures | None = None  # an env could not be rebuilt: every later step raises this
         self.logdir = Path(logdir) if logdir else None
         self.resumed_from: Path | None = None
         self.checkpoint_frames: int | None = None  # env frames in the logdir's latest.ckpt (None: none written)
@@ -220,8 +234,20 @@ class Trainer:
         return self.counters.agent_steps >= self.config.run.steps
 
     # -- the loop ------------------------------------------------------------------------------------------------
+    def take_notes(self) -> list[str]:
+        """Warnings since the last call (an env rebuilt, a log file that cannot be written), each said once."""
+        notes = list(self.notes)
+        self.notes.clear()  # in place: the log writers hold self.notes.append
+        return notes
+
     def step(self) -> StepInfo:
-        """One policy step in every env, stored, plus the updates the train ratio has earned."""
+        """One policy step in every env, stored, plus the updates the train ratio has earned.
+
+        An env that raises is rebuilt and its episode ended (see faults.py). Raises `RunStopped` after a complete,
+        consistent step when the run cannot usefully go on (too many env failures or non-finite updates): the
+        caller saves and says why."""
+        if self._broken is not None:  # an env that could not be rebuilt: stepping on would store steps twice
+            raise self._broken
         obs_t = self.agent.to_tensors({k: v for k, v in self.obs.items() if not k.startswith("log/")})
         self.carry, action = self.agent.policy(self.carry, obs_t, self.gen)
         action_np = action.cpu().numpy()  # (N, A)
@@ -232,8 +258,7 @@ class Trainer:
             step.update(action=action_np[i], deter=deter[i], stoch=stoch[i])
             self.replay.add(step, worker=i)
         scores = self._track_episodes()
-        self.obs = self._stack([env.step(action_np[i], reset=bool(self.obs["is_last"][i]))
-                                for i, env in enumerate(self.envs)])
+        self.obs = self._stack([self._env_step(i, action_np[i]) for i in range(len(self.envs))])
         n = len(self.envs)
         self.counters.agent_steps += n
         self.counters.env_frames += n * self.config.env.action_repeat
@@ -243,23 +268,37 @@ class Trainer:
             t = self.config.train
             self.counters.train_credit += n * self.config.run.train_ratio / (t.batch_size * t.batch_length)
             while self.counters.train_credit >= 1.0:
-                self.counters.train_credit -= 1.0
                 metrics = self.train_once()
+                self.counters.train_credit -= 1.0  # spent only once the update is done
                 trained += 1
         self._update_rates()
         self._maybe_log()
+        if self._stop is not None:
+            stop, self._stop = self._stop, None
+            raise stop
         return StepInfo(self.counters.agent_steps, self.counters.env_frames, self.updates, trained, scores,
                         metrics)
 
+    def _env_step(self, i: int, action: np.ndarray) -> dict[str, np.ndarray]:
+        try:
+            return self.envs[i].step(action, reset=bool(self.obs["is_last"][i]))
+        except Exception as exc:  # noqa: BLE001 - any env error (PhysicsError, a gym env's RuntimeError ...)
+            return restart_env(self, i, exc)  # ends its episode in replay, rebuilds it (faults.py)
+
     def train_once(self) -> dict[str, float]:
-        """One update on a replay batch; refreshed latents go back into replay."""
+        """One update on a replay batch; refreshed latents go back into replay. A skipped (non-finite) update
+        writes nothing back: its latents may be NaN."""
         t = self.config.train
         batch = self.replay.sample(t.batch_size)
         index = batch.pop("index")  # (B, K+T, 2)
         data = self.agent.to_tensors({k: v for k, v in batch.items() if not k.startswith("log/")})
         metrics, states = self.agent.train_step(data, self.gen)
-        self.replay.update(index[:, t.replay_context :], {"deter": states.deter.cpu().numpy(),
-                                                           "stoch": states.stoch.cpu().numpy()})
+        if metrics["finite"]:
+            self.skip_streak, self._first_skip = 0, None
+            self.replay.update(index[:, t.replay_context :], {"deter": states.deter.cpu().numpy(),
+                                                               "stoch": states.stoch.cpu().numpy()})
+        else:
+            count_skip(self)
         for key, value in metrics.items():
             self._pending.setdefault("train/" + key, []).append(value)
         return metrics
@@ -303,13 +342,16 @@ class Trainer:
         self._last_log = now
         self._update_rates()
         row: dict[str, float] = {"step": self.counters.env_frames, "agent_steps": self.counters.agent_steps,
-                                 "updates": self.updates, "episodes": self.counters.episodes, "time": now}
+                                 "updates": self.updates, "episodes": self.counters.episodes, "time": now,
+                                 "env/restarts": self.counters.env_restarts}
         row.update(self.rates)
         row.update({k: float(np.mean(v)) for k, v in self._pending.items()})
         stats = self.replay.stats()
         row.update({f"replay/{k}": float(v) for k, v in stats.items()})
         self._pending.clear()
         self.history.append(row)
+        for writer in self._writers.values():  # rows a full disk held back
+            writer.retry()
         self._append_jsonl("metrics.jsonl", row)
         return row
 
@@ -329,9 +371,11 @@ class Trainer:
                 os.replace(tmp, path)
 
     def _append_jsonl(self, name: str, row: dict[str, Any]) -> None:
+        """Whole lines or nothing; a full disk is said once and retried while training goes on (faults.py)."""
         if self.logdir:
-            with open(self.logdir / name, "a") as f:
-                f.write(json.dumps(row) + "\n")
+            if name not in self._writers:
+                self._writers[name] = JsonlWriter(self.logdir / name, self.notes.append)
+            self._writers[name].append(row)
 
     def flush(self) -> None:
         self._maybe_log(force=True)
@@ -368,6 +412,7 @@ class Trainer:
             "scores": [list(s) for s in self.scores],
             "rng": {"torch": torch.get_rng_state(), "gen": self.gen.get_state(),
                     "numpy": np.random.get_state()[1], "numpy_pos": int(np.random.get_state()[2])},
+            "episode": episode.capture(self),  # the episode in flight: a resume continues it exactly
         }
         checkpoint.save(path, state)
         self._last_save = time.time()
@@ -409,11 +454,7 @@ class Trainer:
         else:  # saved on another device type (a CUDA run opened on a CPU machine): its state does not fit here
             self.gen.manual_seed(int(torch.randint(2**62, (1,)).item()))
         np.random.set_state(("MT19937", np.asarray(rng["numpy"], np.uint32), int(rng["numpy_pos"]), 0, 0.0))
-        # Envs restart their episodes: the carry starts from zeros at the first (is_first) step.
-        self.carry = self.agent.initial_carry(len(self.envs))
-        self.obs = self._stack([e.step(None, reset=True) for e in self.envs])
-        self.episode_return[:] = 0
-        self.episode_length[:] = 0
+        episode.restore(self, state.get("episode"))  # or, from an older checkpoint, reset the envs
         self._rate_mark = (time.time(), self.counters.agent_steps, self.updates)  # no rate across the jump
 
     def close(self) -> None:

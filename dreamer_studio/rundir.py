@@ -68,7 +68,9 @@ class MetricsTail:
         rows = []
         for line in data[:end].splitlines()[-limit:]:
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)  # old files hold bare NaN tokens, which Python's json reads
             except json.JSONDecodeError:
-                continue  # a damaged line is skipped, not fatal
+                continue  # a damaged line (torn by a crash or a full disk, older versions) is skipped, not fatal
+            if isinstance(row, dict):  # null (a non-finite value) reads as NaN, as the live rows hold it
+                rows.append({k: float("nan") if v is None else v for k, v in row.items()})
         return rows

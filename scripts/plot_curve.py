@@ -16,6 +16,19 @@ from pathlib import Path
 import numpy as np
 
 
+def read_rows(path: Path) -> list[dict]:
+    """The whole rows of a jsonl log: a line torn by a crash or a full disk (older versions) is skipped."""
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and "step" in row and "episode/score" in row:
+            rows.append(row)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("logdir", type=Path)
@@ -27,9 +40,9 @@ def main() -> None:
     parser.add_argument("--official", default=None, metavar="TASK:OBS",
                         help="draw the official DreamerV3 curve of this task, e.g. dmc_cartpole_balance:vision")
     args = parser.parse_args()
-    rows = [json.loads(line) for line in (args.logdir / "scores.jsonl").read_text().splitlines() if line]
+    rows = read_rows(args.logdir / "scores.jsonl")
     frames = np.array([r["step"] for r in rows])
-    returns = np.array([r["episode/score"] for r in rows])
+    returns = np.array([np.nan if r["episode/score"] is None else r["episode/score"] for r in rows], float)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out.with_suffix(".csv"), "w") as f:
         f.write("env_frames,return\n")

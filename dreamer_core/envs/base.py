@@ -7,6 +7,7 @@ envs. Keys starting with `log/` are for display only and never reach the model.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -100,6 +101,19 @@ def _check_action(action: np.ndarray | None, space: Space) -> np.ndarray:
     return action
 
 
+def _mujoco_warning(message: str) -> None:
+    print(f"MuJoCo warning: {message}", file=sys.stderr, flush=True)
+
+
+def keep_cwd_clean() -> None:
+    """MuJoCo's default warning handler also appends to MUJOCO_LOG.TXT in the current directory (gymnasium's
+    MuJoCo envs use it; dm_control installs its own): print MuJoCo's warnings to stderr only. Cheap enough for
+    every reset; a no-op until something has imported mujoco."""
+    mujoco = sys.modules.get("mujoco")
+    if mujoco is not None and hasattr(mujoco, "set_mju_user_warning") and mujoco.get_mju_user_warning() is None:
+        mujoco.set_mju_user_warning(_mujoco_warning)
+
+
 class BaseEnv:
     """Implements the step contract once: reset flags, action repeat, time limit and misuse errors.
 
@@ -127,6 +141,7 @@ class BaseEnv:
 
     def step(self, action: np.ndarray | None, reset: bool) -> dict[str, np.ndarray]:
         if reset:
+            keep_cwd_clean()
             self._reset()
             self._running, self._steps = True, 0
             return self._pack(0.0, True, False, False)
@@ -150,6 +165,22 @@ class BaseEnv:
 
     def close(self) -> None:
         self._running = False
+
+    def get_state(self) -> dict[str, Any] | None:
+        """Everything needed to continue this env's episode and RNG exactly (saved with a checkpoint), or None
+        where the backend cannot say (gymnasium envs): a resumed run then starts a new episode."""
+        inner = self._get_state()
+        return None if inner is None else {"running": self._running, "steps": self._steps, "env": inner}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self._set_state(state["env"])
+        self._running, self._steps = bool(state["running"]), int(state["steps"])
+
+    def _get_state(self) -> dict[str, Any] | None:
+        return None
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        raise NotImplementedError
 
     def _pack(self, reward: float, first: bool, last: bool, terminal: bool) -> dict[str, np.ndarray]:
         obs = {

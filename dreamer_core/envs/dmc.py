@@ -21,6 +21,10 @@ if sys.platform.startswith("linux"):
 ALIASES = {"cup": "ball_in_cup"}
 # Camera 0 of quadruped looks at the floor; the official configs use camera 2.
 DEFAULT_CAMERAS = {"quadruped": 2}
+# Model fields that tasks randomise per episode (reacher's and swimmer's targets, finger's target site, colours):
+# saved with the physics state so a resumed episode has the same target.
+MODEL_FIELDS = ("body_pos", "body_quat", "geom_pos", "geom_quat", "geom_size", "geom_rgba", "site_pos",
+                "site_size", "site_rgba", "mat_rgba")
 
 
 def parse_task(name: str) -> tuple[str, str]:
@@ -92,6 +96,30 @@ class DMCEnv(BaseEnv):
             # The camera returns a flipped view of its reused buffer: copy, or stored frames change later.
             obs[self._image_key] = np.ascontiguousarray(self._camera.render())
         return obs
+
+    def _get_state(self) -> dict[str, Any]:
+        import mujoco
+
+        physics = self._env.physics
+        spec = mujoco.mjtState.mjSTATE_INTEGRATION  # everything mj_step reads, warm start included
+        state = np.empty(mujoco.mj_stateSize(physics.model.ptr, spec))
+        mujoco.mj_getState(physics.model.ptr, physics.data.ptr, state, spec)
+        return {"physics": state, "model": {k: getattr(physics.model, k).copy() for k in MODEL_FIELDS},
+                "task_rng": self._env.task.random.get_state(), "step_count": int(self._env._step_count),
+                "reset_next": bool(self._env._reset_next_step)}
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        import mujoco
+
+        physics = self._env.physics
+        for key, value in state["model"].items():
+            getattr(physics.model, key)[:] = value
+        mujoco.mj_setState(physics.model.ptr, physics.data.ptr, np.asarray(state["physics"], np.float64),
+                           mujoco.mjtState.mjSTATE_INTEGRATION)
+        physics.forward()  # the derived quantities (positions, contacts) dm_control's next step starts from
+        self._env.task.random.set_state(state["task_rng"])
+        self._env._step_count = int(state["step_count"])
+        self._env._reset_next_step = bool(state["reset_next"])
 
     def close(self) -> None:
         super().close()

@@ -5,11 +5,17 @@ that slides across the image (and as a one-hot in `vector`); choosing action k p
 dummy_cont: a square the agent moves by 0.25 * action per frame towards a fixed target marker; the reward
 is 1 minus half the mean distance, so it lies in [0, 1].
 Episodes last 40 agent steps (or config.time_limit) and end by time limit only.
+
+Fault injection (for tests and scripts/fault_injection.py, also through the CLI): the environment variable
+`DREAMER_DUMMY_FAULT=<kind>:<n>` makes every dummy env fail on its n-th, 2n-th, ... step (counted per env
+instance, resets excluded): kind `RuntimeError` or `ValueError` raises it; kind `nan` instead returns NaN
+observations and rewards from the n-th step on.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,6 +48,30 @@ class DummyEnv(BaseEnv):
         self._targets = np.zeros(0, np.int64)  # disc: class to choose at each agent step of the episode
         self._pos = np.zeros(2)  # cont: agent square in [-1, 1]^2
         self._goal = np.zeros(2)  # cont: target marker in [-1, 1]^2
+        self._calls = 0  # steps taken by this instance (for fault injection)
+        self._fault = _fault_spec(os.environ.get("DREAMER_DUMMY_FAULT", ""))
+
+    def step(self, action: np.ndarray | None, reset: bool) -> dict[str, np.ndarray]:
+        if self._fault and not reset:
+            kind, n = self._fault
+            self._calls += 1
+            if kind != "nan" and self._calls % n == 0:
+                raise {"RuntimeError": RuntimeError, "ValueError": ValueError}[kind](
+                    f"injected fault (DREAMER_DUMMY_FAULT) at step {self._calls} of this env")
+            if kind == "nan" and self._calls >= n:
+                return {k: (np.full_like(v, np.nan) if v.dtype.kind == "f" else v)
+                        for k, v in super().step(action, reset).items()}
+        return super().step(action, reset)
+
+    def _get_state(self) -> dict[str, Any]:
+        return {"rng": self._rng.bit_generator.state, "targets": self._targets.copy(), "pos": self._pos.copy(),
+                "goal": self._goal.copy(), "calls": self._calls}
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        self._rng.bit_generator.state = state["rng"]
+        self._targets = np.array(state["targets"])
+        self._pos, self._goal = np.array(state["pos"]), np.array(state["goal"])
+        self._calls = int(state["calls"])
 
     def _reset(self) -> None:
         # The whole episode's targets are drawn up front; agent step t shows and rewards targets[t].
@@ -92,3 +122,12 @@ class DummyEnv(BaseEnv):
 
     def _paint(self, image: np.ndarray, x: int, y: int, colour: np.ndarray) -> None:
         image[y : y + self._square, x : x + self._square] = colour
+
+
+def _fault_spec(text: str) -> tuple[str, int] | None:
+    if not text:
+        return None
+    kind, _, n = text.partition(":")
+    if kind not in ("RuntimeError", "ValueError", "nan") or not n.isdigit() or int(n) < 1:
+        raise ValueError(f"DREAMER_DUMMY_FAULT={text!r}: use RuntimeError:<n>, ValueError:<n> or nan:<n> (n >= 1)")
+    return kind, int(n)

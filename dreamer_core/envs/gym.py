@@ -24,6 +24,14 @@ class GymEnv(BaseEnv):
         self._vision = config.obs == "vision"
         self._image_key = "image" if self._vision else ("log/image" if config.log_image else None)
         self._size = config.size
+        self.note = ""  # said once by the trainer
+        if self._image_key and not _renders_frames(env_id):  # else gymnasium's bare AssertionError, or a warning
+            if self._vision:
+                raise ValueError(f"{self.name} renders no frames (it has no 'rgb_array' render mode); use --obs "
+                                 "proprio (this env draws no frames to learn from)")
+            self._image_key = None
+            self.note = (f"{self.name} renders no frames (it has no 'rgb_array' render mode): training from its "
+                         "vectors without a display frame")
         self._env = _make(env_id, config, render=self._image_key is not None)
         self._seed: int | None = seed  # only the first reset is seeded; later ones continue its RNG
 
@@ -80,6 +88,21 @@ def _make(env_id: str, config: EnvConfig, render: bool) -> Any:
         return gymnasium.make(spec, **kwargs)
     except gymnasium.error.Error as error:  # missing extra (box2d, atari), bad kwargs
         raise ValueError(f"gymnasium cannot make 'gym_{env_id}': {error}") from error
+
+
+def _renders_frames(env_id: str) -> bool:
+    """Whether the registered env lists 'rgb_array' among its render modes (True when it does not say)."""
+    from gymnasium.envs.registration import load_env_creator
+
+    from . import gym_spec
+
+    try:
+        spec = gym_spec(f"gym_{env_id}")
+        creator = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
+        modes = getattr(creator, "metadata", {}).get("render_modes")
+    except Exception:  # noqa: BLE001 - an unknown or broken id: _make reports it
+        return True
+    return modes is None or "rgb_array" in modes
 
 
 def _actions(space: Any, task: str) -> ContinuousActions | DiscreteActions:
