@@ -344,6 +344,7 @@ def validate(config: Config) -> None:
 INF = float("inf")
 # Allowed range of every numeric field, as (low, high, low_open, high_open): a config from a file or `--set` with a
 # value outside it (or nan / inf) would train nothing (lr=nan makes every weight NaN after one update) or crash.
+# A numeric field missing here must be at least 0.
 _RANGES: dict[str, tuple[float, float, bool, bool]] = {
     **{f"model.{k}": (1, INF, False, True) for k in ("deter", "hidden", "stoch", "classes", "blocks", "depth",
                                                      "units", "kernel")},
@@ -395,8 +396,8 @@ def _check_fields(config: Config) -> None:
                 raise ValueError(f"{name} must be {'a number' if numeric else 'a ' + kind.__name__}, got {value!r}")
             if kind is float and not math.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
-            bounds = _RANGES.get(name)
-            if numeric and bounds:
+            bounds = _RANGES.get(name, (0, INF, False, True))  # a field without an entry: never negative
+            if numeric:
                 low, high, low_open, high_open = bounds
                 if value < low or value > high or (low_open and value == low) or (high_open and value == high):
                     raise ValueError(f"{name} must be {_interval(*bounds)}, got {value!r}")
