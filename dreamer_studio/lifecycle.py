@@ -63,6 +63,7 @@ class RunLifecycle:
         worker.errored.connect(self.on_error)
         worker.imagine_failed.connect(self.on_imagine_failed)
         worker.stop_save_failed.connect(self.on_stop_save_failed)
+        worker.warned.connect(lambda text: self.notify(f"warning: {text}", 15_000))
         worker.report_ready.connect(self.on_report)
         worker.saved.connect(self.on_saved)
         worker.loaded.connect(self.on_loaded)

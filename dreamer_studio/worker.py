@@ -23,6 +23,7 @@ from pathlib import Path
 from PySide6.QtCore import QThread, Signal
 
 from dreamer_core.checkpoint import SAVE_ERRORS
+from dreamer_core.faults import RunStopped
 from dreamer_studio import commands as cmd
 from dreamer_studio.imagine import imagine
 from dreamer_studio.rundir import CHECKPOINT_NAME, MetricsTail, checkpoint_path, load_config
@@ -51,6 +52,7 @@ class TrainerWorker(QThread):
     errored = Signal(str, str, str)  # title, message, details (traceback)
     imagine_failed = Signal(int, str, str)  # request id, message, details: training goes on, settings are kept
     stop_save_failed = Signal(str, str)  # message, details: the run did not stop (it is paused instead)
+    warned = Signal(str)  # said once by the trainer (an env rebuilt, a full disk, a skipped update): training goes on
     stopped = Signal()  # emitted last, from the trainer thread, before run() returns
 
     def __init__(self, config=None, logdir: str | Path | None = None, resume: bool = True, paused: bool = False,
@@ -206,6 +208,8 @@ class TrainerWorker(QThread):
     def _fail(self, exc: BaseException) -> None:
         if isinstance(exc, PeriodicSaveError):
             title, text = "Could not save a checkpoint", str(exc)
+        elif isinstance(exc, RunStopped):  # the env keeps failing, or every update is non-finite
+            title, text = "Training stopped", str(exc)
         else:
             title = "Load failed" if "checkpoint" in type(exc).__name__.lower() else "Error in the trainer thread"
             text = f"{type(exc).__name__}: {exc}" if not str(exc).startswith(type(exc).__name__) else str(exc)
@@ -254,8 +258,12 @@ class TrainerWorker(QThread):
         if tr.done:
             self._phase = "finished"
             return
-        info = tr.step()
-        self._dirty = True
+        self._dirty = True  # also when the step raises: it stored and trained before it did
+        try:
+            info = tr.step()
+        finally:
+            for note in tr.take_notes():
+                self.warned.emit(note)
         if info.scores:
             self._last_score = info.scores[-1]
         if info.trained and not self._started_training:
@@ -445,7 +453,8 @@ class TrainerWorker(QThread):
         if message is None:
             message = {
                 "collecting": f"collecting the first {fill:,} steps… {have:,}/{fill:,}",
-                "training": "training",
+                "training": "training" + (f" · {tr.agent.skipped_updates:,} updates skipped (non-finite)"
+                                         if tr.agent.skipped_updates else ""),
                 "paused": "paused" + ("" if have >= fill else f" (collected {have:,}/{fill:,} steps)"),
                 "watching": f"watching {self.watch_dir} (read-only; Resume trains a local copy)",
                 "finished": f"finished: {tr.counters.agent_steps:,} steps",
