@@ -83,8 +83,10 @@ class _Checker:
                 self.count(got, f"{name}[{key!r}]", float, signed=True)
 
 
-def check(state: Any, trainer: Trainer, path: Any) -> dict[str, Any]:
-    """Validates a loaded checkpoint against `trainer`; returns the converted values to swap in."""
+def check(state: Any, trainer: Trainer, path: Any, optional: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Validates a loaded checkpoint against `trainer`; returns the converted values to swap in. `optional` maps
+    entries a checkpoint may lack (older versions) to a template of what they hold when present, e.g. the live
+    trainer's own value: a present entry must have the template's structure (see `like_template`)."""
     c = _Checker(path)
     c.dict(state, "the checkpoint", KEYS)
     _check_config(c, state["config"], trainer.config)
@@ -95,8 +97,36 @@ def check(state: Any, trainer: Trainer, path: Any) -> dict[str, Any]:
     c.count(agent["updates"], "agent.updates")
     c.count(agent["skipped"], "agent.skipped")
     _check_replay(c, state["replay"], trainer.replay)
+    for key, template in (optional or {}).items():
+        if state.get(key) is not None:
+            like_template(c, state[key], template, key)
     return {"counters": _check_counters(c, state["counters"], trainer), "scores": _check_scores(c, state["scores"]),
             "rng": _check_rng(c, state["rng"], trainer)}
+
+
+def like_template(c: _Checker, saved: Any, live: Any, name: str) -> None:
+    """`saved` has the structure of `live`: the same dict keys, list lengths, tensor and array shapes and dtypes,
+    and scalars of the same kind. A None in `live` stands for contents of its own (an env's opaque state)."""
+    if live is None:
+        return
+    if isinstance(live, dict):
+        c.dict(saved, name, tuple(live))
+        for key, value in live.items():
+            like_template(c, saved[key], value, f"{name}[{key!r}]")
+    elif isinstance(live, (list, tuple)):
+        if not isinstance(saved, (list, tuple)) or len(saved) != len(live):
+            c.fail(f"{name} is {type(saved).__name__} of {len(saved) if isinstance(saved, (list, tuple)) else '?'}"
+                   f" entries, this run's {len(live)}")
+        for i, (got, want) in enumerate(zip(saved, live)):
+            like_template(c, got, want, f"{name}[{i}]")
+    elif isinstance(live, (torch.Tensor, np.ndarray)):
+        if type(saved) is not type(live) or _shape(saved) != _shape(live) or saved.dtype != live.dtype:
+            got = f"{saved.dtype} {list(saved.shape)}" if hasattr(saved, "shape") else type(saved).__name__
+            c.fail(f"{name} is {got}, this run's {live.dtype} {list(live.shape)}")
+    elif isinstance(live, (bool, int, float, str)):
+        kinds = (bool,) if isinstance(live, bool) else (str,) if isinstance(live, str) else (int, float, np.number)
+        if not isinstance(saved, kinds) or (isinstance(saved, bool) and not isinstance(live, bool)):
+            c.fail(f"{name} is {saved!r}, not of type {type(live).__name__}")
 
 
 def _check_config(c: _Checker, text: Any, config: Config) -> None:

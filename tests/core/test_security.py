@@ -250,3 +250,28 @@ def test_a_trainer_checkpoint_in_the_old_format_still_loads(good_checkpoint, tmp
     assert trainer.counters.agent_steps == 80 and trainer.updates == good["agent"]["updates"]
     trainer.step()
     trainer.close()
+
+
+def test_an_optional_entry_must_fit_its_template(good_checkpoint):
+    """Entries newer code adds (the episode in flight, say) are checked against a template of the live trainer's
+    own value when present, and may be absent (older checkpoints)."""
+    from dreamer_core import trainer_state
+    from dreamer_core.checkpoint import CheckpointError
+
+    config, good = good_checkpoint
+    trainer = Trainer(config)
+    template = {"obs": trainer.obs, "carry": [trainer.carry.action], "opaque": None, "n": 3}
+    state = clone(good)
+    state.pop("extra", None)
+    trainer_state.check(state, trainer, "x.ckpt", optional={"extra": template})  # absent: fine
+    state["extra"] = {**clone(template), "opaque": {"anything": 1}}
+    trainer_state.check(state, trainer, "x.ckpt", optional={"extra": template})  # present and fitting
+    for broken, message in [({"obs": {**trainer.obs, "vector": np.zeros((1, 9), np.float32)}},
+                             r"extra\['obs'\]\['vector'\] is float32 \[1, 9\], this run's float32 \[1, 4\]"),
+                            ({"carry": []}, r"extra\['carry'\] is list of 0 entries"),
+                            ({"n": "three"}, r"extra\['n'\] is 'three', not of type int"),
+                            ({"obs": 5}, r"extra\['obs'\] is a int, not a dict")]:
+        state["extra"] = {**clone(template), **broken}
+        with pytest.raises(CheckpointError, match=message):
+            trainer_state.check(state, trainer, "x.ckpt", optional={"extra": template})
+    trainer.close()
