@@ -78,6 +78,17 @@ def test_train_and_resume_with_an_importing_task_run_nothing(tmp_path, monkeypat
     # Reading the run's config.json (studio --open, export) refuses it before any env is built.
     with pytest.raises(ValueError, match="env.task"):
         Config.from_dict(json.loads((run / "config.json").read_text()))
+    # A checkpoint whose stored config names it (resume, the studio's Load and watch read that config).
+    from dreamer_core import checkpoint
+    from dreamer_core.checkpoint import CheckpointError
+
+    state = checkpoint.load(run / "latest.ckpt")
+    state["config"] = (run / "config.json").read_text()
+    checkpoint.save(run / "latest.ckpt", state)
+    trainer = Trainer(base)
+    with pytest.raises(CheckpointError, match="stored config is invalid.*env.task"):
+        trainer.load(run / "latest.ckpt")
+    trainer.close()
     assert not marker.exists()
 
 
