@@ -134,7 +134,8 @@ class DreamPlayer:
     def restorable(self) -> bool:
         return self.real_env is not None and self.context.env_state is not None
 
-    def _base_info(self) -> str:
+    def source_info(self) -> str:
+        """What the real side is: restored, fresh reset, or none."""
         if self.real_env is None:
             return NO_REAL
         return RESTORED if self.restorable else FRESH
@@ -159,7 +160,7 @@ class DreamPlayer:
                          self._state.deter[0].cpu().numpy(), self._state.stoch[0].cpu().numpy(),
                          real_frame=c.frame if self.real_env is not None else None,
                          real_vector=c.vector if self.real_env is not None else None,
-                         info=self._base_info())
+                         info=self.source_info())
         step.error = _error(step)
         step.latency = time.perf_counter() - began
         self.steps = [step]
@@ -186,7 +187,7 @@ class DreamPlayer:
             vector = torch.cat([symexp(out[k][0]) for k in sorted(self.agent.vector_dims)], -1).cpu().numpy()
         step = DreamStep(len(self.steps), action, frame, vector, reward, cont, value,
                          self._state.deter[0].cpu().numpy(), self._state.stoch[0].cpu().numpy(),
-                         info=self._base_info())
+                         info=self.source_info())
         self._real_step(step, action)
         step.error = _error(step)
         step.latency = time.perf_counter() - began

@@ -143,7 +143,7 @@ class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
         bar.setMovable(False)
         specs = [("Start", "Ctrl+Return", "start"), ("Pause", "Ctrl+Space", "toggle"), ("Step", "Ctrl+Right", "step"),
                  ("Stop", "", "stop"), ("Save", "Ctrl+S", "save"), ("Load…", "Ctrl+L", "load"),
-                 ("Open run…", "Ctrl+O", "open_run"), ("Export…", "Ctrl+E", "export")]
+                 ("Open run…", "Ctrl+O", "open_run"), ("Export…", "Ctrl+E", "export"), ("Play", "Ctrl+P", "play")]
         self.actions_by_name: dict[str, QAction] = {}
         for text, keys, name in specs:
             action = QAction(text, self)
@@ -283,6 +283,10 @@ class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
                 self.open_run_dir(path)
         elif name == "export":
             self.on_export_clicked()
+        elif name == "play":  # play inside the dream (play.py)
+            from dreamer_studio.play import open_play
+
+            open_play(self)
 
     def start_or_resume(self) -> None:
         """Start/resume: resumes a paused run in place; on a stopped (or stopping) run, starts it again from its

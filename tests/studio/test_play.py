@@ -1,0 +1,180 @@
+"""Play inside the dream (dreamer_studio.play): held keys step the real debug model, with a real env beside it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from dreamer_core import play as core_play
+from dreamer_core import video
+from dreamer_studio.play import PUSH, PlayWindow
+
+from .helpers import debug_config, fill_and_report
+
+
+@pytest.fixture
+def open_play(qtbot, make_worker):
+    """A Play window on a paused debug run that holds a report; closed (its thread joined) at the end."""
+    windows = []
+
+    def factory(task="dummy_disc", obs="vision", manual=False):
+        worker = make_worker(task, obs, paused=True)
+        worker.start()
+        qtbot.waitUntil(lambda: worker.info is not None, timeout=30_000)
+        fill_and_report(qtbot, worker)
+        win = PlayWindow(worker)
+        qtbot.addWidget(win)
+        windows.append(win)
+        if manual:
+            win.timer.stop()  # the test ticks the clock itself, one exact step per tick
+        win.show()
+        qtbot.waitUntil(lambda: len(win.steps) >= 1, timeout=30_000)  # step 0: the real context
+        return win
+
+    yield factory
+    for win in windows:
+        win.close()
+
+
+def _tick(qtbot, win):
+    """One clock tick that steps, and its answer."""
+    before = len(win.steps)
+    win.tick()
+    qtbot.waitUntil(lambda: len(win.steps) == before + 1 and not win.in_flight, timeout=10_000)
+    return win.steps[-1]
+
+
+def _hold(qtbot, win, key):
+    qtbot.keyPress(win, key)
+
+
+def _release(qtbot, win, key):
+    qtbot.keyRelease(win, key)
+
+
+def test_held_keys_on_the_timer_give_the_expected_action_sequence(qtbot, open_play):
+    win = open_play("dummy_disc")
+    qtbot.keyClick(win, Qt.Key.Key_Space)  # pause: no step goes out until the keys are held
+    assert win.paused
+    _hold(qtbot, win, Qt.Key.Key_2)
+    qtbot.keyClick(win, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: len(win.steps) >= 5, timeout=20_000)
+    _release(qtbot, win, Qt.Key.Key_2)
+    _hold(qtbot, win, Qt.Key.Key_Right)  # arrows pick discrete actions too (→ is action 2)
+    _hold(qtbot, win, Qt.Key.Key_3)  # the newest key wins: action 3
+    n = len(win.steps)
+    qtbot.waitUntil(lambda: len(win.steps) >= n + 4, timeout=20_000)
+    qtbot.keyClick(win, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not win.in_flight, timeout=10_000)
+    chosen = [int(s.action.argmax()) for s in win.steps[1:]]
+    switch = chosen.index(2)
+    assert switch >= 4 and chosen[:switch] == [1] * switch and chosen[switch:] == [2] * (len(chosen) - switch)
+    assert [s.t for s in win.steps] == list(range(len(win.steps)))
+    assert all(np.array_equal(s.action, np.eye(3, dtype=np.float32)[c]) for s, c in zip(win.steps[1:], chosen))
+    assert "action 3 of 3" in win.readout.text()
+    for key in (Qt.Key.Key_Right, Qt.Key.Key_3):
+        _release(qtbot, win, key)
+    assert win.keys.action().argmax() == 0  # nothing held: action 1
+
+
+def test_continuous_keys_choose_a_dimension_and_push_it(qtbot, open_play):
+    win = open_play("dummy_cont", manual=True)
+    _hold(qtbot, win, Qt.Key.Key_Up)
+    got = [_tick(qtbot, win).action for _ in range(3)]
+    _release(qtbot, win, Qt.Key.Key_Up)
+    qtbot.keyClick(win, Qt.Key.Key_Right)  # → chooses dimension 2
+    _hold(qtbot, win, Qt.Key.Key_Down)
+    got += [_tick(qtbot, win).action for _ in range(2)]
+    _release(qtbot, win, Qt.Key.Key_Down)
+    got.append(_tick(qtbot, win).action)  # released: the vector stays where it was left
+    assert "[-1.0]" in win.readout.text() and "dim 2/2" in win.readout.text()
+    qtbot.keyClick(win, Qt.Key.Key_0)
+    got.append(_tick(qtbot, win).action)
+    expected = [(PUSH, 0), (1, 0), (1, 0), (1, -PUSH), (1, -1), (1, -1), (0, 0)]
+    np.testing.assert_allclose(np.stack(got), np.array(expected, np.float32))
+
+
+def test_r_resets_to_the_real_context_and_replays_the_same_dream(qtbot, open_play):
+    win = open_play("dummy_disc", manual=True)
+    start = win.steps[0]
+    _hold(qtbot, win, Qt.Key.Key_3)
+    first = [_tick(qtbot, win) for _ in range(4)]
+    assert not np.array_equal(first[-1].real_frame, start.real_frame)
+    qtbot.keyClick(win, Qt.Key.Key_R)
+    qtbot.waitUntil(lambda: len(win.steps) == 1 and not win.in_flight, timeout=10_000)
+    again = win.steps[0]
+    assert again.t == 0 and again is not start
+    np.testing.assert_array_equal(again.frame, start.frame)  # the same real start frame
+    np.testing.assert_array_equal(again.real_frame, start.real_frame)
+    np.testing.assert_array_equal(again.stoch, start.stoch)  # the same start latent
+    second = [_tick(qtbot, win) for _ in range(4)]
+    for a, b in zip(first, second):  # same seed, same actions: the same dream, and the real env replays too
+        np.testing.assert_array_equal(a.frame, b.frame)
+        np.testing.assert_array_equal(a.real_frame, b.real_frame)
+
+
+def test_dm_control_real_beside_dream_has_zero_error_at_step_0(qtbot, open_play):
+    win = open_play("dmc_cartpole_balance", manual=True)
+    step0 = win.steps[0]
+    assert step0.error == 0.0 and step0.real_frame.shape == (64, 64, 3)
+    assert core_play.RESTORED in win.status.text()
+    assert "error 0.0" in win.hud.text()
+    step1 = _tick(qtbot, win)
+    assert step1.error is not None and step1.error > 0  # an untrained-ish dream departs from real physics
+    x, y = win.error_curve.getData()
+    assert list(x) == [0, 1] and y[0] == 0.0 and y[1] == pytest.approx(step1.error)
+
+
+def test_recording_reads_back_with_the_right_frame_count(qtbot, open_play, tmp_path):
+    win = open_play("dummy_disc", manual=True)
+    _hold(qtbot, win, Qt.Key.Key_2)
+    for _ in range(5):
+        _tick(qtbot, win)
+    win.record(tmp_path / "session")
+    qtbot.waitUntil(lambda: bool(win.last_record), timeout=30_000)
+    npz, mp4 = win.last_record
+    rec = core_play.load_recording(npz)
+    assert len(rec) == 6 and rec.dream_frames.shape[0] == 6 and rec.real_frames.shape[0] == 6
+    assert rec.actions.argmax(-1).tolist() == [1] * 5
+    assert rec.meta["task"] == "dummy_disc"
+    assert len(video.read_video(mp4)) == 6
+
+
+def test_space_pauses_the_dream(qtbot, open_play):
+    win = open_play("dummy_disc")
+    qtbot.waitUntil(lambda: len(win.steps) >= 3, timeout=20_000)
+    qtbot.keyClick(win, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not win.in_flight, timeout=10_000)
+    count = len(win.steps)
+    for _ in range(5):  # five ticks of the clock go by without a step
+        with qtbot.waitSignal(win.ticked, timeout=5_000):
+            pass
+    assert len(win.steps) == count and "paused" in win.status.text()
+    qtbot.keyClick(win, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: len(win.steps) >= count + 2, timeout=20_000)
+
+
+def test_hud_toggles_and_escape_leaves_play(qtbot, open_play):
+    win = open_play("dummy_disc", manual=True)
+    assert win.hud.isVisible() and "predicted reward" in win.hud.text() and "continue" in win.hud.text()
+    qtbot.keyClick(win, Qt.Key.Key_H)
+    assert not win.hud.isVisible() and not win.hud_box.isChecked()
+    qtbot.keyClick(win, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: win.thread.isFinished(), timeout=10_000)
+    assert not win.isVisible()
+
+
+def test_the_window_opens_play_from_its_toolbar(qtbot, make_window):
+    from .helpers import wait_report
+
+    window = make_window(debug_config())
+    wait_report(qtbot, window)
+    window.actions_by_name["play"].trigger()
+    win = window.play_window
+    try:
+        assert isinstance(win, PlayWindow) and win.isVisible()
+        qtbot.waitUntil(lambda: len(win.steps) >= 2, timeout=30_000)  # it plays while the run trains
+        assert win.thread.weights_updates is not None
+    finally:
+        win.close()
