@@ -439,7 +439,9 @@ class Trainer:
         from dreamer_core import trainer_state
 
         state = checkpoint.load(path, map_location="cpu")
-        checked = trainer_state.check(state, self, path)  # all of it, before any of it replaces this run's state
+        # The episode in flight must fit too (its envs' states are opaque: a misfit there resets the envs).
+        in_flight = {**episode.capture(self), "envs": [None] * len(self.envs)}
+        checked = trainer_state.check(state, self, path, optional={"episode": in_flight})  # all, before any swap
         self.agent.load_state_dict_full(state["agent"])
         self.agent.apply_optimizer_config()  # this run's train.lr etc., not the values saved with the optimizer
         self.replay.load_state_dict(state["replay"])

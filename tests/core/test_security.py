@@ -199,6 +199,9 @@ CORRUPTIONS = {  # name: (mutation of a good checkpoint's state, what the one-li
     "replay rng": (lambda s: s["replay"].__setitem__("rng", {"bit_generator": "MT19937"}), "replay rng"),
     "scores": (lambda s: s.__setitem__("scores", [["a", 1]]), "scores"),
     "config": (lambda s: s.__setitem__("config", "{not json"), "its stored config is invalid"),
+    "episode obs": (lambda s: s["episode"]["obs"].__setitem__("vector", np.zeros((1, 9), np.float32)),
+                    r"episode\['obs'\]\['vector'\] is float32 \[1, 9\]"),
+    "episode envs": (lambda s: s["episode"].__setitem__("envs", 5), r"episode\['envs'\] is int"),
     "other deter": (lambda s: s.__setitem__("config", s["config"].replace('"deter": 64', '"deter": 128')),
                     "model.deter: checkpoint 128 vs this run 64"),
 }
