@@ -46,6 +46,14 @@ def model_keys(obs_space: dict[str, Space]) -> tuple[dict[str, int], list[str]]:
     return vectors, images
 
 
+def compute_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """`run.precision` on `device`: auto is bf16 on a CUDA device that has it (HEAD's compute dtype), else fp32."""
+    if precision == "auto":
+        cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+        precision = "bf16" if cuda_bf16 else "fp32"
+    return torch.bfloat16 if precision == "bf16" else torch.float32
+
+
 @dataclass
 class ActCarry:
     """What the acting policy carries between env steps: the latent and the previous action."""
@@ -95,6 +103,7 @@ class Agent(nn.Module):
         self.register_buffer("bins", symexp_bins(m.bins))
         self.to(device)
         self.device = torch.device(device)
+        self.compute_dtype = compute_dtype(config.run.precision, self.device)
         self.optimizer = LaProp(self.trained_parameters(), lr=t.lr, eps=t.eps, beta1=t.beta1, beta2=t.beta2,
                                 agc=t.agc, agc_floor=t.agc_floor, warmup=t.warmup)
         self.retnorm = losses.ReturnNorm(t.retnorm_decay, t.retnorm_lo, t.retnorm_hi, t.retnorm_limit)
@@ -104,6 +113,12 @@ class Agent(nn.Module):
         self._compiled: dict[str, Any] = {}  # hot methods swapped for torch.compile'd ones (compile_hot_loops)
 
     # -- bookkeeping -------------------------------------------------------------------------------------------
+    def autocast(self) -> torch.autocast:
+        """The forward passes' precision (`run.precision`). bf16 autocasts matmul and conv inputs to bfloat16, so
+        activations are bf16 as in HEAD; parameters and optimizer state stay float32, RMSNorm computes in float32
+        (nets), every distribution casts its logits to float32 (dists) and so every loss is float32."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.compute_dtype == torch.bfloat16)
+
     def trained_modules(self) -> dict[str, nn.Module]:
         return {"encoder": self.encoder, "rssm": self.rssm, "decoder": self.decoder, "reward": self.reward,
                 "cont": self.cont, "actor": self.actor, "critic": self.critic}
@@ -127,9 +142,10 @@ class Agent(nn.Module):
     def policy(self, carry: ActCarry, obs: dict[str, torch.Tensor], gen: torch.Generator | None = None,
                greedy: bool = False) -> tuple[ActCarry, torch.Tensor]:
         """One acting step for N envs: obs (N, ...) -> (new carry, action (N, A)). The posterior is sampled."""
-        token = self.encoder(obs)  # (N, E)
-        latent, _ = self.rssm.obs_step(carry.latent, token, carry.action, obs["is_first"], gen)
-        dist = self.actor(latent.feat())
+        with self.autocast():
+            token = self.encoder(obs)  # (N, E)
+            latent, _ = self.rssm.obs_step(carry.latent, token, carry.action, obs["is_first"], gen)
+            dist = self.actor(latent.feat())
         action = dist.mode() if greedy else dist.sample(gen)  # (N, A)
         return ActCarry(latent, action), action
 
@@ -172,23 +188,24 @@ class Agent(nn.Module):
         non-finite in `nonfinite`."""
         t = self.config.train
         retnorm = self.retnorm.state_dict()  # imagination updates it before the update is known to be finite
-        start, prev_action, data = self.split_context(data)
-        _, states, post, prior = self.observe(start, prev_action, data, gen, hot=True)
-        kl = losses.kl_losses(post, prior, t.free_nats)
-        feat = states.feat()  # (B, T, F)
-        rec = self.reconstruction_losses(states, data)
-        rew_loss = self.value(self.reward, feat).loss(data["reward"])  # (B, T)
-        con_logit = self.cont(feat)[..., 0]  # (B, T)
-        con_loss = F.binary_cross_entropy_with_logits(con_logit, self.continue_target(data["is_terminal"]),
-                                                      reduction="none")  # (B, T)
-        imag = self.imagine_losses(states, data, gen)
+        with self.autocast():  # forward only: backward runs each op in the dtype its forward used
+            start, prev_action, data = self.split_context(data)
+            _, states, post, prior = self.observe(start, prev_action, data, gen, hot=True)
+            kl = losses.kl_losses(post, prior, t.free_nats)
+            feat = states.feat()  # (B, T, F)
+            rec = self.reconstruction_losses(states, data)
+            rew_loss = self.value(self.reward, feat).loss(data["reward"])  # (B, T)
+            con_logit = self.cont(feat)[..., 0].float()  # (B, T)
+            con_loss = F.binary_cross_entropy_with_logits(con_logit, self.continue_target(data["is_terminal"]),
+                                                          reduction="none")  # (B, T)
+            imag = self.imagine_losses(states, data, gen)
 
-        scaled = {f"rec/{k}": v.mean() * t.scale_rec for k, v in rec.items()}
-        scaled.update(rew=rew_loss.mean() * t.scale_rew, con=con_loss.mean() * t.scale_con,
-                      dyn=kl["dyn"].mean() * t.scale_dyn, rep=kl["rep"].mean() * t.scale_rep,
-                      policy=imag["policy"].mean() * t.scale_policy, value=imag["value"].mean() * t.scale_value,
-                      repval=imag["repval"].mean() * t.scale_repval)
-        total = sum(scaled.values())
+            scaled = {f"rec/{k}": v.mean() * t.scale_rec for k, v in rec.items()}
+            scaled.update(rew=rew_loss.mean() * t.scale_rew, con=con_loss.mean() * t.scale_con,
+                          dyn=kl["dyn"].mean() * t.scale_dyn, rep=kl["rep"].mean() * t.scale_rep,
+                          policy=imag["policy"].mean() * t.scale_policy, value=imag["value"].mean() * t.scale_value,
+                          repval=imag["repval"].mean() * t.scale_repval)
+            total = sum(scaled.values())
 
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
@@ -276,7 +293,7 @@ class Agent(nn.Module):
         continue probabilities (H+1, N), slow values of states 0..H-1 (H, N) and of the posteriors (B, T).
         The returns read rewards of states 1..H only, so the start state's reward is a zero pad never read."""
         rew = F.pad(self.value(self.reward, imag_feat[1:]).mean(), (0, 0, 1, 0))  # (H+1, N)
-        con = torch.sigmoid(self.cont(imag_feat)[..., 0])  # (H+1, N)
+        con = torch.sigmoid(self.cont(imag_feat)[..., 0].float())  # (H+1, N), fp32 as HEAD's Binary output
         slow_imag = self.value(self.slow_critic, imag_feat[:-1]).mean()  # (H, N)
         slow_post = self.value(self.slow_critic, post_feat).mean()  # (B, T)
         return rew, con, slow_imag, slow_post

@@ -118,6 +118,9 @@ class RunConfig:
     env_failure_window: int = 1_000  # within this many agent steps stop the run (after a save); 0: never stop
     nonfinite_limit: int = 100  # this many non-finite (skipped) updates in a row stop the CLI (after a save) and
     # pause the app, naming what went non-finite first; 0: never stop
+    precision: str = "auto"  # fp32 | bf16 | auto. bf16 autocasts the forward passes (matmuls and convs) to
+    # bfloat16 as HEAD computes; parameters, optimizer, norms, distributions and losses stay float32. auto is bf16
+    # on a CUDA GPU that has it, fp32 on CPU, where bf16's speed depends on the CPU (docs/results/bf16.md)
 
 
 @dataclass(frozen=True)
@@ -339,6 +342,8 @@ def validate(config: Config) -> None:
         raise ValueError(f"run.device must be auto, cpu, cuda or cuda:<index>, got {config.run.device!r}")
     if config.run.threads < 0:
         raise ValueError(f"run.threads must be 0 (torch's default) or a positive count, got {config.run.threads}")
+    if config.run.precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"run.precision must be auto, fp32 or bf16, got {config.run.precision!r}")
 
 
 INF = float("inf")

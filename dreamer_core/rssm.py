@@ -139,7 +139,9 @@ class RSSM(nn.Module):
         self._img_fn = torch.compile(self.img_core, dynamic=False) if enabled else self.img_core
 
     def _uniform(self, lead: tuple[int, ...], like: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
-        return torch.rand(*lead, self.stoch, self.classes, generator=gen, device=like.device, dtype=like.dtype)
+        # float32 whatever `like` is: under bf16 autocast the tokens are bf16, and bf16 uniforms (8-bit mantissa)
+        # would cut the Gumbel tail at ~5.5 and skew the samples of the float32 log-probabilities they perturb.
+        return torch.rand(*lead, self.stoch, self.classes, generator=gen, device=like.device, dtype=torch.float32)
 
     # -- sequences ---------------------------------------------------------------------------------------------
     def observe(self, carry: Latent, tokens: torch.Tensor, prev_actions: torch.Tensor, is_first: torch.Tensor,
