@@ -121,6 +121,7 @@ class RunConfig:
     precision: str = "auto"  # fp32 | bf16 | auto. bf16 autocasts the forward passes (matmuls and convs) to
     # bfloat16 as HEAD computes; parameters, optimizer, norms, distributions and losses stay float32. auto is bf16
     # on a CUDA GPU that has it, fp32 on CPU, where bf16's speed depends on the CPU (docs/results/bf16.md)
+    tensorboard: bool = False  # also write TensorBoard events to the run directory (pip install tensorboard)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from dreamer_core.paths import writable_dir
 from dreamer_core.models import refuse_model_dir
 from dreamer_core.replay import Replay
 from dreamer_core.report import Report, make_report
+from dreamer_core.tensorboard_log import TensorBoardLog, summary_writer_class
 
 CHECKPOINT_NAME = "latest.ckpt"
 LOCK_NAME = ".trainer.lock"
@@ -141,6 +142,8 @@ class Trainer:
             writable_dir(logdir, "run directory", "pass another --logdir")
         self.config = config
         run = config.run
+        if run.tensorboard:
+            summary_writer_class()  # missing tensorboard: one line saying how to install it, before anything runs
         if run.threads:
             torch.set_num_threads(run.threads)
         self.device = pick_device(run.device)
@@ -186,6 +189,7 @@ class Trainer:
         self.checkpoint_frames: int | None = None  # env frames in the logdir's latest.ckpt (None: none written)
         self.set_aside_to: Path | None = None  # where a fresh start moved the previous run's files
         self._lock: LogdirLock | None = None
+        self._tb: TensorBoardLog | None = None  # run.tensorboard: events beside metrics.jsonl
         if self.logdir:
             refuse_model_dir(self.logdir)  # a trained model's directory is read-only
             self.logdir.mkdir(parents=True, exist_ok=True)
@@ -200,6 +204,7 @@ class Trainer:
                 elif not resume:
                     self.set_aside_to = set_aside(self.logdir)
                 (self.logdir / "config.json").write_text(config.to_json())
+                self._open_tensorboard()
             except BaseException:
                 self.close()
                 raise
@@ -218,6 +223,11 @@ class Trainer:
             raise ValueError(f"{logdir} already holds a run ({CHECKPOINT_NAME}); pick an empty directory")
         self._lock, self.logdir = lock, logdir
         (logdir / "config.json").write_text(self.config.to_json())
+        self._open_tensorboard()
+
+    def _open_tensorboard(self) -> None:
+        if self.config.run.tensorboard:  # a resume hides the events past its checkpoint, as _truncate_logs does
+            self._tb = TensorBoardLog(self.logdir, self.config, self.counters.env_frames if self.resumed_from else None)
 
     # -- properties ----------------------------------------------------------------------------------------------
     @property
@@ -353,6 +363,8 @@ class Trainer:
         for writer in self._writers.values():  # rows a full disk held back
             writer.retry()
         self._append_jsonl("metrics.jsonl", row)
+        if self._tb is not None:
+            self._tensorboard(row)
         return row
 
     def _truncate_logs(self) -> None:
@@ -393,10 +405,21 @@ class Trainer:
             return None
         self._last_report_time = time.time()
         batch = self.replay.recent(length)  # the newest window: shows what the agent does now
-        return make_report(self.agent, batch, seed=run.seed if seed is None else seed,
-                           samples=run.report_samples if samples is None else samples,
-                           horizon=horizon, temperature=temperature, updates=self.updates,
-                           env_frames=self.counters.env_frames)
+        began = time.perf_counter()
+        report = make_report(self.agent, batch, seed=run.seed if seed is None else seed,
+                             samples=run.report_samples if samples is None else samples,
+                             horizon=horizon, temperature=temperature, updates=self.updates,
+                             env_frames=self.counters.env_frames)
+        if self._tb is not None:
+            self._tb.report(report, time.perf_counter() - began, run.report_every)
+        return report
+
+    def _tensorboard(self, row: dict[str, float]) -> None:
+        """A metrics row to TensorBoard, and, when one is due, a report for its image: the headless CLI makes no
+        reports of its own (the app's reports land there too)."""
+        self._tb.scalars(row)
+        if self._tb.report_due():
+            self.report()
 
     # -- checkpoints ---------------------------------------------------------------------------------------------
     def save(self, path: str | Path | None = None) -> Path:
@@ -463,5 +486,8 @@ class Trainer:
         for env in self.envs:
             env.close()
         self.envs = []
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
         if self._lock is not None:
             self._lock.release()
