@@ -56,6 +56,23 @@ def test_an_env_that_raises_is_rebuilt_its_episode_ended_and_training_goes_on(tm
     trainer.close()
 
 
+def test_a_dm_control_physics_error_rebuilds_the_env(tmp_path):
+    trainer = Trainer(config("dmc_cartpole_balance"), tmp_path)
+    for _ in range(5):
+        trainer.step()
+    broken = trainer.envs[0]
+    broken._env.physics.data.qvel[:] = 1e30  # real MuJoCo instability: dm_control raises PhysicsError
+    trainer.step()
+    notes = trainer.take_notes()
+    assert len(notes) == 1 and "PhysicsError" in notes[0], notes
+    assert trainer.envs[0] is not broken and trainer.obs["is_first"][0]
+    assert trainer.replay.data["is_last"][5] and trainer.replay.counts[0] == 6
+    for _ in range(3):
+        trainer.step()  # the rebuilt env steps on
+    assert trainer.take_notes() == [] and trainer.counters.env_restarts == 1
+    trainer.close()
+
+
 def test_too_many_env_failures_stop_the_cli_after_a_save_naming_the_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DREAMER_DUMMY_FAULT", "ValueError:10")
     args = ["train", "--headless", "--task", "dummy_cont", "--preset", "debug", "--steps", "400",
