@@ -142,6 +142,27 @@ def test_a_full_disk_neither_stops_training_nor_tears_a_log_line(tmp_path, monke
     trainer.close()
 
 
+def test_an_export_onto_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    from dreamer_core import video
+
+    trainer = Trainer(make_config("dummy_disc", "vision", "debug", {"run": FAST}), tmp_path / "run")
+    for _ in range(50):
+        trainer.step()
+    trainer.save()
+    trainer.close()
+
+    def full_disk(path, frames, fps):
+        Path(path).write_bytes(b"GIF89a" + b"\0" * 100)  # part of the file, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(video, "_write_gif", full_disk)
+    out = tmp_path / "videos" / "rollout.gif"
+    out.parent.mkdir()
+    assert main(["export", "--logdir", str(tmp_path / "run"), "--out", str(out), "--samples", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert list(out.parent.iterdir()) == []  # neither a partial video nor its temp file
+
+
 def test_readers_and_writers_tolerate_a_torn_last_line_of_an_older_version(tmp_path):
     from dreamer_core.run import _row_step
     from dreamer_studio.rundir import MetricsTail
