@@ -31,6 +31,7 @@ RESTORED = "real env restored to the context's exact state"
 FRESH = "this env cannot restore a state: dream and real both start from a fresh reset"
 NO_REAL = "no real env beside the dream (a replay moment)"
 REAL_ENDED = "the real episode ended; the dream goes on"
+KEEP_STEPS = 4500  # steps a session keeps for its recording (5 min at 15/s, ~110 MB of 64x64 frame pairs)
 
 
 @dataclass
@@ -185,13 +186,15 @@ class DreamPlayer:
             frame = video.to_rgb((img.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy())
         if self.agent.vector_dims:
             vector = torch.cat([symexp(out[k][0]) for k in sorted(self.agent.vector_dims)], -1).cpu().numpy()
-        step = DreamStep(len(self.steps), action, frame, vector, reward, cont, value,
+        step = DreamStep(self.steps[-1].t + 1, action, frame, vector, reward, cont, value,
                          self._state.deter[0].cpu().numpy(), self._state.stoch[0].cpu().numpy(),
                          info=self.source_info())
         self._real_step(step, action)
         step.error = _error(step)
         step.latency = time.perf_counter() - began
         self.steps.append(step)
+        if len(self.steps) > KEEP_STEPS:
+            del self.steps[1]  # the oldest after step 0: a long session records its start and its last minutes
         return step
 
     def check_action(self, action) -> np.ndarray:
@@ -240,6 +243,7 @@ def _error(step: DreamStep) -> float | None:
 class Recording:
     """A play session read back: T+1 steps (step 0 is the context), T actions."""
 
+    t: np.ndarray  # (T+1,) step indices
     actions: np.ndarray  # (T, A)
     rewards: np.ndarray  # (T+1,) predicted rewards (step 0: at the context)
     real_rewards: np.ndarray  # (T,) NaN where the real episode had ended or no real env ran
@@ -290,6 +294,7 @@ def save_recording(steps: list[DreamStep], stem: str | Path, meta: dict[str, str
         errors=np.array([nan if s.error is None else s.error for s in steps], np.float32),
         deter=np.stack([s.deter for s in steps]).astype(np.float32),
         stoch=np.stack([s.stoch for s in steps]).astype(np.uint8),  # one-hot: exact as uint8
+        t=np.array([s.t for s in steps], np.int64),  # 0, 1, 2, ... (with a gap after 0 in an over-long session)
         meta=np.array(json_meta(meta, steps)),
     )
     for name, values in (("dream_frames", [s.frame for s in steps]), ("real_frames", [s.real_frame for s in steps]),
@@ -339,7 +344,7 @@ def load_recording(path: str | Path) -> Recording:
 
     with np.load(Path(path), allow_pickle=False) as data:
         get = lambda k: data[k] if k in data.files else None  # noqa: E731
-        return Recording(actions=data["actions"], rewards=data["rewards"], real_rewards=data["real_rewards"],
+        return Recording(t=data["t"], actions=data["actions"], rewards=data["rewards"], real_rewards=data["real_rewards"],
                          conts=data["conts"], values=data["values"], errors=data["errors"], deter=data["deter"],
                          stoch=data["stoch"], dream_frames=get("dream_frames"), real_frames=get("real_frames"),
                          dream_vectors=get("dream_vectors"), real_vectors=get("real_vectors"),

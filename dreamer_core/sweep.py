@@ -38,6 +38,7 @@ class Future:
     frames: np.ndarray | None  # (H, h, w, 3) uint8 decoded prior frames; None without an image decoder
     vectors: np.ndarray | None  # (H, V) decoded vectors, raw space
     stoch: np.ndarray  # (H, S, C) one-hot prior samples
+    deter: np.ndarray  # (H, D)
 
 
 @dataclass
@@ -114,4 +115,4 @@ def _future(agent: Agent, start: Latent, horizon: int, seed: int, dim: int | Non
     return Future(choice=float(choice), actions=torch.cat(actions).cpu().numpy(), rewards=rewards.cpu().numpy(),
                   conts=conts.cpu().numpy(), values=values.cpu().numpy(),
                   predicted_return=float(rewards.sum() + values[-1]), frames=frames, vectors=vectors,
-                  stoch=traj.stoch.cpu().numpy())
+                  stoch=traj.stoch.cpu().numpy(), deter=traj.deter.cpu().numpy())

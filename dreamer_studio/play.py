@@ -30,10 +30,12 @@ from PySide6.QtCore import QThread, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QApplication, QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout,
                                QWidget)
 
+from dreamer_core.play import KEEP_STEPS
 from dreamer_studio import commands as cmd
 from dreamer_studio.panels.base import ImageView
 
 PLAY_HZ = 15  # dream steps per second
+PLOT_STEPS = 30 * PLAY_HZ  # steps the error plot shows
 PUSH = 0.5  # how far ↑/↓ move a continuous action dimension per tick
 CONTEXT_STEPS = 4  # policy steps after the env reset before the dream takes over
 DIGITS = [getattr(Qt.Key, f"Key_{i}") for i in range(1, 10)]
@@ -240,7 +242,7 @@ class PlayWindow(QWidget):
         sides.addWidget(self.dream_vec, 1)
         self.error_plot = pg.PlotWidget(title="dream vs real: mean squared error per step (0-255 scale)")
         self.error_plot.setFixedHeight(160)
-        self.error_curve = self.error_plot.plot(pen=pg.mkPen("#ffb74d", width=2), symbol="o", symbolSize=4)
+        self.error_curve = self.error_plot.plot(pen=pg.mkPen("#ffb74d", width=2))  # no symbols: cheap at 15 Hz
         self.hud = QLabel()
         self.hud.setStyleSheet("color: #fff; background: #333; font-family: monospace; padding: 3px;")
         self.readout = QLabel()
@@ -323,6 +325,8 @@ class PlayWindow(QWidget):
             self.steps, self.errors = [], []
         self.steps.append(step)
         self.errors.append(np.nan if step.error is None else step.error)
+        if len(self.steps) > KEEP_STEPS:  # as the player's own history: memory stays bounded
+            del self.steps[1], self.errors[1]
         self._draw(step)
         self.step_shown.emit(step.t)
 
@@ -332,15 +336,17 @@ class PlayWindow(QWidget):
         if step.real_frame is not None:
             self.real_view.set_image(step.real_frame)
         has_vec = step.frame is None and step.vector is not None
-        self.dream_vec.setVisible(has_vec)
-        self.dream_view.setVisible(not has_vec)
+        if self.dream_vec.isVisibleTo(self) != has_vec:  # only on a change: a relayout per frame costs time
+            self.dream_vec.setVisible(has_vec)
+            self.dream_view.setVisible(not has_vec)
         if has_vec:
             x = np.arange(len(step.vector))
             self.dream_bars.setOpts(x=x - 0.2, height=step.vector)
             if step.real_vector is not None:
                 self.real_bars.setOpts(x=x + 0.2, height=step.real_vector)
-        errors = np.asarray(self.errors, float)
-        self.error_curve.setData(np.arange(len(errors)), np.nan_to_num(errors, nan=0.0))
+        shown = self.steps[-PLOT_STEPS:]  # the last 30 s: the plot's cost stays flat in a long session
+        errors = np.asarray(self.errors[-PLOT_STEPS:], float)
+        self.error_curve.setData(np.array([s.t for s in shown]), np.nan_to_num(errors, nan=0.0))
         act = "context" if step.action is None else "a=(" + ", ".join(f"{v:+.2f}" for v in step.action) + ")"
         err = "—" if step.error is None else f"{step.error:.1f}"
         real = "" if step.real_reward is None else f" · real reward {step.real_reward:+.3f}"

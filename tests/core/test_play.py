@@ -110,6 +110,7 @@ def test_recording_reads_back(cartpole, tmp_path):
     np.testing.assert_allclose(rec.actions, acts)
     np.testing.assert_array_equal(rec.dream_frames[3], player.steps[3].frame)
     np.testing.assert_array_equal(rec.stoch, np.stack([s.stoch for s in player.steps]))
+    assert rec.t.tolist() == list(range(10))
     assert rec.errors[0] == 0.0 and np.isfinite(rec.real_rewards).all()
     assert rec.meta["task"] == "dmc_cartpole_balance" and rec.meta["info"] == play.RESTORED
     frames = video.read_video(paths[1])
@@ -161,3 +162,13 @@ def test_weights_snapshot_is_a_copy(cartpole):
         agent.state_dict()[name].add_(1.0)  # training moves the original on
     assert not torch.equal(copy.state_dict()[name], agent.state_dict()[name])
     torch.testing.assert_close(copy.state_dict()[name] + 1.0, agent.state_dict()[name])
+
+
+def test_a_long_session_keeps_its_start_and_its_last_steps(cartpole, monkeypatch):
+    _, env, agent = cartpole
+    monkeypatch.setattr(play, "KEEP_STEPS", 5)
+    player = play.DreamPlayer(agent, play.context_from_env(agent, env, 2), None, seed=0)
+    player.reset()
+    for a in _actions(9, 1):
+        player.step(a)
+    assert [s.t for s in player.steps] == [0, 6, 7, 8, 9]  # memory stays bounded however long one plays

@@ -16,8 +16,8 @@ torch.set_num_threads(1)
 def _agent_and_start(task):
     config = make_config(task, "vision", "debug", {"run": {"device": "cpu"}})
     env = make_env(config.env, 0)
+    torch.manual_seed(0)  # the same untrained weights every run
     agent = play.player_agent(config, env.obs_space, env.act_space)
-    torch.manual_seed(0)
     with torch.no_grad():  # the reward and critic heads start at zero (outscale 0): give them something to say
         for head in (agent.reward, agent.critic):
             for p in head.parameters():
@@ -38,12 +38,13 @@ def test_discrete_sweep_has_one_future_per_action_on_the_same_stream():
     assert len({round(f.predicted_return, 6) for f in out.futures}) > 1  # the choice changes the return
     # Same seed elsewhere: a repeated choice gives the very same future; another choice does not.
     rep = sweep.sweep(agent, start, horizon=6, seed=7, choices=(0, 2, 0))
-    np.testing.assert_array_equal(rep.futures[0].stoch, rep.futures[2].stoch)
-    np.testing.assert_array_equal(rep.futures[0].frames, rep.futures[2].frames)
-    np.testing.assert_array_equal(rep.futures[0].stoch, out.futures[0].stoch)  # and the same as in the full sweep
-    assert not np.array_equal(rep.futures[0].stoch, rep.futures[1].stoch)
+    for a, b in ((rep.futures[0], rep.futures[2]), (rep.futures[0], out.futures[0])):  # (the full sweep's too)
+        np.testing.assert_array_equal(a.deter, b.deter)
+        np.testing.assert_array_equal(a.stoch, b.stoch)
+        np.testing.assert_array_equal(a.frames, b.frames)
+    assert not np.array_equal(rep.futures[0].deter, rep.futures[1].deter)  # another choice, another future
     other = sweep.sweep(agent, start, horizon=6, seed=8, choices=(0,))
-    assert not np.array_equal(other.futures[0].stoch, out.futures[0].stoch)  # another seed, another future
+    assert not np.array_equal(other.futures[0].stoch, out.futures[0].stoch)  # another seed, other samples
     assert out.best().predicted_return == max(f.predicted_return for f in out.futures)
 
 
@@ -55,7 +56,8 @@ def test_continuous_sweep_sets_one_dimension_and_keeps_the_policy_elsewhere():
     firsts = np.stack([f.actions[0] for f in out.futures])  # (4, A)
     np.testing.assert_array_equal(firsts[:, 1], np.array(values, np.float32))
     assert np.all(firsts[:, 0] == firsts[0, 0])  # dimension 0 is the policy's sample, the same in every future
-    np.testing.assert_array_equal(out.futures[0].stoch, out.futures[3].stoch)  # same value, same future
+    np.testing.assert_array_equal(out.futures[0].deter, out.futures[3].deter)  # same value, same future
+    assert not np.array_equal(out.futures[0].deter, out.futures[2].deter)
     assert not np.array_equal(out.futures[0].actions[1:], out.futures[2].actions[1:])  # the policy reacts
     default = sweep.sweep(agent, start, horizon=3, seed=3, dim=0)
     assert [f.choice for f in default.futures] == list(sweep.DEFAULT_VALUES)

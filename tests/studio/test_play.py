@@ -54,11 +54,12 @@ def _release(qtbot, win, key):
 
 
 def test_held_keys_on_the_timer_give_the_expected_action_sequence(qtbot, open_play):
-    win = open_play("dummy_disc")
-    qtbot.keyClick(win, Qt.Key.Key_Space)  # pause: no step goes out until the keys are held
+    win = open_play("dummy_disc", manual=True)  # the clock is stopped: no step goes out before the key is held
+    qtbot.keyClick(win, Qt.Key.Key_Space)  # pause
     assert win.paused
     _hold(qtbot, win, Qt.Key.Key_2)
-    qtbot.keyClick(win, Qt.Key.Key_Space)
+    win.timer.start()
+    qtbot.keyClick(win, Qt.Key.Key_Space)  # and go, on the window's own 15 Hz clock
     qtbot.waitUntil(lambda: len(win.steps) >= 5, timeout=20_000)
     _release(qtbot, win, Qt.Key.Key_2)
     _hold(qtbot, win, Qt.Key.Key_Right)  # arrows pick discrete actions too (→ is action 2)
