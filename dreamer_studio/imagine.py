@@ -6,6 +6,8 @@ Only the trainer thread may call these: the agent is not thread-safe.
 from __future__ import annotations
 
 import time
+import weakref
+from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -50,22 +52,59 @@ def edit_latent(start: Latent, edits: tuple[tuple[int, int], ...]) -> Latent:
     return edited
 
 
+# Re-imagining an old report (an edit, other settings) uses the weights the report was made with, not today's:
+# otherwise edit + reset no longer gives back the future on screen. Each report's weights are kept as a CPU copy of
+# the agent's state dict, taken when the report is first imagined (in the same trainer step that made it). That is
+# ~2.6 MB at size1m (640k parameters), so the 24 reports of the history hold ~60 MB; a model over KEEP_BYTES
+# (size12m is 39 MB) keeps none, and its re-imaginations say that they use the weights of now.
+KEEP_BYTES = 16 << 20
+KEEP_REPORTS = 32  # at least the report history's length (ReportStore.MAXLEN)
+_kept: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # agent -> OrderedDict[report id, state dict]
+_newest: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # agent -> the newest report id seen
+
+
+def _state_bytes(agent) -> int:
+    return sum(t.numel() * t.element_size() for t in agent.state_dict().values())
+
+
+def _report_weights(agent, report_id: int) -> tuple[dict | None, bool]:
+    """(the report's kept weights or None, whether this is the report's first imagination: today's weights are
+    then the report's own)."""
+    kept = _kept.setdefault(agent, OrderedDict())
+    if report_id > _newest.get(agent, 0):
+        _newest[agent] = report_id
+        if _state_bytes(agent) <= KEEP_BYTES:
+            kept[report_id] = {k: v.detach().to("cpu", copy=True) for k, v in agent.state_dict().items()}
+            while len(kept) > KEEP_REPORTS:
+                kept.popitem(last=False)
+        return None, True
+    return kept.get(report_id), False
+
+
 def imagine(agent, report: Report, settings: ImagineSettings, edits: tuple[tuple[int, int], ...],
             report_id: int, request_id: int = 0) -> ImagineResult:
-    """The unedited future and, with edits, the edited one, both with the same seed and actions."""
+    """The unedited future and, with edits, the edited one, both with the same seed and actions, imagined with the
+    weights that made the report when they were kept (see KEEP_BYTES)."""
     began = time.perf_counter()
+    weights, first = _report_weights(agent, report_id)
     act_dim = report.actions.shape[-1]
     actions = actions_for(report, settings, act_dim)
     tensor = torch.as_tensor(actions) if actions is not None else None
     kwargs = dict(horizon=settings.horizon, seed=settings.seed, samples=settings.samples, actions=tensor,
                   temperature=settings.temperature)
     was_training = agent.training
+    now = {k: v.detach().clone() for k, v in agent.state_dict().items()} if weights is not None else None
     agent.eval()
     try:
+        if weights is not None:
+            agent.load_state_dict(weights)
         base = imagine_from(agent, report.start, **kwargs)
         edited = imagine_from(agent, edit_latent(report.start, edits), **kwargs) if edits else None
     finally:
         agent.train(was_training)
+        if now is not None:
+            agent.load_state_dict(now)
     return ImagineResult(report_id=report_id, request_id=request_id, settings=settings, edits=tuple(edits),
                          base=base, edited=edited, actions=actions,
-                         elapsed_ms=(time.perf_counter() - began) * 1000)
+                         elapsed_ms=(time.perf_counter() - began) * 1000,
+                         weights_updates=report.updates if first or weights is not None else None)

@@ -88,6 +88,7 @@ class ImagineResult:
     edited: Any | None
     actions: np.ndarray | None  # (Hi, A) actions used when not sampled by the policy
     elapsed_ms: float = 0.0
+    weights_updates: int | None = None  # the update count of the weights that imagined it; None: today's weights
 
 
 @dataclass
