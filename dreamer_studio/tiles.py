@@ -7,6 +7,7 @@ Conventions (as in the official open-loop video, plus labels): frames the model 
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from dreamer_core import video
 
@@ -41,6 +42,23 @@ def error_image(real: np.ndarray, decoded: np.ndarray) -> np.ndarray:
     """(decoded - real) / 2 + 128: mid-grey where they agree, brighter where the model overshoots."""
     diff = decoded.astype(np.int16) - real.astype(np.int16)
     return np.clip(diff // 2 + 128, 0, 255).astype(np.uint8)
+
+
+def noted(frame: np.ndarray, lines: tuple[str, ...]) -> np.ndarray:
+    """A copy of `frame` with `lines` of grey text centred on it (says why a tile is empty)."""
+    image = Image.fromarray(frame)
+    draw, font = ImageDraw.Draw(image), ImageFont.load_default()
+    boxes = [draw.textbbox((0, 0), line, font=font) for line in lines]
+    height = sum(b[3] - b[1] + 3 for b in boxes)
+    y = (frame.shape[0] - height) // 2
+    for line, (left, top, right, bottom) in zip(lines, boxes):
+        draw.text(((frame.shape[1] - (right - left)) // 2 - left, y - top), line, fill=(200, 200, 200), font=font)
+        y += bottom - top + 3
+    return np.asarray(image).copy()
+
+
+# What an empty tile past the end of the report says (the report holds no real frame and no true action there).
+PAST_REPORT = {"truth": ("no real frame", "past the report"), "openloop": ("no true actions", "past the report")}
 
 
 def upscale(frame: np.ndarray, scale: int) -> np.ndarray:
@@ -124,9 +142,13 @@ class Rollout:
 
     def tile(self, key: str, t: int, scale: int = 1, caption: str = "") -> np.ndarray:
         frame, color = self.cell(key, t)
+        note = PAST_REPORT.get(key) if frame is None and t >= len(self.report.rewards) and scale >= 2 else None
         if frame is None:
             frame = blank(*self.size)
-        frame = captioned(upscale(frame, scale), caption)
+        frame = upscale(frame, scale)
+        if note:  # big enough to read: say why the tile is empty instead of a silent grey square
+            frame = noted(frame, note)
+        frame = captioned(frame, caption)
         return framed(frame, color, BORDER * scale)
 
     def column(self, t: int, scale: int = 2) -> np.ndarray:

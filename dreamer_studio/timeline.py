@@ -64,6 +64,9 @@ class TimelineBar(QWidget):
         self.slider.blockSignals(True)
         self.slider.setValue(t)
         self.slider.blockSignals(False)
+        if context <= 0:  # no report yet: there is no time to count
+            self.label.setText("t – · no report yet")
+            return
         where = "context (observed)" if t < context else f"imagined +{t - context + 1}"
         self.label.setText(f"t {t + 1}/{length} · {where}")
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import QLabel, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
 from dreamer_studio.session import View
 
@@ -57,6 +58,59 @@ class Panel(QWidget):
         self._stack.setCurrentIndex(1)
 
 
+class ElidedLabel(QLabel):
+    """One line of plain text that never asks for more width than it gets: a longer text is cut with "…" (the
+    whole of it is the tooltip). A QLabel asks for its text's width, so a growing caption used to widen its panel
+    and move the splitters around it; this one keeps every layout where it is."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setWordWrap(False)
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt naming)
+        super().setText(text)
+        self.setToolTip(text)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(10, self.fontMetrics().height() + 2)
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(10, self.fontMetrics().height() + 2)
+
+    def is_elided(self) -> bool:
+        return self.fontMetrics().horizontalAdvance(self.text()) > self.contentsRect().width()
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        rect = self.contentsRect()
+        text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, rect.width())
+        painter.drawText(rect, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), text)
+
+
+class LegendLabel(QLabel):
+    """A plot's legend as one line of coloured text outside the plot (a legend inside it covers the curves); it
+    never widens its panel (a longer line is clipped, and the tooltip holds the plain text)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setStyleSheet("font-size: 11px;")
+        self.entries: list[str] = []  # plain text of each entry (tests and the tooltip)
+
+    def set_entries(self, entries: list[tuple[str, str, str]]) -> None:
+        """(colour, mark, text) per entry, e.g. ("#42a5f5", "—", "dyn 2.81")."""
+        self.entries = [f"{mark} {text}" for _, mark, text in entries]
+        html = "&nbsp;&nbsp;&nbsp;".join(f"<span style='color:{color}'>{mark}</span>&nbsp;{text}"
+                                         for color, mark, text in entries)
+        if html != self.text():
+            self.setText(html)
+            self.setToolTip(" · ".join(self.entries))
+
+
 class ImageView(pg.GraphicsLayoutWidget):
     """An RGB uint8 image that keeps its aspect ratio; zoom and pan with the mouse, double-click to fit."""
 
@@ -91,6 +145,17 @@ def report_caption(view: View) -> str:
         return ""
     r = entry.report
     return f"report at {r.updates:,} updates · {r.env_frames:,} env frames"
+
+
+def weights_caption(view: View) -> str:
+    """Which weights imagined the future on screen: the report's own, or (when they were not kept) today's."""
+    if view.entry is None:
+        return ""
+    at = view.result.weights_updates if view.result is not None else view.entry.report.updates
+    if at is not None:
+        return f"imagined with the weights at {at:,} updates (the report's own)"
+    return ("imagined with the weights of now, newer than the report's (too large a model to keep a copy of "
+            "the weights of each report)")
 
 
 def titled(panel) -> QWidget:

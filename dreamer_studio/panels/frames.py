@@ -11,8 +11,8 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout
 
 from dreamer_studio import tiles
-from dreamer_studio.panels.base import ImageView, Panel, report_caption
-from dreamer_studio.session import View
+from dreamer_studio.panels.base import ElidedLabel, ImageView, Panel, report_caption
+from dreamer_studio.session import View, timeline_length
 
 SCALE = 3
 ERROR_LEGEND = ("error = (decoded − real) / 2 + mid-grey: grey means they agree, brighter means the model "
@@ -32,7 +32,7 @@ class FramesPanel(Panel):
         super().__init__(parent)
         layout = QVBoxLayout(self.content)
         layout.setContentsMargins(4, 4, 4, 4)
-        self.caption = QLabel()
+        self.caption = ElidedLabel()  # a growing caption used to widen the panel and move the splitter
         self.caption.setStyleSheet("color: #ddd;")
         layout.addWidget(self.caption)
         row = QHBoxLayout()
@@ -54,11 +54,7 @@ class FramesPanel(Panel):
         layout.addWidget(self.legend)
 
     def key(self, view: View) -> object:
-        return (id(view.entry), min(view.t, self._length(view) - 1))
-
-    @staticmethod
-    def _length(view: View) -> int:
-        return len(view.entry.report.rewards) if view.entry is not None else 1
+        return (id(view.entry), id(view.result), view.t)
 
     def render(self, view: View) -> None:
         if view.entry is None:
@@ -68,9 +64,14 @@ class FramesPanel(Panel):
         r = view.entry.report
         length = len(r.rewards)
         t = min(view.t, length - 1)
-        phase = "context" if t < r.context_len else "after context"
-        self.caption.setText(f"step {t + 1}/{length} ({phase}; every step here is reconstructed from the "
-                             f"posterior) · {report_caption(view)}")
+        # The timeline's counting (t over context + imagined steps), so both panels name a step alike.
+        total = timeline_length(view.entry, view.result)
+        if view.t >= length:
+            phase = f"past the report's {length} real steps: showing the last"
+        else:
+            phase = "context" if t < r.context_len else "after the context"
+        self.caption.setText(f"t {min(view.t, total - 1) + 1}/{total} ({phase}; real frames, reconstructed from "
+                             f"the posterior) · {report_caption(view)}")
         proprio = r.decoded is None
         self.vector_plot.setVisible(r.decoded_vectors is not None)
         self.legend.setText(ERROR_LEGEND if not proprio else PROPRIO_NOTE if r.real is not None else NO_FRAME_NOTE)

@@ -17,10 +17,15 @@ from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGraphicsRectItem, QHBoxLayout, QLabel, QPushButton,
                                QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
-from dreamer_studio.panels.base import ImageView, Panel, report_caption
+from dreamer_studio.panels.base import ElidedLabel, ImageView, LegendLabel, Panel, report_caption, weights_caption
 from dreamer_studio.session import ImagineSettings, View
 from dreamer_studio.tiles import Rollout
 
+FRAME_LEGEND = ("filmstrip: rows × steps, dashed line = end of the context (left: observed, right: imagined) · "
+                "green border: observed context (posterior reconstruction) · red: imagined by the prior · orange: "
+                "imagined from your edited latent · grey: truth")
+VECTOR_LEGEND = ("dotted: the real vector · thick: dream 1 · thin: dreams 2…K · each dimension is scaled by the "
+                 "real vector's mean and spread over the report · dashed line: end of the context · yellow: cursor")
 SOURCES = {"policy": "policy samples actions", "replayed": "replayed true actions", "keys": "your keys (hold)"}
 
 
@@ -79,6 +84,18 @@ class ImaginationControls(QWidget):
         self.changed.emit(self.settings())
 
 
+def vector_names(report) -> list[str]:
+    """A name per vector dimension: the observation key and the index within it (position[0], velocity[1], …)."""
+    sizes = getattr(report, "vector_sizes", None)
+    keys = list(getattr(report, "vector_keys", None) or [])
+    n = report.real_vectors.shape[-1]
+    if sizes and len(sizes) == len(keys):
+        return [f"{key} {i}" for key, size in zip(keys, sizes) for i in range(size)][:n]
+    if len(keys) == 1:
+        return [f"{keys[0]} {i}" for i in range(n)]
+    return [f"dim {i}" for i in range(n)]
+
+
 def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
     box = QSpinBox(minimum=lo, maximum=hi, value=value)
     box.setToolTip(tip)
@@ -96,10 +113,12 @@ class ImaginationPanel(Panel):
         layout.setContentsMargins(4, 4, 4, 4)
         self.controls = ImaginationControls(settings)
         layout.addWidget(self.controls)
-        self.caption = QLabel()
-        self.caption.setWordWrap(True)
+        self.caption = ElidedLabel()  # one line, cut with "…": a wrapped caption used to shift the views below
         self.caption.setStyleSheet("color: #ddd;")
         layout.addWidget(self.caption)
+        self.weights = ElidedLabel()  # which weights imagined what is shown
+        self.weights.setStyleSheet("color: #ffcc80;")
+        layout.addWidget(self.weights)
         split = QSplitter(Qt.Orientation.Vertical)
         self.current = ImageView(interactive=False)
         self.strip = ImageView()
@@ -107,20 +126,23 @@ class ImaginationPanel(Panel):
         self.cursor_box = QGraphicsRectItem()
         self.cursor_box.setPen(QPen(QColor(255, 235, 59), 2))
         self.strip.box.addItem(self.cursor_box)
-        self.ctx_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffffff", width=2, style=Qt.PenStyle.DashLine),
-                                        label="context | imagined", labelOpts={"position": 0.02, "color": "#fff"})
+        # No label on the line itself: over the strip it covered the truth thumbnails (STRIP_NOTE says it instead).
+        self.ctx_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffffff", width=2, style=Qt.PenStyle.DashLine))
         self.strip.box.addItem(self.ctx_line)
         self.vectors = pg.PlotWidget()
         self.vectors.setLabel("bottom", "timeline step")
+        self.vectors.setLabel("left", "value, normalised per dimension")
+        self.vec_legend = LegendLabel()  # which colour is which dimension, above the plot (inside, it hid curves)
+        self.vec_legend.setVisible(False)
         self.vec_cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffeb3b"))
         self.vec_ctx = pg.InfiniteLine(angle=90, pen=pg.mkPen("#fff", style=Qt.PenStyle.DashLine))
         split.addWidget(self.current)
         split.addWidget(self.strip)
         split.addWidget(self.vectors)
         split.setSizes([260, 200, 200])
+        layout.addWidget(self.vec_legend)
         layout.addWidget(split, 1)
-        self.legend = QLabel("green border: observed context (posterior reconstruction) · red: imagined by the "
-                             "prior · orange: imagined from your edited latent · grey: truth")
+        self.legend = ElidedLabel(FRAME_LEGEND)
         self.legend.setStyleSheet("color: #aaa; font-size: 11px;")
         layout.addWidget(self.legend)
         self._rollout: Rollout | None = None
@@ -141,6 +163,9 @@ class ImaginationPanel(Panel):
         self.current.setVisible(roll.has_frames)
         self.strip.setVisible(roll.has_frames)
         self.vectors.setVisible(not roll.has_frames)
+        self.vec_legend.setVisible(not roll.has_frames)
+        self.legend.setText(FRAME_LEGEND if roll.has_frames else VECTOR_LEGEND)
+        self.weights.setText(weights_caption(view))
         settings = result.settings if result is not None else None
         where = "context (observed)" if t < roll.ctx else f"imagined step {t - roll.ctx + 1}/{roll.horizon}"
         text = f"t = {t + 1}/{roll.length}: {where} · {report_caption(view)}"
@@ -168,19 +193,29 @@ class ImaginationPanel(Panel):
         plot.clear()
         r = roll.report
         base = roll.result.base if roll.result is not None else r.imagination
-        plot.setTitle("the model imagines vectors (no pixels on this task): dims of dream 1 (solid) "
-                      "and the real vector (dotted)")
         if r.real_vectors is None or base.vectors is None:
             return
+        k_count = base.vectors.shape[0]
+        plot.setTitle(f"the model imagines vectors (no pixels on this task): {k_count} dream(s), dream 1 thick, "
+                      "and the real vector (dotted)", size="9pt")
         dims = min(6, r.real_vectors.shape[-1])
         steps = np.arange(len(r.real_vectors))
         future = np.arange(roll.ctx, roll.ctx + base.vectors.shape[1])
+        names = vector_names(r)
+        entries = []
         for d in range(dims):
             color = pg.intColor(d, hues=dims)
-            plot.plot(steps, r.real_vectors[:, d], pen=pg.mkPen(color, style=Qt.PenStyle.DotLine))
-            for k in range(base.vectors.shape[0]):
-                pen = pg.mkPen(color, width=2 if k == 0 else 1)
-                plot.plot(future, base.vectors[k, :, d], pen=pen)
+            entries.append((color.name(), "—", names[d]))
+            # Per-dimension scaling over the real and the dreamed values: one fast dimension (a velocity) no
+            # longer flattens the others, and a constant real dimension no longer blows its dreams up.
+            both = np.concatenate([r.real_vectors[:, d], base.vectors[..., d].ravel()])
+            mean, spread = both.mean(), max(float(both.std()), 1e-6)
+            real = (r.real_vectors[:, d] - mean) / spread
+            plot.plot(steps, real, pen=pg.mkPen(color, style=Qt.PenStyle.DotLine))
+            for k in range(k_count):
+                pen = pg.mkPen(color, width=2.5 if k == 0 else 1)
+                plot.plot(future, (base.vectors[k, :, d] - mean) / spread, pen=pen)
+        self.vec_legend.set_entries(entries)
         plot.addItem(self.vec_ctx)
         plot.addItem(self.vec_cursor)
         self.vec_ctx.setValue(roll.ctx - 0.5)

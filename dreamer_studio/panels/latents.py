@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout
 
 from dreamer_studio import tiles
-from dreamer_studio.panels.base import ImageView, Panel, heat_lut
+from dreamer_studio.panels.base import ElidedLabel, ImageView, Panel, heat_lut
 from dreamer_studio.session import View
 
 ORIGINAL = (235, 235, 235)
@@ -68,10 +68,11 @@ class LatentsPanel(Panel):
         grids = QHBoxLayout()
         grids.addWidget(self.post)
         grids.addWidget(self.prior)
-        layout.addLayout(grids, 2)
+        # Fixed stretch factors and an always-present comparison view: an edit changes what is drawn, never the
+        # sizes (the heat maps and the start latent used to shrink, and the panel widen, on the first edit).
+        layout.addLayout(grids, 3)
         head = QHBoxLayout()
-        head.addWidget(QLabel("start latent of the imagination — click a cell to set that class:"))
-        head.addStretch(1)
+        head.addWidget(ElidedLabel("start latent of the imagination — click a cell to set that class:"), 1)
         self.reset = QPushButton("Reset edits")
         self.reset.clicked.connect(self.reset_requested)
         head.addWidget(self.reset)
@@ -85,8 +86,8 @@ class LatentsPanel(Panel):
         self.start_image = pg.ImageItem(axisOrder="row-major")
         self.start_image.mouseClickEvent = self._clicked
         self.start.addItem(self.start_image)
-        layout.addWidget(self.start, 1)
-        self.compare_caption = QLabel()
+        layout.addWidget(self.start, 2)
+        self.compare_caption = ElidedLabel()
         self.compare_caption.setStyleSheet("color: #ddd;")
         layout.addWidget(self.compare_caption)
         self.compare = ImageView(interactive=False)
@@ -127,11 +128,10 @@ class LatentsPanel(Panel):
     def _draw_compare(self, view: View) -> None:
         result = view.result
         if result is None or result.edited is None or result.base.frames is None:
-            self.compare.setVisible(False)
+            self.compare.image.clear()
             msg = "no edits yet" if result is None or result.edited is None else "edited (vector task: see plots)"
             self.compare_caption.setText(msg)
             return
-        self.compare.setVisible(True)
         k = min(view.sample, result.base.frames.shape[0] - 1)
         rows = []
         for frames, color in ((result.base.frames[k], tiles.video.IMAGINED), (result.edited.frames[k], EDIT)):
