@@ -10,15 +10,37 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout
 
-from dreamer_studio.panels.base import Panel
+from dreamer_studio.panels.base import LegendLabel, Panel
 from dreamer_studio.session import View
 
 # Two tick levels: pyqtgraph drops a lower level's labels where they would overlap, so a wide (untrained,
 # near-uniform) distribution shows only the coarse ticks and a narrow one also the fine ones.
 MAJOR_TICKS = [-1e8, -1e4, -100, 0, 100, 1e4, 1e8]
 MINOR_TICKS = [-1000, -10, -1, 1, 10, 1000]
+
+
+MASS = 0.999  # the x axis spans the bins that hold this much of the probability above the uniform level
+
+
+def mass_range(x: np.ndarray, probs: np.ndarray, marks: list[float], mass: float = MASS) -> tuple[float, float]:
+    """The x range of the most probable bins that together hold `mass` of the probability above the uniform level
+    (1/bins), widened to show the marks (mean, target) and padded by a tenth of its width (at least 0.5).
+
+    Above the uniform level: a critic starts uniform (zero logits) and its far bins fall only slowly, so for a long
+    time a third of the mass lies spread thinly over ±1e8; counted in, it kept the axis at the full range, and the
+    peak that carries the value was a sliver. A uniform distribution has no such bins and keeps the full range."""
+    p = np.asarray(probs, np.float64)
+    excess = np.maximum(p - 1.0 / len(p), 0.0)
+    if excess.sum() <= 0:
+        return float(x[0]) - 0.5, float(x[-1]) + 0.5
+    order = np.argsort(excess)[::-1]
+    count = int(np.searchsorted(np.cumsum(excess[order]), mass * excess.sum())) + 1
+    held = x[order[:count]]
+    lo, hi = float(min([held.min()] + marks)), float(max([held.max()] + marks))
+    pad = max(0.1 * (hi - lo), 0.5)
+    return max(lo - pad, float(x[0]) - 0.5), min(hi + pad, float(x[-1]) + 0.5)
 
 
 def tick_label(v: float) -> str:
@@ -54,15 +76,14 @@ def at_cursor(view: View, head: str):
 
 
 class HeadPlot(pg.PlotWidget):
-    def __init__(self, name: str, target_name: str, legend: bool = True) -> None:
+    def __init__(self, name: str, target_name: str) -> None:
         super().__init__()
         self.name, self.target_name = name, target_name
+        self.full_range = False
         self.setLabel("left", "probability")
         self.setLabel("bottom", "value (symlog-spaced bins)")
         self.getAxis("bottom").setTicks([[(symlog(v), tick_label(v)) for v in MAJOR_TICKS],
                                          [(symlog(v), tick_label(v)) for v in MINOR_TICKS]])
-        if legend:  # one legend for both plots: the short reward plot has no room for it
-            self.addLegend(offset=(5, 5))
         self.bars = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=(66, 165, 245, 110),
                                     pen=pg.mkPen("#42a5f5"), name="two-hot probs")
         self.edited = pg.PlotDataItem(stepMode="center", pen=pg.mkPen("#ffa000", width=1.5), name="edited latent")
@@ -88,11 +109,11 @@ class HeadPlot(pg.PlotWidget):
         self.target.setVisible(target is not None)
         if target is not None:
             self.target.setValue(symlog(target))
-        mass = np.flatnonzero(probs > 2e-3)
-        lo, hi = (x[mass[0]], x[mass[-1]]) if len(mass) else (-1.0, 1.0)
-        marks = [symlog(mean)] + ([symlog(target)] if target is not None else [])
-        lo, hi = float(min([lo] + marks)), float(max([hi] + marks))
-        self.setXRange(lo - 0.5, hi + 0.5, padding=0)
+        marks = [float(symlog(mean))] + ([float(symlog(target))] if target is not None else [])
+        shown = probs if edited is None else np.maximum(probs, edited)
+        full = (float(x[0]) - 0.5, float(x[-1]) + 0.5)
+        lo, hi = full if self.full_range else mass_range(x, shown, marks)
+        self.setXRange(lo, hi, padding=0)
         self.setYRange(0, max(float(probs.max()), 0.05) * 1.1, padding=0)
         text = f"{self.name} at {source}: mean {mean:.3g}"
         if target is not None:
@@ -108,7 +129,16 @@ class CriticPanel(Panel):
         layout = QVBoxLayout(self.content)
         layout.setContentsMargins(4, 4, 4, 4)
         self.critic = HeadPlot("critic", "λ-return")
-        self.reward = HeadPlot("reward", "real reward", legend=False)
+        self.reward = HeadPlot("reward", "real reward")
+        head = QHBoxLayout()
+        self.legend = LegendLabel()  # one legend for both plots, above them: inside, it covered the bars
+        head.addWidget(self.legend, 1)
+        self.full = QCheckBox("full range")
+        self.full.setToolTip("show all 255 bins; otherwise the axis spans the bins that hold 99.9% of the "
+                             "probability above the uniform level (an untrained critic's), and the marks")
+        self.full.toggled.connect(self._set_full)
+        head.addWidget(self.full)
+        layout.addLayout(head)
         layout.addWidget(self.critic, 3)
         layout.addWidget(self.reward, 2)
         note = QLabel("Bins are two-hot over 255 symexp-spaced values; step with ←/→ through observed and "
@@ -117,11 +147,20 @@ class CriticPanel(Panel):
         note.setStyleSheet("color: #aaa; font-size: 11px;")
         layout.addWidget(note)
 
+    def _set_full(self, on: bool) -> None:
+        self.critic.full_range = self.reward.full_range = on
+        self._key = None  # redraw at the next tick
+
     def render(self, view: View) -> None:
         if view.entry is None:
             self.show_placeholder("The critic's value distribution appears with the first report.")
             return
         self.show_content()
+        edited = view.result is not None and view.result.edited is not None
+        entries = [("#42a5f5", "▮", "two-hot"), ("#ffffff", "|", "mean"), ("#66bb6a", "┆", "λ-return / reward")]
+        if edited:  # the orange curve exists only with an edit
+            entries.append(("#ffa000", "—", "edited latent"))
+        self.legend.set_entries(entries)
         bins = view.entry.report.bins
         self.critic.draw(bins, *at_cursor(view, "critic"))
         probs, mean, target, source, edited = at_cursor(view, "reward")
