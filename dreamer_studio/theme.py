@@ -16,6 +16,15 @@ _COLORS = {
 }
 
 
+# Curve colours, distinct on the dark plots and for the common colour-vision deficiencies (Okabe-Ito, with a
+# lighter blue and a light red for its vermillion, too close to its orange): one green only, so no two curves of a plot are told apart by shades of one hue.
+PALETTE = ["#56b4e9", "#e69f00", "#009e73", "#f0e442", "#cc79a7", "#ff6e6e", "#ffffff", "#bdbdbd"]
+
+
+def rgb(color: str) -> tuple[int, int, int]:
+    return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
+
+
 def apply_dark(app: QApplication) -> None:
     if app.property("dreamer_dark"):
         return

@@ -11,9 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout
 
-from dreamer_studio.panels.base import Panel, heat_lut
+from dreamer_studio import theme
+from dreamer_studio.panels.base import ElidedLabel, LegendLabel, Panel, heat_lut
 from dreamer_studio.session import View
 
 DYN_TIP = ("dyn: KL[sg(posterior) ‖ prior], summed over latents, averaged over the batch. Trains the prior "
@@ -32,6 +34,14 @@ def column(rows: list[dict[str, float]], key: str) -> tuple[np.ndarray, np.ndarr
     return data[:, 0], data[:, 1]
 
 
+def waiting_text(s) -> str:
+    """What the KL panel waits for before training begins (the fill size is unknown until the run is built)."""
+    if s.train_fill <= 0:
+        return "KL curves start once training has begun."
+    return (f"KL curves start once training has begun: collecting the first {s.train_fill:,} steps "
+            f"({min(s.replay_steps, s.train_fill):,}/{s.train_fill:,} so far).")
+
+
 class KLPanel(Panel):
     title = "KL"
 
@@ -45,17 +55,23 @@ class KLPanel(Panel):
         info = QLabel("dyn vs rep?")
         info.setToolTip(DYN_TIP + "\n\n" + REP_TIP + "\n\n" + FLOOR_TIP)
         info.setStyleSheet("color: #90caf9; text-decoration: underline;")
+        self.readout = LegendLabel()  # the legend, with the newest values
         head.addWidget(self.log)
-        head.addStretch(1)
+        head.addWidget(self.readout, 1)
         head.addWidget(info)
         layout.addLayout(head)
         split = QSplitter(Qt.Orientation.Vertical)
         self.curves = pg.PlotWidget()
         self.curves.setLabel("bottom", "env frames")
         self.curves.setLabel("left", "KL (nats)")
-        self.curves.addLegend(offset=(5, 5))
-        self.dyn = self.curves.plot(pen=pg.mkPen("#42a5f5", width=2), name="dyn")
-        self.rep = self.curves.plot(pen=pg.mkPen("#ef5350", width=2, style=Qt.PenStyle.DashLine), name="rep")
+        # dyn and rep are the same number (their gradients differ), so the curves coincide: rep is drawn first,
+        # wide and translucent, and dyn thin on top, so both stay visible. The legend is a label above the plot
+        # with the current values (a legend inside the plot covered the curves).
+        self.rep = self.curves.plot(pen=pg.mkPen(QColor(*theme.rgb(theme.PALETTE[1]), 150), width=5), name="rep")
+        self.dyn = self.curves.plot(pen=pg.mkPen(theme.PALETTE[0], width=1.5), name="dyn")
+        self.report_mark = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", width=1, style=Qt.PenStyle.DashLine))
+        self.curves.addItem(self.report_mark)  # where the report on screen was taken
+        self.report_mark.setVisible(False)
         self.floor = pg.InfiniteLine(angle=0, pen=pg.mkPen("#ffca28", width=1, style=Qt.PenStyle.DotLine),
                                      label="free bits {value:.2g}", labelOpts={"position": 0.9, "color": "#ffca28"})
         self.curves.addItem(self.floor)
@@ -73,7 +89,7 @@ class KLPanel(Panel):
         self.heat.invertY(True)
         self.heat_cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffeb3b"))
         self.heat.addItem(self.heat_cursor)
-        self.hover = QLabel(" ")
+        self.hover = ElidedLabel(" ")
         self.hover.setStyleSheet("color: #ddd;")
         self.heat.scene().sigMouseMoved.connect(self._hovered)
         split.addWidget(self.heat)
@@ -84,22 +100,31 @@ class KLPanel(Panel):
         self._free = 1.0
 
     def key(self, view: View) -> object:
-        return (view.metrics_version, id(view.entry), view.t)
+        waiting = (view.status.train_fill, view.status.replay_steps) if view.entry is None else None
+        return (view.metrics_version, id(view.entry), view.t, waiting)
 
     def render(self, view: View) -> None:
         have_rows = any("train/kl_dyn" in r for r in view.metrics[-3:]) or any(
             "train/kl_dyn" in r for r in view.metrics)
         if not have_rows and view.entry is None:
-            self.show_placeholder("KL curves start once training has begun (after the first "
-                                  f"{view.status.train_fill:,} collected steps).")
+            self.show_placeholder(waiting_text(view.status))
             return
         self.show_content()
+        now = {}
         for item, key in ((self.dyn, "train/kl_dyn"), (self.rep, "train/kl_rep")):
             x, y = column(view.metrics, key)
             item.setData(x, y)
+            now[key] = f"{y[-1]:.3g}" if len(y) else "–"
         if view.info is not None:
             self._free = view.info.config.train.free_nats
             self._place_floor()
+        self.readout.set_entries([(theme.PALETTE[0], "—", f"dyn {now['train/kl_dyn']}"),
+                                  (theme.PALETTE[1], "▬", f"rep {now['train/kl_rep']}"),
+                                  ("#ffca28", "···", f"free bits {self._free:.2g}"),
+                                  ("#888", "┆", "report on screen")])
+        self.report_mark.setVisible(view.entry is not None)
+        if view.entry is not None:
+            self.report_mark.setValue(view.entry.report.env_frames)
         if view.entry is not None:
             kl = view.entry.report.kl  # (L, S)
             self._kl = kl

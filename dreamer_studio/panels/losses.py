@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout
+from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from dreamer_core.official import OfficialCurve, missing_reason, official_curve
-from dreamer_studio.panels.base import Panel
+from dreamer_studio import theme
+from dreamer_studio.panels.base import LegendLabel, Panel
 from dreamer_studio.panels.kl import column
 from dreamer_studio.session import View
 
@@ -27,7 +28,8 @@ GROUPS = [
 # What an empty plot is waiting for; any other empty plot says "nothing logged yet".
 WAITING_FOR = {"episode score": "no episode has finished yet"}
 SCORE_PLOT = [title for title, _, _ in GROUPS].index("episode score")
-COLORS = ["#42a5f5", "#ef5350", "#66bb6a", "#ffca28", "#ab47bc", "#26c6da", "#ff7043", "#bdbdbd"]
+COLORS = theme.PALETTE
+SPARSE = 60  # a curve with fewer points gets a marker on each (one finished episode is a point, not nothing)
 
 
 def expand(keys: list[tuple[str, str]], available: set[str]) -> list[tuple[str, str]]:
@@ -59,16 +61,24 @@ class LossesPanel(Panel):
         self.plots: list[tuple[pg.PlotWidget, list[tuple[str, str]], float]] = []
         self.titles: list[str] = []  # the title each plot shows now (with a note while it is empty)
         self.curves: dict[tuple[int, str], pg.PlotDataItem] = {}
+        self.legends: list[LegendLabel] = []
         for i, (title, keys, scale) in enumerate(GROUPS):
             plot = pg.PlotWidget(title=title)
-            plot.addLegend(offset=(5, 5), labelTextSize="8pt")
             plot.plotItem.setDownsampling(mode="peak")
             plot.plotItem.setClipToView(True)
             plot.setLabel("bottom", "env frames")
             if scale < 0:
                 plot.setLogMode(y=True)
                 plot.setLabel("left", "log scale")
-            grid.addWidget(plot, i // 4, i % 4)
+            cell = QWidget()  # the legend (with current values) above the plot, so it covers no curve
+            box = QVBoxLayout(cell)
+            box.setContentsMargins(0, 0, 0, 0)
+            box.setSpacing(0)
+            legend = LegendLabel()
+            box.addWidget(legend)
+            box.addWidget(plot, 1)
+            self.legends.append(legend)
+            grid.addWidget(cell, i // 4, i % 4)
             self.plots.append((plot, keys, abs(scale)))
             self.titles.append("")  # set by the first render
         self.official: OfficialCurve | None = None
@@ -133,15 +143,26 @@ class LossesPanel(Panel):
         self._draw_official(view)
         available = set().union(*(r.keys() for r in rows[-5:]))
         for i, (plot, keys, scale) in enumerate(self.plots):
-            points = 0
+            points, entries = 0, []
             for j, (key, name) in enumerate(expand(keys, available)):
+                color = COLORS[j % len(COLORS)]
                 curve = self.curves.get((i, key))
                 if curve is None:
-                    curve = plot.plot(pen=pg.mkPen(COLORS[j % len(COLORS)], width=1.5), name=name)
+                    curve = plot.plot(pen=pg.mkPen(color, width=1.5), name=name)
                     self.curves[(i, key)] = curve
                 x, y = column(rows, key)
+                sparse = 0 < len(x) < SPARSE
+                if sparse != (curve.opts["symbol"] is not None):
+                    curve.setSymbol("o" if sparse else None)
+                    curve.setSymbolSize(5)
+                    curve.setSymbolBrush(color)
+                    curve.setSymbolPen(color)
                 curve.setData(x, y * scale)
                 points += len(x)
+                entries.append((color, "—", f"{name} {y[-1] * scale:.3g}" if len(y) else f"{name} –"))
+            if i == SCORE_PLOT and self.official is not None:
+                entries.append(("#9e9e9e", "- -", f"official ({self.official.seeds} seeds), band: min–max"))
+            self.legends[i].set_entries(entries)
             title = GROUPS[i][0]
             title = title if points else f"{title}: {WAITING_FOR.get(title, 'nothing logged yet')}"
             if title != self.titles[i]:  # setTitle relayouts the plot, so only on a change
