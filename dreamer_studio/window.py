@@ -12,18 +12,18 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
+from PySide6.QtWidgets import (QApplication, QFileDialog, QMainWindow, QMessageBox, QProgressBar,
                                QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
-from dreamer_core.config import make_config
 from dreamer_studio import commands as cmd
+from dreamer_studio.checks import load_error_text, new_run_config, not_a_checkpoint
 from dreamer_studio.cursor import TimeCursor
 from dreamer_studio.export import export_videos
 from dreamer_studio.jobs import Job
 from dreamer_studio.keyboard import Keyboard
 from dreamer_studio.keys import held_action
 from dreamer_studio.lifecycle import RunLifecycle
-from dreamer_studio.panels.base import titled
+from dreamer_studio.panels.base import ElidedLabel, titled
 from dreamer_studio.panels.critic import CriticPanel
 from dreamer_studio.panels.frames import FramesPanel
 from dreamer_studio.panels.imagination import ImaginationPanel
@@ -114,11 +114,13 @@ class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.timeline)
         self.setCentralWidget(central)
-        self.status_label = QLabel()
-        self.notice = QLabel()  # short-lived notices; the status line itself is never hidden
+        # Elided, side by side with fixed shares: a long status or notice is cut with "…" (tooltip: all of it)
+        # instead of running under the other one.
+        self.status_label = ElidedLabel()
+        self.notice = ElidedLabel()  # short-lived notices; the status line itself is never hidden
         self.notice.setStyleSheet("color: #90caf9;")
-        self.statusBar().addPermanentWidget(self.status_label, 1)
-        self.statusBar().addPermanentWidget(self.notice)
+        self.statusBar().addPermanentWidget(self.status_label, 3)
+        self.statusBar().addPermanentWidget(self.notice, 2)
         self._notice_timer = QTimer(self)
         self._notice_timer.setSingleShot(True)
         self._notice_timer.timeout.connect(self.notice.clear)
@@ -181,6 +183,11 @@ class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
         self.send(cmd.Save(str(path) if path else None))
 
     def load_checkpoint(self, path: str | Path) -> None:
+        problem = not_a_checkpoint(path)  # before the trainer pauses to read it
+        if problem:
+            self.show_error("Not a checkpoint", problem)
+            return
+        self._loading = str(path)
         self.send(cmd.Load(str(path)))
 
     def _reset_view(self) -> None:
@@ -200,7 +207,8 @@ class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
     @Slot(str, str, str)
     def on_error(self, title: str, message: str, details: str) -> None:
         paused = "" if title.startswith("Could not start") else "\n\nThe run is paused; resume when ready."
-        self.show_error(title, message + paused, details)
+        plain = load_error_text(message, getattr(self, "_loading", None)) if title == "Load failed" else None
+        self.show_error("Not a checkpoint" if plain else title, (plain or message) + paused, details)
 
     @Slot(int)
     def on_report(self, report_id: int) -> None:
@@ -303,8 +311,8 @@ class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
 
     @Slot(str, str, str, int, str)
     def on_start_new(self, task: str, obs: str, preset: str, seed: int, device: str) -> None:
-        try:
-            config = make_config(task, obs, preset, {"run": {"seed": seed, "device": device}})
+        try:  # everything is checked before the current run is asked to stop
+            config = new_run_config(task, obs, preset, seed, device, self.run_panel.overrides.text())
         except ValueError as exc:
             self.show_error("Cannot start the run", str(exc))
             return

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, Q
                                QPushButton, QSpinBox, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from dreamer_core import config as core_config
+from dreamer_studio.checks import config_overrides
 from dreamer_studio.panels.base import Panel
 from dreamer_studio.session import View
 
@@ -87,16 +88,20 @@ class RunPanel(Panel):
         self.obs.addItems(["vision", "proprio"])
         self.preset = QComboBox()
         self.preset.addItems(list(core_config.PRESETS))
-        self.preset.setCurrentText("cpu")
+        self.preset.setCurrentText("cpu")  # until a run is shown: then the current run's (see _fill_form)
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
         self.device = QLineEdit("auto")
         self.device.setToolTip("auto (CUDA if available, else CPU), cpu or cuda")
+        self.overrides = QLineEdit()
+        self.overrides.setPlaceholderText("section.field=value … (as --set)")
+        self.overrides.setToolTip("config overrides, space-separated, as `--set` takes them; filled in with the "
+                                  "current run's settings that differ from its preset")
         start = QPushButton("Start new run (stops the current one)")
         start.clicked.connect(lambda: self.start_new.emit(self.task.currentText().strip(), self.obs.currentText(),
                                                           self.preset.currentText(), self.seed.value(),
                                                           self.device.text().strip() or "auto"))
         for label, widget in (("task", self.task), ("obs", self.obs), ("preset", self.preset), ("seed", self.seed),
-                              ("device", self.device)):
+                              ("device", self.device), ("--set", self.overrides)):
             form.addRow(label, widget)
         form.addRow(start)
         return box
@@ -127,6 +132,18 @@ class RunPanel(Panel):
         if info is not None and self._card_for is not info:
             self._card_for = info
             self._fill_card(info.config)
+            self._fill_form(info.config)
+
+    def _fill_form(self, config) -> None:
+        """The New-run form starts from the run on screen: its task, obs, preset, seed and --set overrides."""
+        self.task.setCurrentText(config.env.task)
+        self.obs.setCurrentText(config.env.obs)
+        self.preset.setCurrentText(config.preset)
+        self.seed.setValue(config.run.seed)
+        try:
+            self.overrides.setText(config_overrides(config))
+        except ValueError:  # a config from elsewhere whose defaults no longer build: leave the field empty
+            self.overrides.clear()
 
     def _fill_card(self, config) -> None:
         self.card.clear()
