@@ -25,8 +25,12 @@ TRAIN_FLAGS = ("--task", "--obs", "--preset", "--seed", "--logdir", "--paused", 
 def build_parser() -> argparse.ArgumentParser:
     from dreamer_core.config import PRESETS
 
-    parser = argparse.ArgumentParser(prog="dreamer-studio", description=__doc__.split("\n\n")[0],
-                                     epilog="Headless training: dreamer-studio train --headless --help")
+    parser = argparse.ArgumentParser(
+        prog="dreamer-studio", description=__doc__.split("\n\n")[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="subcommands (no window):\n"
+               "  dreamer-studio train --headless ...   train without the window (--help lists its flags)\n"
+               "  dreamer-studio export --logdir DIR --out x.mp4   export imagined rollouts of a run as video")
     parser.add_argument("--task", default=DEFAULT_TASK,
                         help="dmc_<domain>_<task>, gym_<EnvId> or dummy_disc / dummy_cont")
     parser.add_argument("--obs", default=DEFAULT_OBS, choices=["vision", "proprio"])
