@@ -93,8 +93,10 @@ def test_bad_task_name_shows_error(qtbot, make_window):
 
 
 def test_corrupt_checkpoint_shows_error_and_run_survives(qtbot, make_window, tmp_path):
+    from dreamer_core import checkpoint
+
     bad = tmp_path / "broken.ckpt"
-    bad.write_bytes(b"this is not a checkpoint")
+    bad.write_bytes(checkpoint.MAGIC + b"cut short")  # a checkpoint's header, damaged (no file at all: test_new_user)
     window = make_window(debug_config())
     qtbot.waitUntil(lambda: window.worker.info is not None, timeout=30_000)
     window.load_checkpoint(bad)
