@@ -59,13 +59,11 @@ def test_a_latent_edit_and_reset_move_no_widget(qtbot, make_window):
     window, entry, _ = paused_report(qtbot, make_window)
     settled(qtbot, window, lambda: window.latents.renders > 0 and window.imagination.renders > 0)
     before = geometries(window)
-    assert "edited latent" not in " ".join(window.critic.legend.entries)  # no edit: no orange curve to name
     s = 1
     c = (int(entry.start_stoch[s].argmax()) + 1) % entry.start_stoch.shape[1]
     window.edit_latent(s, c)
     settled(qtbot, window, lambda: window._entry()[1].edits == ((s, c),))
     assert geometries(window) == before
-    assert "edited latent" in " ".join(window.critic.legend.entries)
     caption = window.imagination.caption
     assert "1 latent edit(s)" in caption.text()
     assert caption.height() < 2 * caption.fontMetrics().height()  # one line, never wrapped
@@ -74,6 +72,11 @@ def test_a_latent_edit_and_reset_move_no_widget(qtbot, make_window):
     assert geometries(window) == before
     window.reset_edits()
     settled(qtbot, window, lambda: window._entry()[1].edits == ())
+    assert geometries(window) == before
+    assert "edited latent" not in " ".join(window.critic.legend.entries)  # no edit: no orange curve to name
+    window.edit_latent(s, c)
+    settled(qtbot, window, lambda: window._entry()[1].edits == ((s, c),))
+    assert "edited latent" in " ".join(window.critic.legend.entries)
     assert geometries(window) == before
     # A caption far wider than its panel is cut, and moves no splitter.
     window.frames.caption.setText("a caption that grows " * 40)
@@ -132,7 +135,6 @@ def test_reimagining_an_old_report_uses_the_weights_that_made_it(qtbot, make_win
     window, entry, first = paused_report(qtbot, make_window)
     window.timeline.follow.setChecked(False)  # keep this report on screen while later ones arrive
     worker = window.worker
-    assert first.weights_updates == entry.report.updates
     updates = worker.status.get()[1].updates
     for _ in range(70):  # past the 64 steps the debug preset collects before it trains
         worker.send(cmd.Step())
@@ -147,6 +149,7 @@ def test_reimagining_an_old_report_uses_the_weights_that_made_it(qtbot, make_win
     # The same future as before the edit, although training has moved the weights on since the report.
     np.testing.assert_array_equal(again.base.frames, first.base.frames)
     np.testing.assert_array_equal(again.base.rewards, first.base.rewards)
+    assert first.weights_updates == again.weights_updates == entry.report.updates
     settled(qtbot, window, lambda: window.imagination._key == (id(entry), id(again), window.t))
     assert window.imagination.weights.text() == (f"imagined with the weights at {entry.report.updates:,} "
                                                  "updates (the report's own)")
@@ -264,12 +267,12 @@ def test_export_mp4_and_gif_have_one_size_and_say_temperature_and_actions(qtbot,
     controls.source.setCurrentIndex(1)  # replayed true actions
     qtbot.waitUntil(lambda: window._entry()[1].settings.source == "replayed"
                     and window._entry()[1].settings.temperature == 0.7, timeout=20_000)
-    entry, result = window._entry()
-    _, labels = export_frames(entry, result)
-    assert "temp 0.7" in labels[0] and "replayed actions" in labels[0]
     job = window.export(tmp_path / "dream")
     with qtbot.waitSignal(job.done, timeout=60_000):
         pass
     job.wait()
     mp4, gif = video.read_video(tmp_path / "dream.mp4"), video.read_video(tmp_path / "dream.gif")
     assert mp4.shape[1:] == gif.shape[1:]
+    entry, result = window._entry()
+    _, labels = export_frames(entry, result)
+    assert "temp 0.7" in labels[0] and "replayed actions" in labels[0]
