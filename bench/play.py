@@ -7,7 +7,7 @@
    the model step alone (no real env) and with the real env beside it. Latency p50/p95/max.
 2. studio: the real Play window (offscreen) on a TrainerWorker at the preset, its 15 Hz clock in Qt's event loop:
    achieved frames/s (steps shown per second), step latency (model + real env, on the play thread) and the
-   tick-to-screen latency (a key's tick until its frame is drawn), while the trainer trains (after it has begun
+   request-to-screen latency (a step's request, on its tick or owed, until its frame is drawn), while the trainer trains (after it has begun
    updating), then with it paused. The trainer's updates/s are read over the same windows, and over a window
    without Play, so Play's cost to training shows.
 Not a test: it takes about 3 x --seconds plus replay filling (about a minute at the cpu preset).
@@ -103,17 +103,14 @@ def bench_studio(args) -> None:
     win = PlayWindow(worker)
     win.show()
     sent: list[float] = []
-    shown: list[tuple[float, float, float]] = []  # (time shown, step latency, tick-to-screen)
-    tick = win.tick
+    shown: list[tuple[float, float, float]] = []  # (time shown, step latency, request-to-screen)
+    send = win._send_step
 
-    def timed_tick() -> None:
-        going = not win.paused and not win.in_flight and win.steps
-        tick()
-        if going:
-            sent.append(time.perf_counter())
+    def timed_send() -> None:
+        sent.append(time.perf_counter())
+        send()
 
-    win.timer.timeout.disconnect(tick)
-    win.timer.timeout.connect(timed_tick)
+    win._send_step = timed_send  # every step request, on a tick or owed
     win.step_shown.connect(lambda t: shown.append((time.perf_counter(), win.steps[-1].latency,
                                                    time.perf_counter() - sent[-1] if sent and t else 0.0)))
     t0 = time.time()
@@ -142,7 +139,7 @@ def bench_studio(args) -> None:
         fps = (len(window) - 1) / span if len(window) > 1 else 0.0
         print(f"{phase}: {fps:.1f} frames/s (target 15) over {span:.1f} s · "
               + line("step latency", [w[1] for w in window]) + " · "
-              + line("tick to screen", [w[2] for w in window if w[2] > 0])
+              + line("request to screen", [w[2] for w in window if w[2] > 0])
               + (f" · trainer {ups:.3f} updates/s" if phase.startswith("training") else ""), flush=True)
     print(f"trainer updates/s, Play paused vs playing: {np.mean(rates['paused']):.3f} vs "
           f"{np.mean(rates['playing']):.3f}", flush=True)

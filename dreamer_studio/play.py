@@ -1,14 +1,15 @@
 """Play inside the dream: a window where held keys drive the world model step by step, a real env beside it.
 
 A QTimer ticks at PLAY_HZ; each tick reads the keys held at that moment and asks the play thread for one step
-(`dreamer_core.play.DreamPlayer.step`); a tick that finds the previous step still running is skipped, so the rate
-stays steady and nothing queues. The play thread owns its own CPU copy of the weights and its own real env (MuJoCo's
+(`dreamer_core.play.DreamPlayer.step`); a tick that finds the previous step still running is owed and goes out
+as soon as that step is back (at most one owed), so a slow step costs a late frame, not a dropped one, and nothing
+queues. The play thread owns its own CPU copy of the weights and its own real env (MuJoCo's
 GL context belongs to the thread that made it), so the trainer thread never waits for Play and Play never reads
 weights while they are being updated.
 
 Weights: the window asks the trainer for a report (`ReportNow`, an existing command) and copies the weights inside
 the `report_ready` signal, connected directly so that the copy runs on the trainer thread between two train steps
-(a state-dict copy, ~1 ms at the `cpu` preset). Later reports refresh that copy too; the player takes the newest
+(a state-dict copy: 0.5 ms median at the `cpu` preset, docs/results/gui.md). Later reports refresh that copy too; the player takes the newest
 copy on R (reset), so a session keeps one set of weights from reset to reset, and the HUD says which.
 
 Keys: 1-9 or the arrows pick a discrete action (← 1, → 2, ↑ 3, ↓ 4); for continuous actions ←/→ choose the
@@ -285,19 +286,27 @@ class PlayWindow(QWidget):
     # -- the clock ---------------------------------------------------------------------------------------------------
     @Slot()
     def tick(self) -> None:
-        """One frame: the keys held now become the next dream step (skipped while paused or a step is running)."""
-        if not self.paused and not self.in_flight and self.steps:
-            self.in_flight = True
-            self.thread.request("step", self.keys.action())
+        """One frame: the keys held now become the next dream step. A tick that finds the previous step still
+        running is owed: the next step goes out as soon as that one is back (one owed at most, so nothing piles
+        up and a slow step costs one late frame instead of a dropped one)."""
+        if not self.paused and self.steps:
+            if self.in_flight:
+                self._owed = True
+            else:
+                self._send_step()
         self.readout.setText(self.keys.readout())
         self.ticked.emit()
 
+    def _send_step(self) -> None:
+        self.in_flight, self._owed = True, False
+        self.thread.request("step", self.keys.action())
+
     def toggle_pause(self) -> None:
-        self.paused = not self.paused
+        self.paused, self._owed = not self.paused, False
         self.status.setText("paused (Space resumes)" if self.paused else self._context_line)
 
     def reset(self) -> None:
-        self.in_flight = True  # no step goes out before step 0 of the new session is back
+        self.in_flight, self._owed = True, False  # no step goes out before step 0 of the new session is back
         self.thread.request("reset")
 
     def record(self, stem: str | Path) -> None:
@@ -318,9 +327,13 @@ class PlayWindow(QWidget):
         self._context_line = text
         self.status.setText(text)
 
+    _owed = False  # a tick came while a step was running
+
     @Slot(object)
     def _on_step(self, step) -> None:
         self.in_flight = False
+        if self._owed and not self.paused and step.t > 0:
+            self._send_step()  # the owed tick's step, with the keys held now
         if step.t == 0:
             self.steps, self.errors = [], []
         self.steps.append(step)

@@ -179,3 +179,16 @@ def test_the_window_opens_play_from_its_toolbar(qtbot, make_window):
         assert win.thread.weights_updates is not None
     finally:
         win.close()
+
+
+def test_a_tick_during_a_running_step_is_owed_not_dropped(qtbot, open_play):
+    win = open_play("dummy_disc", manual=True)
+    _hold(qtbot, win, Qt.Key.Key_3)
+    win.tick()
+    assert win.in_flight
+    win.tick()  # the step of the first tick is still running: this one is owed
+    qtbot.waitUntil(lambda: len(win.steps) == 3 and not win.in_flight, timeout=10_000)
+    assert [int(s.action.argmax()) for s in win.steps[1:]] == [2, 2]
+    win.tick()
+    qtbot.waitUntil(lambda: not win.in_flight, timeout=10_000)
+    assert len(win.steps) == 4  # one tick, one step: nothing was left owed
