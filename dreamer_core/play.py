@@ -1,7 +1,7 @@
 """Play inside the dream: step the world model's prior one action at a time, with a real env beside it.
 
-`DreamPlayer` holds a start latent taken from a real context (`context_from_env`: a reset plus a few policy steps,
-or `context_from_report`: a replay moment) and `step(action)` advances the prior by one imagination step
+`DreamPlayer` holds a start latent taken from a real context (`context_from_moment`: a live trainer's latest real
+frame, `context_from_env`: a reset plus a few policy steps, or `context_from_report`: a replay moment) and `step(action)` advances the prior by one imagination step
 (`RSSM.img_step`) under that action, decodes the prior's frame (or vector) and reads the reward, continue and critic
 heads. A real env, when given, takes the same actions from the same start: dm_control (and the dummy envs) restore
 the context's exact state (`Env.get_state/set_state`); an env that cannot makes both sides start over from a fresh
@@ -102,6 +102,42 @@ def context_from_env(agent: Agent, env, steps: int = 4, seed: int = 0) -> PlayCo
                        f"env reset + {steps} policy steps", steps)
 
 
+@torch.no_grad()
+def live_moment(trainer, index: int = 0) -> dict[str, Any] | None:
+    """What a live trainer's env `index` is at now, for `context_from_moment`: its latent and last action (the
+    acting carry), the observation it has not acted on yet, and the env's state. Call it on the trainer's thread,
+    between two steps. None where the env cannot say its state or its episode has just ended."""
+    env = trainer.envs[index]
+    if bool(trainer.obs["is_last"][index]) or not hasattr(env, "get_state"):
+        return None
+    state = env.get_state()
+    if state is None:
+        return None
+    carry = trainer.carry
+    return {"deter": carry.latent.deter[index : index + 1].detach().cpu().clone(),  # (1, D)
+            "stoch": carry.latent.stoch[index : index + 1].detach().cpu().clone(),  # (1, S, C)
+            "action": carry.action[index : index + 1].detach().cpu().clone(),  # (1, A)
+            "obs": {k: np.array(v[index]) for k, v in trainer.obs.items()}, "env_state": state,
+            "agent_steps": int(trainer.counters.agent_steps)}
+
+
+@torch.no_grad()
+def context_from_moment(agent: Agent, env, moment: dict[str, Any], seed: int = 0) -> PlayContext:
+    """The context at a live trainer's moment (`live_moment`): `env` (the same task) takes the trainer env's state,
+    and the posterior of the observation there, after the trainer's own carry, starts the dream."""
+    from dreamer_core.agent import ActCarry
+
+    env.set_state(moment["env_state"])
+    gen = torch.Generator(agent.device).manual_seed(int(seed))
+    carry = ActCarry(Latent(moment["deter"].to(agent.device), moment["stoch"].to(agent.device)),
+                     moment["action"].to(agent.device))
+    carry, _ = agent.policy(carry, _model_obs(agent, moment["obs"]), gen)
+    obs = moment["obs"]
+    return PlayContext(carry.latent.clone(), _frame_of(obs, agent), _vector_of(obs, agent),
+                       {k: np.array(v) for k, v in obs.items()}, moment["env_state"],
+                       f"the trainer's latest real frame (agent step {moment['agent_steps']:,})")
+
+
 def context_from_report(report) -> PlayContext:
     """A replay moment: the report's last context state (where its imagination starts) and that real frame."""
     ctx = report.context_len - 1
@@ -157,7 +193,8 @@ class DreamPlayer:
         feat = self._state.feat()  # (1, F)
         reward, cont, value = self._heads(feat)
         c = self.context
-        step = DreamStep(0, None, c.frame, c.vector, reward, cont, value,
+        frame = c.frame if self.agent.image_keys else None  # a proprio model decodes no frames: none at step 0
+        step = DreamStep(0, None, frame, c.vector, reward, cont, value,
                          self._state.deter[0].cpu().numpy(), self._state.stoch[0].cpu().numpy(),
                          real_frame=c.frame if self.real_env is not None else None,
                          real_vector=c.vector if self.real_env is not None else None,

@@ -9,8 +9,10 @@ weights while they are being updated.
 
 Weights: the window asks the trainer for a report (`ReportNow`, an existing command) and copies the weights inside
 the `report_ready` signal, connected directly so that the copy runs on the trainer thread between two train steps
-(a state-dict copy: 0.5 ms median at the `cpu` preset, docs/results/gui.md). Later reports refresh that copy too; the player takes the newest
-copy on R (reset), so a session keeps one set of weights from reset to reset, and the HUD says which.
+(a state-dict copy: 0.5 ms median at the `cpu` preset, docs/results/gui.md). With the weights comes the trainer's live moment (`live_moment`:
+its env's exact state, the frame it acts on next and its acting latent), the context Play starts from. Later
+reports refresh that copy too; the player takes the newest copy on R (reset), so a session keeps one set of
+weights from reset to reset, and the HUD says which.
 
 Keys: 1-9 or the arrows pick a discrete action (← 1, → 2, ↑ 3, ↓ 4); for continuous actions ←/→ choose the
 dimension and ↑/↓ push it (by PUSH per tick while held; it stays where it is left; 0 zeroes the vector). Space
@@ -105,15 +107,16 @@ class PlayThread(QThread):
         self.config, self.seed = config, seed
         self.requests: queue.Queue = queue.Queue()
         self._weights_lock = threading.Lock()
-        self._weights: tuple[dict, int] | None = None  # the newest copy from the trainer, (state dict, updates)
+        self._weights: tuple | None = None  # the newest copy from the trainer: (state dict, updates, live moment)
         self.weights_updates: int | None = None  # the updates of the weights the player uses
         self.player = None
         self._env = None
 
-    def offer_weights(self, weights: dict, updates: int) -> None:
-        """Thread-safe: the newest weights, taken up on the next open or reset."""
+    def offer_weights(self, weights: dict, updates: int, moment: dict | None = None) -> None:
+        """Thread-safe: the newest weights (and the trainer's live moment, `dreamer_core.play.live_moment`),
+        taken up on the next open or reset."""
         with self._weights_lock:
-            self._weights = (weights, updates)
+            self._weights = (weights, updates, moment)
         self.requests.put(("weights",))
 
     def request(self, *item) -> None:
@@ -149,8 +152,8 @@ class PlayThread(QThread):
             self.stepped.emit(self.player.step(item[1]))
         elif kind == "reset":
             if self._load_newest(self.player.agent):  # the old context's latent belongs to the old weights
-                self.player.context = play.context_from_env(self.player.agent, self._env, CONTEXT_STEPS, self.seed)
-                self.opened.emit(f"newer weights: a new context ({self.player.context.source}) · "
+                self.player.context = self._context(self.player.agent)
+                self.opened.emit(f"newer weights: a new context, {self.player.context.source} · "
                                  f"{self.player.source_info()}")
             self.stepped.emit(self.player.reset())
         elif kind == "record":
@@ -163,7 +166,7 @@ class PlayThread(QThread):
         self._env = make_env(self.config.env, self.seed)
         agent = play.player_agent(self.config, self._env.obs_space, self._env.act_space)
         self._load_newest(agent)
-        context = play.context_from_env(agent, self._env, CONTEXT_STEPS, self.seed)
+        context = self._context(agent)
         self.player = play.DreamPlayer(agent, context, self._env, seed=self.seed)
         first = self.player.reset()
         self.opened.emit(f"{context.source} · {first.info}")
@@ -176,8 +179,22 @@ class PlayThread(QThread):
         if weights is None:
             return False
         agent.load_state_dict(weights[0])
-        self.weights_updates = weights[1]
+        self.weights_updates, self._moment = weights[1], weights[2]
         return True
+
+    _moment: dict | None = None  # the trainer's live moment that came with the weights in use
+
+    def _context(self, agent):
+        """The trainer's latest real frame when it came with the weights (its env state restores here), else a
+        reset of this thread's own env plus a few policy steps."""
+        from dreamer_core import play
+
+        if self._moment is not None:
+            try:
+                return play.context_from_moment(agent, self._env, self._moment, self.seed)
+            except Exception:  # noqa: BLE001 - a state this env cannot take: play from a reset instead
+                pass
+        return play.context_from_env(agent, self._env, CONTEXT_STEPS, self.seed)
 
     def _meta(self) -> dict[str, str]:
         env = self.config.env
@@ -279,9 +296,12 @@ class PlayWindow(QWidget):
         """Trainer thread (direct connection): copies the weights; everything else happens on other threads."""
         from dreamer_core.play import weights_snapshot
 
+        from dreamer_core.play import live_moment
+
         trainer = self.worker.trainer
         if trainer is not None:
-            self.thread.offer_weights(weights_snapshot(trainer.agent), int(trainer.agent.updates))
+            self.thread.offer_weights(weights_snapshot(trainer.agent), int(trainer.agent.updates),
+                                      live_moment(trainer))
 
     # -- the clock ---------------------------------------------------------------------------------------------------
     @Slot()

@@ -172,3 +172,29 @@ def test_a_long_session_keeps_its_start_and_its_last_steps(cartpole, monkeypatch
     for a in _actions(9, 1):
         player.step(a)
     assert [s.t for s in player.steps] == [0, 6, 7, 8, 9]  # memory stays bounded however long one plays
+
+
+def test_a_live_trainers_moment_is_played_from_its_exact_state():
+    from dreamer_core.run import Trainer
+
+    config = make_config("dmc_cartpole_balance", "vision", "debug", {"run": {"device": "cpu"}})
+    trainer = Trainer(config, None)
+    twin = make_env(config.env, 99)  # another seed: the state comes from the trainer's env, not from seeding
+    try:
+        for _ in range(6):
+            trainer.step()
+        moment = play.live_moment(trainer)
+        agent = play.player_agent(config, twin.obs_space, twin.act_space, play.weights_snapshot(trainer.agent))
+        ctx = play.context_from_moment(agent, twin, moment)
+        np.testing.assert_array_equal(ctx.frame, trainer.obs["image"][0])  # the frame the trainer acts on next
+        player = play.DreamPlayer(agent, ctx, twin, seed=0)
+        assert player.reset().error == 0.0
+        acts = _actions(4, 1, seed=5)
+        steps = [player.step(a) for a in acts]
+        for a, s in zip(acts, steps):  # the trainer's own env, driven by the same actions, sees the same frames
+            np.testing.assert_array_equal(trainer.envs[0].step(a, reset=False)["image"], s.real_frame)
+        trainer.obs["is_last"][0] = True
+        assert play.live_moment(trainer) is None  # an episode that just ended has no moment to continue
+    finally:
+        twin.close()
+        trainer.close()

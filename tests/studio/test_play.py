@@ -120,6 +120,8 @@ def test_dm_control_real_beside_dream_has_zero_error_at_step_0(qtbot, open_play)
     step0 = win.steps[0]
     assert step0.error == 0.0 and step0.real_frame.shape == (64, 64, 3)
     assert core_play.RESTORED in win.status.text()
+    assert "the trainer's latest real frame" in win.status.text()  # the live run's moment, not a fresh reset
+    np.testing.assert_array_equal(step0.real_frame, win.worker.trainer.obs["image"][0])  # (the run is paused)
     assert "error 0.0" in win.hud.text()
     step1 = _tick(qtbot, win)
     assert step1.error is not None and step1.error > 0  # an untrained-ish dream departs from real physics
@@ -192,3 +194,13 @@ def test_a_tick_during_a_running_step_is_owed_not_dropped(qtbot, open_play):
     win.tick()
     qtbot.waitUntil(lambda: not win.in_flight, timeout=10_000)
     assert len(win.steps) == 4  # one tick, one step: nothing was left owed
+
+
+def test_proprio_play_compares_vectors(qtbot, open_play):
+    win = open_play("dmc_cartpole_balance", "proprio", manual=True)
+    step0 = win.steps[0]
+    assert step0.frame is None and step0.vector.shape == (5,) and step0.error == 0.0  # vector MSE, same start
+    assert step0.real_frame.shape == (64, 64, 3)  # the rendered log/image, shown beside the bars
+    step1 = _tick(qtbot, win)
+    assert step1.vector.shape == (5,) and step1.error > 0
+    assert win.dream_vec.isVisibleTo(win) and not win.dream_view.isVisibleTo(win)
