@@ -22,6 +22,7 @@ pauses, R resets to the real context, H toggles the HUD, Esc closes Play.
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 import time
 import traceback
@@ -400,7 +401,7 @@ class PlayWindow(QWidget):
     def _on_failed(self, message: str, details: str) -> None:
         self.in_flight = False
         self.status.setText(f"Play failed: {message}")
-        print(details, flush=True)
+        print(details, file=sys.stderr, flush=True)
 
     # -- user input ----------------------------------------------------------------------------------------------
     @Slot()
