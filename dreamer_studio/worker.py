@@ -163,8 +163,8 @@ class TrainerWorker(QThread):
             self.trainer = Trainer(self.config, None)
             self._tail = MetricsTail(self.watch_dir)
             self.metrics.extend(self._tail.read_new())
+            self._phase = "watching"  # before the first report, so the status that comes with it says so
             self._reload_watched(force=True)
-            self._phase = "watching"
             self._paused = True
         else:
             self.trainer = Trainer(self.config, self.logdir, resume=self.resume)

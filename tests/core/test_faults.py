@@ -242,7 +242,7 @@ def _has_trained(path: Path) -> bool:
 # -- resume determinism ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("task, obs", [("dummy_disc", "vision"), ("dmc_cartpole_balance", "proprio")])
 def test_a_resumed_run_is_identical_to_an_uninterrupted_one(tmp_path, task, obs):
-    cfg = config(task, obs)
+    cfg = config(task, obs, train_ratio=16.0)  # a quarter update per step: a few dozen updates, seconds not minutes
     a = Trainer(cfg, tmp_path / "a")
     for _ in range(230):  # an episode is in flight at 110 (40-step dummy episodes; 500-step dm_control ones)
         a.step()
