@@ -203,17 +203,23 @@ def read_model(path: str | Path) -> dict[str, Any]:
     return state
 
 
-def load_into(trainer, state: dict[str, Any]) -> None:
+def load_into(trainer, state: dict[str, Any], source: Any = "the model") -> None:
     """Puts a model-only state into a trainer built from the same config: weights, return normaliser, counters.
-    The optimizer keeps its fresh state (and warms up again); replay is untouched (empty on a new trainer)."""
+    The optimizer keeps its fresh state (and warms up again); replay is untouched (empty on a new trainer).
+    All or nothing: everything is checked first, and `source` (the file) is named in a failure's one line."""
     from dreamer_core.config import Config
 
+    if not isinstance(state, dict) or not isinstance(state.get("config"), str):
+        raise ModelError(f"{source} holds no model config; make a model with scripts/ship_model.py")
     saved = Config.from_dict(json.loads(state["config"]))
     diffs = [f"{section}.{key}: model {value!r} vs this run {getattr(getattr(trainer.config, section), key)!r}"
              for section in ("model", "env") for key, value in vars(getattr(saved, section)).items()
              if getattr(getattr(trainer.config, section), key) != value]
     if diffs:
         raise ModelError("the model was trained with another configuration:\n  " + "\n  ".join(diffs))
+    from dreamer_core import trainer_state
+
+    trainer_state.check_model(state, trainer, source)  # every piece fits before anything is swapped in
     agent = trainer.agent
     agent.load_state_dict(state["agent"]["model"])  # fp16 weights are copied into the fp32 parameters
     agent.retnorm.load_state_dict(state["agent"]["retnorm"])
@@ -282,7 +288,7 @@ def open_model(model_dir: str | Path, device: str = "auto", seed: int | None = N
                   report_length=report_length or config.run.report_length)
     trainer = Trainer(replace(config, run=run), None)
     try:
-        load_into(trainer, state)
+        load_into(trainer, state, model_dir / MODEL_FILE)
         collect(trainer, context_steps(trainer.config))
     except BaseException:
         trainer.close()

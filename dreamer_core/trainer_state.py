@@ -104,6 +104,30 @@ def check(state: Any, trainer: Trainer, path: Any, optional: dict[str, Any] | No
             "rng": _check_rng(c, state["rng"], trainer)}
 
 
+def check_model(state: Any, trainer: Trainer, path: Any) -> None:
+    """Validates a model-only state (`models.model_state`) against `trainer` before `models.load_into` swaps it in:
+    the same weights by name and shape (stored as float32 or float16), the return normaliser and counters."""
+    c = _Checker(path)
+    c.dict(state, "the model", ("config", "agent", "counters"))
+    agent = c.dict(state["agent"], "agent", ("model", "retnorm", "updates", "skipped"))
+    weights, live = c.dict(agent["model"], "agent.model"), trainer.agent.state_dict()
+    missing, extra = [k for k in live if k not in weights], [k for k in weights if k not in live]
+    if missing or extra:
+        c.fail(f"agent.model lacks {missing[:3]}" if missing else f"agent.model has unexpected entries {extra[:3]}")
+    for key, want in live.items():
+        got = weights[key]
+        fits = got.dtype == want.dtype or (want.is_floating_point() and got.dtype in (torch.float16, torch.float32)) \
+            if isinstance(got, torch.Tensor) else False
+        if not isinstance(got, torch.Tensor) or _shape(got) != _shape(want) or not fits:
+            got_text = f"{got.dtype} {list(got.shape)}" if isinstance(got, torch.Tensor) else type(got).__name__
+            c.fail(f"agent.model[{key!r}] is {got_text} in the model but {want.dtype} {list(want.shape)} here")
+    c.like(agent["retnorm"], trainer.agent.retnorm.state_dict(), "agent.retnorm")
+    c.count(agent["updates"], "agent.updates")
+    c.count(agent["skipped"], "agent.skipped")
+    for key, value in c.dict(state["counters"], "counters").items():
+        c.count(value, f"counters[{key!r}]", float)
+
+
 def like_template(c: _Checker, saved: Any, live: Any, name: str) -> None:
     """`saved` has the structure of `live`: the same dict keys, list lengths, tensor and array shapes and dtypes,
     and scalars of the same kind. A None in `live` stands for contents of its own (an env's opaque state)."""

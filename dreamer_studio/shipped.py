@@ -36,7 +36,7 @@ class ModelWorker(TrainerWorker):
         if not force:
             return  # a model directory never changes: nothing to follow
         tr = self.trainer
-        models.load_into(tr, models.read_model(self.model_dir))
+        models.load_into(tr, models.read_model(self.model_dir), self.model_dir)
         models.collect(tr, models.context_steps(tr.config))  # a fresh real context: the model ships no replay
         self._after_load(fresh_history=False)
         self._checkpoints = [str(self.model_dir / models.MODEL_FILE)]

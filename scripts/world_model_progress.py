@@ -98,7 +98,7 @@ def evaluate(snapshots: Path, run: Path | None, episodes: int) -> None:
         else:
             state = checkpoint.load(path)
             trainer = models.eval_trainer(config=config)
-            models.load_into(trainer, state)
+            models.load_into(trainer, state, path)
             updates, frames = state["agent"]["updates"], state["counters"]["env_frames"]
         try:
             rec, openloop = errors(trainer, episodes)

@@ -229,3 +229,48 @@ def test_a_proprio_model_ships_without_an_image_check(tmp_path):
     assert card.get("obs") == "proprio" and card.get("openloop_mse") is None and card.get("openloop_max") is None
     assert models.thresholds(card) == ["return_min"] and card.get("return_min") == 1.0  # the override wins
     assert iio.imread(out / models.PREVIEW_FILE).shape == (64, 8 * 64, 3)  # log/image frames, no dream row
+
+
+@pytest.mark.parametrize("damage", ["shape", "missing", "type", "counter"])
+def test_a_model_with_wrong_contents_is_one_line_and_loads_nothing(shipped_debug, tmp_path, damage):
+    _, model = shipped_debug
+    state = models.read_model(model)
+    weights = state["agent"]["model"]
+    key = sorted(weights)[0]
+    if damage == "shape":
+        weights[key] = torch.zeros(3, 3)
+    elif damage == "missing":
+        del weights[key]
+    elif damage == "type":
+        weights[key] = [1.0, 2.0]
+    else:
+        state["counters"]["env_frames"] = -5
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("config.json", models.CARD_FILE):
+        (broken / name).write_bytes((model / name).read_bytes())
+    checkpoint.save(broken / models.MODEL_FILE, state)
+    from dreamer_core.config import Config
+
+    config = Config.from_dict(json.loads(state["config"]))
+    trainer = Trainer(config, None)
+    try:
+        before = {k: v.clone() for k, v in trainer.agent.state_dict().items()}
+        frames = trainer.counters.env_frames
+        with pytest.raises(checkpoint.CheckpointError) as caught:
+            models.load_into(trainer, models.read_model(broken), broken / models.MODEL_FILE)
+        message = str(caught.value)
+        assert "\n" not in message and str(broken / models.MODEL_FILE) in message
+        assert (key in message) if damage != "counter" else ("env_frames" in message)
+        after = trainer.agent.state_dict()
+        assert all(torch.equal(before[k], after[k]) for k in before) and trainer.counters.env_frames == frames
+    finally:
+        trainer.close()
+    if damage != "shape":
+        return
+    # The CLI's export says the same in one line (exit 2), no traceback.
+    out = subprocess.run([sys.executable, "-m", "dreamer_studio", "export", "--logdir", str(broken), "--out",
+                          str(tmp_path / "x.mp4")], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "MUJOCO_GL": "egl"})
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr and "cannot be loaded" in out.stderr
