@@ -231,13 +231,19 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
     return _decode(payload["state"])
 
 
+WATCH_NAME = "watch.ckpt"  # a run's model-only snapshot for watchers (Trainer): never a training checkpoint
+
+
 def latest(directory: str | os.PathLike) -> Path | None:
-    """The most recently written `*.ckpt` in `directory` (ties broken by name), or None if there is none."""
+    """The most recently written `*.ckpt` in `directory` (ties broken by name), or None if there is none. The
+    watchers' snapshot (`WATCH_NAME`, weights only) is no training checkpoint and is never picked."""
     directory = Path(directory)
     if not directory.is_dir():
         return None
     found = []
     for p in directory.glob(f"*{SUFFIX}"):
+        if p.name == WATCH_NAME:
+            continue
         try:
             if p.is_file():
                 found.append((p.stat().st_mtime_ns, p.name, p))

@@ -122,6 +122,8 @@ class RunConfig:
     # bfloat16 as HEAD computes; parameters, optimizer, norms, distributions and losses stay float32. auto is bf16
     # on a CUDA GPU that has it, fp32 on CPU, where bf16's speed depends on the CPU (docs/results/bf16.md)
     tensorboard: bool = False  # also write TensorBoard events to the run directory (pip install tensorboard)
+    watch_every: float = 60.0  # seconds between model-only snapshots (watch.ckpt, weights and counters) that a
+    # watching Studio loads, so a watched run is at most this old between checkpoints; 0: none. Never resumed from
 
 
 @dataclass(frozen=True)
@@ -375,6 +377,7 @@ _RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "run.report_every": (0, INF, False, True), "run.report_batch": (1, INF, False, True),
     "run.report_length": (2, INF, False, True), "run.report_samples": (1, INF, False, True),
     "run.log_every": (0, INF, False, True), "run.save_every": (0, INF, False, True),
+    "run.watch_every": (0, INF, False, True),
     "run.seed": (0, 2**32 - 1, False, False), "run.threads": (0, INF, False, True),
 }
 

@@ -24,10 +24,10 @@ from dreamer_core import checkpoint, episode
 from dreamer_core.agent import Agent
 from dreamer_core.config import Config
 from dreamer_core.envs import make_env
+from dreamer_core.paths import writable_dir
 from dreamer_core.faults import (EnvFailures, EnvRestarts, JsonlWriter, RunStopped, count_skip, remove_stale_temps,
                                  restart_env)
-from dreamer_core.paths import writable_dir
-from dreamer_core.models import refuse_model_dir
+from dreamer_core.models import model_state, refuse_model_dir
 from dreamer_core.replay import Replay
 from dreamer_core.report import Report, make_report
 from dreamer_core.tensorboard_log import TensorBoardLog, summary_writer_class
@@ -173,7 +173,8 @@ class Trainer:
         self.scores: deque[tuple[int, float]] = deque(maxlen=10_000)  # (env_frames, return)
         self.history: deque[dict[str, float]] = deque(maxlen=5_000)  # logged scalar rows, newest last
         self._pending: dict[str, list[float]] = {}
-        self._last_log = self._last_save = self._last_report_time = time.time()
+        self._last_log = self._last_save = self._last_report_time = self._last_watch = time.time()
+        self._watch_updates = 0  # updates in the last watch snapshot: none is written before training starts
         self._rate_mark = (time.time(), 0, 0)  # (time, agent_steps, updates) for fps figures
         self.rates = {"fps/policy": 0.0, "fps/updates": 0.0}
         self.notes: list[str] = list(dict.fromkeys(n for e in self.envs if (n := getattr(e, "note", ""))))
@@ -195,6 +196,8 @@ class Trainer:
             self.logdir.mkdir(parents=True, exist_ok=True)
             self._lock = LogdirLock(self.logdir)
             try:
+                # A previous process's watch snapshot may be past the checkpoint resumed below, or of a replaced run
+                (self.logdir / checkpoint.WATCH_NAME).unlink(missing_ok=True)
                 ckpt = self.logdir / CHECKPOINT_NAME
                 if resume and ckpt.exists():
                     self.load(ckpt)
@@ -283,6 +286,7 @@ class Trainer:
                 trained += 1
         self._update_rates()
         self._maybe_log()
+        self._maybe_watch_snapshot()
         if self._stop is not None:
             stop, self._stop = self._stop, None
             raise stop
@@ -451,6 +455,26 @@ class Trainer:
 
     def save_due(self) -> bool:
         return self.logdir is not None and time.time() - self._last_save >= self.config.run.save_every
+
+    def save_watch(self) -> None:
+        """`<logdir>/watch.ckpt` for a watching Studio between checkpoints: weights, return normaliser and counters
+        (models.model_state; no replay or optimizer, ~3 MB at size1m). Resume never reads it."""
+        a = self.agent
+        agent = {"model": a.state_dict(), "retnorm": a.retnorm.state_dict(), "updates": a.updates,
+                 "skipped": a.skipped_updates}
+        full = {"config": self.config.to_json(), "agent": agent, "counters": vars(self.counters), "scores": self.scores}
+        checkpoint.save(self.logdir / checkpoint.WATCH_NAME, {**model_state(full), "saved_at": time.time()})
+        self._watch_updates = a.updates
+
+    def _maybe_watch_snapshot(self) -> None:
+        every = self.config.run.watch_every
+        if self.logdir and every and self.updates != self._watch_updates and time.time() - self._last_watch >= every:
+            self._last_watch = time.time()
+            try:
+                self.save_watch()
+            except checkpoint.SAVE_ERRORS as exc:  # a full disk: watchers see older weights, training goes on
+                self.notes.append(f"could not write {checkpoint.WATCH_NAME} for watchers ({exc}); retrying in "
+                                  f"{every:g} s")
 
     def postpone_save(self, seconds: float) -> None:
         """After a failed periodic save (disk full, say): try again in `seconds` rather than every step."""
