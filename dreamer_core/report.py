@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from dreamer_core import losses
+from dreamer_core import confidence, losses
 from dreamer_core.agent import Agent
 from dreamer_core.dists import symexp
 from dreamer_core.rssm import Latent
@@ -38,6 +38,8 @@ class Imagination:
     returns: np.ndarray  # (K, Hi - 1) λ-returns along the imagined trajectory
     seed: int
     temperature: float
+    recheck: np.ndarray | None = None  # (K, Hi) re-encoding KL of each imagined step, nats (dreamer_core.confidence)
+    features: np.ndarray | None = None  # (K, Hi, F) float32 features (deter ++ stoch) of each imagined step
 
 
 @dataclass
@@ -72,6 +74,11 @@ class Report:
     env_frames: int = 0
     seed: int = 0
     wall_time: float = 0.0
+    # (K + 1, Hi) float32 re-encoding KL per imagined step (dreamer_core.confidence), nats: row 0 the open loop,
+    # rows 1..K the K futures; NaN-padded when their horizons differ. None in reports made before it existed.
+    imagined_recheck: np.ndarray | None = None
+    features: np.ndarray | None = None  # (L, F) float32 posterior features (deter ++ stoch); None in old reports
+    episode: tuple[int, int] | None = None  # (worker, stream step) of the replay episode chosen as the context
 
 
 def _to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -90,7 +97,7 @@ def _decode(agent: Agent, states: Latent) -> tuple[np.ndarray | None, np.ndarray
 
 @torch.no_grad()
 def imagine_from(agent: Agent, start: Latent, horizon: int, seed: int = 0, samples: int = 1,
-                 actions: torch.Tensor | None = None, temperature: float = 1.0) -> Imagination:
+                 actions: torch.Tensor | None = None, temperature: float = 1.0, recheck: bool = True) -> Imagination:
     """Imagines `samples` futures of `horizon` steps from `start` (1, ...). With `actions` (horizon, A) the
     futures follow those actions (open loop); otherwise the policy samples them. Deterministic given `seed`."""
     if horizon < 2:
@@ -112,12 +119,13 @@ def imagine_from(agent: Agent, start: Latent, horizon: int, seed: int = 0, sampl
     returns = losses.lambda_return(torch.zeros_like(con), 1 - con, reward.mean(), values, 1.0,
                                    agent.config.train.lam)
     frames, vectors = _decode(agent, future)
+    rechecked = confidence.reencode_kl(agent, future, priors).float().cpu().numpy() if recheck else None  # (K, Hi)
     return Imagination(
         frames=frames, vectors=vectors, actions=acts[:, :-1].cpu().numpy(),
         rewards=reward.mean().cpu().numpy(), continues=con.cpu().numpy(), values=values.cpu().numpy(),
         critic_probs=critic.probs.cpu().numpy(), reward_probs=reward.probs.cpu().numpy(),
         latent_probs=priors.exp().cpu().numpy(), returns=returns.cpu().numpy(), seed=int(seed),
-        temperature=float(temperature))
+        temperature=float(temperature), features=feat.float().cpu().numpy(), recheck=rechecked)
 
 
 @torch.no_grad()
@@ -169,6 +177,8 @@ def make_report(agent: Agent, batch: dict[str, np.ndarray], seed: int = 0, sampl
         reward_pred=reward.mean().cpu().numpy(), rewards=batch["reward"][0, k:].astype(np.float32),
         actions=batch["action"][0, k:].astype(np.float32), is_first=batch["is_first"][0, k:].astype(bool),
         entropy=agent.actor(feat).entropy().cpu().numpy(), start=last_ctx,
-        updates=updates, env_frames=env_frames, seed=int(seed), wall_time=time.time())
+        updates=updates, env_frames=env_frames, seed=int(seed), wall_time=time.time(),
+        features=feat.float().cpu().numpy(),
+        imagined_recheck=confidence.stack_rows(openloop.recheck, sampled.recheck))
     agent.train(was_training)
     return report
