@@ -1,0 +1,97 @@
+"""The hallucination signal (dreamer_core.confidence): re-encoding KL of imagined steps, in every report."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from dreamer_core import confidence, play
+from dreamer_core.config import make_config
+from dreamer_core.envs import make_env
+from dreamer_core.report import Report, make_report
+from dreamer_core.rssm import Latent
+
+torch.set_num_threads(1)
+
+
+def _agent_and_window(task="dummy_disc", obs="vision"):
+    config = make_config(task, obs, "debug", {"run": {"device": "cpu"}})
+    env = make_env(config.env, 0)
+    torch.manual_seed(0)
+    agent = play.player_agent(config, env.obs_space, env.act_space)
+    # A replay-like window of (1, 1 + L, ...): the policy's steps in the env, stored latents of zeros.
+    steps, obs_t = [], env.step(None, True)
+    n = env.act_space.shape[0]
+    for t in range(1 + 12):
+        action = np.eye(n, dtype=np.float32)[t % n] if env.act_space.discrete else np.zeros(n, np.float32)
+        steps.append({**obs_t, "action": action})
+        obs_t = env.step(action, False)
+    env.close()
+    window = {k: np.stack([s[k] for s in steps])[None] for k in steps[0]}
+    window["deter"] = np.zeros((1, 13, config.model.deter), np.float32)
+    window["stoch"] = np.zeros((1, 13, config.model.stoch, config.model.classes), np.float32)
+    return agent, window
+
+
+def test_every_report_carries_a_finite_signal_per_imagined_step_for_the_open_loop_and_each_future():
+    agent, window = _agent_and_window()
+    report = make_report(agent, window, samples=3)
+    horizon = len(report.rewards) - report.context_len
+    assert report.imagined_recheck.shape == (3 + 1, horizon) and report.imagined_recheck.dtype == np.float32
+    assert np.isfinite(report.imagined_recheck).all() and (report.imagined_recheck >= -1e-5).all()
+    np.testing.assert_array_equal(report.imagined_recheck[1:], report.imagination.recheck)
+    # A longer horizon for the futures than the open loop has: the open-loop row is NaN-padded.
+    longer = make_report(agent, window, samples=2, horizon=horizon + 3)
+    assert longer.imagined_recheck.shape == (3, horizon + 3)
+    assert np.isnan(longer.imagined_recheck[0, horizon:]).all() and np.isfinite(longer.imagined_recheck[1:]).all()
+
+
+def test_the_signal_is_the_kl_of_the_reencoded_posterior_zero_when_the_prior_agrees_larger_when_corrupted():
+    agent, _ = _agent_and_window()
+    gen = np.random.default_rng(0)
+    deter = torch.as_tensor(gen.normal(size=(10, agent.config.model.deter)), dtype=torch.float32)
+    prior = agent.rssm.prior(deter)  # (10, S, C)
+    stoch = torch.nn.functional.one_hot(prior.argmax(-1), prior.shape[-1]).float()
+    states = Latent(deter, stoch)
+    true = confidence.reencode_kl(agent, states)
+    assert true.shape == (10,) and torch.isfinite(true).all()
+    torch.testing.assert_close(true, confidence.reencode_kl(agent, states, prior))  # default prior = p(z | h)
+    # The posterior of the decoded, uint8-quantised frame, by hand: a prior equal to it scores 0 (a consistent
+    # decoder + encoder), and the further the prior moves from it, the higher the signal.
+    with torch.no_grad():
+        image = agent.decoder(deter, stoch.flatten(-2))["image"]
+        token = agent.encoder({"image": (image.clamp(0, 1) * 255 + 0.5).to(torch.uint8)})
+        post = agent.rssm.posterior(deter, token)  # (10, S, C)
+    assert confidence.reencode_kl(agent, states, post).abs().max() < 1e-5
+    rolled = torch.roll(post, 1, dims=-1)  # the mass moved to other classes
+    peaked = torch.log_softmax(rolled * 5.0, -1)  # and sharpened there
+    a, b = confidence.reencode_kl(agent, states, rolled), confidence.reencode_kl(agent, states, peaked)
+    assert (a > 1e-3).all() and (b > a).all()
+    # The check reads the decoded frame: another z (another frame) at the same h gives another posterior.
+    other = Latent(deter, torch.roll(stoch, 1, dims=-1))
+    assert not torch.allclose(confidence.reencode_kl(agent, other, post), torch.zeros(10), atol=1e-4)
+
+
+def test_proprio_reports_recheck_vectors_and_old_reports_still_work():
+    agent, window = _agent_and_window("dummy_cont", "proprio")
+    report = make_report(agent, window, samples=2)
+    assert report.imagined_recheck.shape[0] == 3 and np.isfinite(report.imagined_recheck).all()
+    old = dataclasses.replace(report, imagined_recheck=None)  # a report from before the field existed
+    assert Report.imagined_recheck is None  # the class default that unpickled old reports fall back to
+    line = confidence.timeline(old, None, len(old.rewards) + 2)
+    ctx = old.context_len
+    np.testing.assert_allclose(line[:ctx], old.kl[:ctx].sum(-1), rtol=1e-6)  # observed: the report's KL
+    assert np.isnan(line[ctx:]).all()  # nothing known past the context without the field
+
+
+def test_timeline_and_flags():
+    agent, window = _agent_and_window()
+    report = make_report(agent, window, samples=1)
+    dream = np.array([0.5, 9.0, np.nan, 4.0], np.float32)
+    line = confidence.timeline(report, dream, report.context_len + 4)
+    np.testing.assert_array_equal(line[report.context_len:], dream)
+    np.testing.assert_array_equal(confidence.flagged(dream, 3.0), [False, True, False, True])
+    assert abs(confidence.pearson(np.arange(5.0), 2 * np.arange(5.0) + 1) - 1) < 1e-9
+    assert np.isnan(confidence.pearson(np.ones(5), np.arange(5.0)))
