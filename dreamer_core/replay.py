@@ -22,6 +22,7 @@ window is trained on at least once unless it was evicted or the bounded queue ov
 from __future__ import annotations
 
 import collections
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -227,3 +228,83 @@ class Replay:
         self.inserts = int(state["inserts"])
         self.samples = int(state["samples"])
         self.rng.bit_generator.state = state["rng"]
+
+
+# ---------------------------------------------------------------------------------------- browsing (the app's)
+
+
+@dataclass(frozen=True)
+class EpisodeInfo:
+    """One episode (or the stored part of one) in replay: worker `worker`'s stream steps start .. start+length-1."""
+
+    worker: int
+    start: int  # absolute stream step of its first stored step
+    length: int  # stored steps
+    ret: float  # sum of the stored rewards
+    end_frames: int  # env frames when its last stored step was collected
+    whole_start: bool  # it begins with is_first (False: its beginning was overwritten, or it began before replay)
+    ended: bool  # its last step is is_last (False: the episode in flight)
+
+
+def replay_episodes(replay: Replay, env_frames: int = 0, frames_per_step: int = 1) -> list[EpisodeInfo]:
+    """The episodes replay holds, oldest first per worker, from `is_first` / `is_last` and `reward`. `env_frames`:
+    the run's env frames now (after the newest stored step); `frames_per_step`: env frames per stream step
+    (envs * action_repeat), so each episode's end is dated in env frames."""
+    out: list[EpisodeInfo] = []
+    stored = replay._stored()  # (W,)
+    for w in range(replay.workers):
+        n = int(stored[w])
+        if n == 0:
+            continue
+        t = np.arange(int(replay.counts[w]) - n, int(replay.counts[w]))  # (n,) stream steps, oldest first
+        rows = w * replay.cap + t % replay.cap  # (n,)
+        first = replay.data["is_first"][rows].astype(bool)  # (n,)
+        last = replay.data["is_last"][rows].astype(bool) if "is_last" in replay.data else np.zeros(n, bool)
+        # A step after an is_last starts a new episode too (the env was reset), whether or not it says so.
+        begins = first.copy()
+        begins[0] = True
+        begins[1:] |= last[:-1]
+        starts = np.flatnonzero(begins)  # (E,)
+        ends = np.append(starts[1:], n) - 1  # (E,) inclusive
+        reward = replay.data["reward"][rows].astype(np.float64) if "reward" in replay.data else np.zeros(n)
+        returns = np.add.reduceat(reward, starts)  # (E,)
+        for s, e, r in zip(starts, ends, returns):
+            end_frames = env_frames - (int(replay.counts[w]) - int(t[e])) * frames_per_step
+            out.append(EpisodeInfo(w, int(t[s]), int(e - s + 1), float(r), max(0, end_frames), bool(first[s]),
+                                   bool(last[e])))
+    return out
+
+
+def episode_window(replay: Replay, worker: int, start: int, length: int, context: int) -> dict[str, np.ndarray]:
+    """A report batch (1, length, ...) whose steps after the first `context` begin at stream step `start` of
+    `worker` (an episode's first step), moved as little as needed to lie within what replay holds."""
+    stored = int(replay._stored()[worker])
+    if stored < length:
+        raise RuntimeError(f"episode_window: worker {worker} holds {stored} steps, fewer than the {length} of a "
+                           "report window")
+    oldest = int(replay.counts[worker]) - stored
+    if not oldest <= start < int(replay.counts[worker]):
+        raise ValueError(f"episode_window: stream step {start} of worker {worker} is no longer in replay "
+                         f"(it holds steps {oldest} .. {int(replay.counts[worker]) - 1})")
+    begin = min(max(start - context, oldest), int(replay.counts[worker]) - length)
+    return replay._gather(np.array([worker]), np.array([begin]), length)
+
+
+def report_from_episode(trainer, worker: int, start: int, **kwargs):
+    """`Trainer.report`'s report, on the window of the replay episode that starts at `start` (stream step) of
+    `worker` instead of the newest one (None when that step has left replay); `kwargs` as for make_report (seed,
+    samples, horizon, temperature)."""
+    from dreamer_core.report import make_report
+
+    run = trainer.config.run
+    k = trainer.config.train.replay_context
+    replay = trainer.replay
+    if not int(replay.counts[worker]) - int(replay._stored()[worker]) <= start < int(replay.counts[worker]):
+        return None  # the episode has left replay since it was listed
+    batch = episode_window(trainer.replay, worker, start, run.report_length + k, k)
+    kwargs.setdefault("seed", run.seed)
+    kwargs["samples"] = kwargs.get("samples") or run.report_samples
+    report = make_report(trainer.agent, batch, updates=trainer.updates, env_frames=trainer.counters.env_frames,
+                         **kwargs)
+    report.episode = (int(worker), int(start))
+    return report

@@ -63,13 +63,21 @@ class Imagine:
 
 
 @dataclass(frozen=True)
+class ReportFrom:
+    """A report on the window of the replay episode whose first stored step is stream step `start` of `worker`."""
+
+    worker: int
+    start: int
+
+
+@dataclass(frozen=True)
 class Fail:
     """Raise inside the trainer thread (a diagnostic: checks that errors surface and the run survives)."""
 
     message: str = "injected failure"
 
 
-Command = Pause | Resume | Step | Stop | ReportNow | Save | Load | Imagine | Fail
+Command = Pause | Resume | Step | Stop | ReportNow | ReportFrom | Save | Load | Imagine | Fail
 
 
 class InboxFull(RuntimeError):
