@@ -98,7 +98,9 @@ class RunConfig:
     """The act / store / train loop."""
 
     steps: int = 50_000  # agent steps to run (env frames = steps * action_repeat)
-    envs: int = 1  # parallel environments
+    envs: int = 1  # environments stepped every agent step (the agent acts on all N at once)
+    parallel: bool = False  # true: each env in its own worker process (spawned), all N stepped concurrently, a
+    # crashed or killed worker restarted like a crashed env; false: stepped one after another in this process
     train_ratio: float = 512.0  # replayed steps per agent step; updates per agent step = ratio / (B*T)
     replay_size: int = 1_000_000  # FIFO capacity in steps
     online_queue: bool = True  # train each fresh window at least once

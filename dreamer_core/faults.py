@@ -162,7 +162,7 @@ def restart_env(trainer: Trainer, i: int, exc: Exception) -> dict[str, Any]:
     for _ in range(max(1, run.env_failures)):
         c.env_restarts += 1
         try:
-            env = make_env(trainer.config.env, run.seed + i + run.envs * c.env_restarts)
+            env = make_env(trainer.config.env, run.seed + i + run.envs * c.env_restarts, parallel=run.parallel)
             first = env.step(None, reset=True)
             break
         except Exception as again:  # noqa: BLE001 - any env error

@@ -13,6 +13,7 @@ import random
 import shutil
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ import torch
 from dreamer_core import checkpoint, episode
 from dreamer_core.agent import Agent
 from dreamer_core.config import Config
-from dreamer_core.envs import make_env
+from dreamer_core.envs import make_envs
+from dreamer_core.envs.parallel import start_step
 from dreamer_core.paths import writable_dir
 from dreamer_core.faults import (EnvFailures, EnvRestarts, JsonlWriter, RunStopped, count_skip, remove_stale_temps,
                                  restart_env)
@@ -151,7 +153,7 @@ class Trainer:
         np.random.seed(run.seed)
         torch.manual_seed(run.seed)
         self.gen = torch.Generator(self.device).manual_seed(run.seed)
-        self.envs = [make_env(config.env, run.seed + i) for i in range(run.envs)]
+        self.envs = make_envs(config.env, [run.seed + i for i in range(run.envs)], parallel=run.parallel)
         env = self.envs[0]
         self.agent = Agent(config, env.obs_space, env.act_space, self.device)
         self.compile_note = ""
@@ -271,7 +273,9 @@ class Trainer:
             step.update(action=action_np[i], deter=deter[i], stoch=stoch[i])
             self.replay.add(step, worker=i)
         scores = self._track_episodes()
-        self.obs = self._stack([self._env_step(i, action_np[i]) for i in range(len(self.envs))])
+        # All envs are sent their action before any result is gathered: worker envs (run.parallel) step at once.
+        steps = [start_step(env, action_np[i], bool(self.obs["is_last"][i])) for i, env in enumerate(self.envs)]
+        self.obs = self._stack([self._env_step(i, steps[i]) for i in range(len(self.envs))])
         n = len(self.envs)
         self.counters.agent_steps += n
         self.counters.env_frames += n * self.config.env.action_repeat
@@ -293,9 +297,9 @@ class Trainer:
         return StepInfo(self.counters.agent_steps, self.counters.env_frames, self.updates, trained, scores,
                         metrics)
 
-    def _env_step(self, i: int, action: np.ndarray) -> dict[str, np.ndarray]:
+    def _env_step(self, i: int, step: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         try:
-            return self.envs[i].step(action, reset=bool(self.obs["is_last"][i]))
+            return step()  # env i's step, started by start_step
         except Exception as exc:  # noqa: BLE001 - any env error (PhysicsError, a gym env's RuntimeError ...)
             return restart_env(self, i, exc)  # ends its episode in replay, rebuilds it (faults.py)
 

@@ -13,7 +13,7 @@ from .base import Env, Space, is_log_key
 if TYPE_CHECKING:
     from ..config import EnvConfig
 
-__all__ = ["Env", "Space", "check_task", "gym_spec", "is_log_key", "make_env"]
+__all__ = ["Env", "Space", "check_task", "gym_spec", "is_log_key", "make_env", "make_envs"]
 
 TASK_HELP = (
     "task names are dmc_<domain>_<task> (e.g. dmc_cartpole_balance, dmc_walker_walk, dmc_ball_in_cup_catch), "
@@ -53,13 +53,18 @@ def gym_spec(task: str) -> Any:
     return spec
 
 
-def make_env(config: EnvConfig, seed: int) -> Env:
-    """Build the env named by `config.task`, seeded with `seed`."""
+def make_env(config: EnvConfig, seed: int, parallel: bool = False) -> Env:
+    """Build the env named by `config.task`, seeded with `seed`; `parallel`: in its own worker process
+    (envs/parallel.py), with the same env and seed."""
     check_task(config.task)
     if config.obs not in ("proprio", "vision"):
         raise ValueError(f"unknown observation mode {config.obs!r}: use 'proprio' or 'vision'")
     if config.size < 1 or config.action_repeat < 1:
         raise ValueError(f"size and action_repeat must be >= 1, got {config.size} and {config.action_repeat}")
+    if parallel:
+        from .parallel import EnvWorker
+
+        return EnvWorker(config, seed).ready()
     task = config.task
     if task.startswith("dmc_"):
         from .dmc import DMCEnv
@@ -78,3 +83,14 @@ def make_env(config: EnvConfig, seed: int) -> Env:
 
         return AtariEnv(config, seed)
     raise ValueError(f"unknown task {task!r}: {TASK_HELP}")
+
+
+def make_envs(config: EnvConfig, seeds: list[int], parallel: bool = False) -> list[Env]:
+    """One env per seed: in process, one after another, or (`parallel`) each in its own worker process, all
+    started before any is waited for."""
+    if not parallel:
+        return [make_env(config, seed) for seed in seeds]
+    check_task(config.task)  # the worker checks the rest, and its ValueError is raised here
+    from .parallel import make_envs as start_workers
+
+    return start_workers(config, seeds)
