@@ -24,9 +24,10 @@ from PySide6.QtCore import QThread, Signal
 
 from dreamer_core.checkpoint import SAVE_ERRORS
 from dreamer_core.faults import RunStopped
+from dreamer_core.replay import replay_episodes, report_from_episode
 from dreamer_studio import commands as cmd
 from dreamer_studio.imagine import imagine
-from dreamer_studio.rundir import CHECKPOINT_NAME, MetricsTail, checkpoint_path, load_config
+from dreamer_studio.rundir import CHECKPOINT_NAME, WATCH_NAME, RunWatch, load_config
 from dreamer_studio.session import (ImagineSettings, Latest, MetricsStore, ReportEntry, ReportStore, RunInfo,
                                     Status)
 
@@ -74,6 +75,7 @@ class TrainerWorker(QThread):
         self.status = Latest(Status())
         self.metrics = MetricsStore()
         self.reports = ReportStore()
+        self.episodes: Latest[list] = Latest()  # replay's episodes as of the latest report (replay_browser.py)
         self.info: RunInfo | None = None
         self.trainer = None
         self._paused = paused
@@ -87,8 +89,7 @@ class TrainerWorker(QThread):
         self._last_row_time = -math.inf
         self._last_score: float | None = None
         self._checkpoints: list[str] = []
-        self._tail: MetricsTail | None = None
-        self._watch_mtime = 0.0
+        self._run: RunWatch | None = None  # the watched run directory's weights, age and live counters
         self._next_watch = 0.0
         self._phase = "building"
         self._rate_mark = (time.time(), 0, 0)  # (time, agent steps, updates) for live rates
@@ -161,8 +162,8 @@ class TrainerWorker(QThread):
         if self.watch_dir is not None:
             self.config = load_config(self.watch_dir, self.device)
             self.trainer = Trainer(self.config, None)
-            self._tail = MetricsTail(self.watch_dir)
-            self.metrics.extend(self._tail.read_new())
+            self._run = RunWatch(self.watch_dir)
+            self.metrics.extend(self._run.read_rows())
             self._phase = "watching"  # before the first report, so the status that comes with it says so
             self._reload_watched(force=True)
             self._paused = True
@@ -176,7 +177,7 @@ class TrainerWorker(QThread):
                             act_dim=int(act.shape[0]), discrete=bool(act.discrete),
                             watch_dir=str(self.watch_dir) if self.watch_dir else None)
         if self.logdir:
-            self._checkpoints = sorted(str(p) for p in self.logdir.glob("*.ckpt"))
+            self._checkpoints = sorted(str(p) for p in self.logdir.glob("*.ckpt") if p.name != WATCH_NAME)
         self._started_training = tr.updates > 0
         if self._phase == "building":
             self._phase = "running"
@@ -241,6 +242,8 @@ class TrainerWorker(QThread):
             self.stepped.emit(self.trainer.counters.agent_steps)
         elif isinstance(command, cmd.ReportNow):
             self._make_report()
+        elif isinstance(command, cmd.ReportFrom):
+            self._make_report(episode=(command.worker, command.start))
         elif isinstance(command, cmd.Imagine):
             self._imagine(command)
         elif isinstance(command, cmd.Save):
@@ -292,17 +295,20 @@ class TrainerWorker(QThread):
             self._last_row_time = rows[-1].get("time", self._last_row_time)
             self.metrics.extend(rows)
 
-    def _make_report(self) -> None:
+    def _make_report(self, episode: tuple[int, int] | None = None) -> None:
         tr = self.trainer
         s = self.settings
         began = time.perf_counter()
-        report = tr.report(seed=s.seed, samples=s.samples, horizon=s.horizon, temperature=s.temperature)
+        args = dict(seed=s.seed, samples=s.samples, horizon=s.horizon, temperature=s.temperature)
+        report = tr.report(**args) if episode is None else report_from_episode(tr, *episode, **args)
         if report is None:
             return  # replay does not hold a full window yet
         entry = ReportEntry(id=self.reports.new_id(), report=report,
                             start_stoch=report.start.stoch[0].detach().cpu().numpy(), made_at=time.time())
         result = imagine(tr.agent, report, s, (), entry.id)
         self.reports.add(entry, result)
+        per_step = len(tr.envs) * tr.config.env.action_repeat  # env frames per replay stream step
+        self.episodes.put(replay_episodes(tr.replay, tr.counters.env_frames, per_step))
         self.report_ready.emit(entry.id)
         cost = time.perf_counter() - began
         self._next_report = time.time() + max(tr.config.run.report_every, cost / REPORT_BUDGET)
@@ -398,22 +404,19 @@ class TrainerWorker(QThread):
         if now < self._next_watch:
             return
         self._next_watch = now + WATCH_EVERY
-        rows = self._tail.read_new()
-        if self._tail.restarted:
+        rows = self._run.read_rows()
+        if self._run.tail.restarted:
             self.metrics.clear()  # the trainer resumed and rewrote metrics.jsonl: read it from the start
         self.metrics.extend(rows)
         self._reload_watched()
 
     def _reload_watched(self, force: bool = False) -> None:
-        ckpt = checkpoint_path(self.watch_dir)
-        if not ckpt.is_file():
-            return
-        mtime = ckpt.stat().st_mtime
-        if force or mtime > self._watch_mtime:
-            self._watch_mtime = mtime
-            self.trainer.load(ckpt)
+        names = self._run.due(force)
+        for name in names:
+            self._run.load(self.trainer, name)
+        if names:
             self._after_load(fresh_history=False)
-            self._checkpoints = [str(ckpt)]
+            self._checkpoints = [str(self.watch_dir / names[-1])]
             self._make_report()
 
     def _shutdown(self) -> None:
@@ -456,7 +459,7 @@ class TrainerWorker(QThread):
                 "training": "training" + (f" · {tr.agent.skipped_updates:,} updates skipped (non-finite)"
                                          if tr.agent.skipped_updates else ""),
                 "paused": "paused" + ("" if have >= fill else f" (collected {have:,}/{fill:,} steps)"),
-                "watching": f"watching {self.watch_dir} (read-only; Resume trains a local copy)",
+                "watching": self._run.message() if self._run else f"watching {self.watch_dir}",
                 "finished": f"finished: {tr.counters.agent_steps:,} steps",
                 "stopped": "stopped",
             }.get(phase, phase)
@@ -470,9 +473,11 @@ class TrainerWorker(QThread):
                 self._rates = ((tr.counters.agent_steps - steps) / (now - then), (tr.updates - updates) / (now - then))
             self._rate_mark = (now, tr.counters.agent_steps, tr.updates)
         policy_fps, update_fps = self._rates if phase in ("collecting", "training") else (0.0, 0.0)
+        counts = dict(agent_steps=tr.counters.agent_steps, env_frames=tr.counters.env_frames, updates=tr.updates,
+                      episodes=tr.counters.episodes)
+        if phase == "watching" and self._run is not None:  # where the run is now, not the weights on screen
+            counts.update(self._run.counters(tr.updates))
         self.status.put(Status(
-            phase=phase, message=message, paused=self._paused, agent_steps=tr.counters.agent_steps,
-            env_frames=tr.counters.env_frames, updates=tr.updates, replay_steps=have, train_fill=fill,
-            policy_fps=policy_fps, update_fps=update_fps, report_eta=eta,
-            last_score=self._last_score, episodes=tr.counters.episodes, checkpoints=tuple(self._checkpoints),
-            time=time.time()))
+            phase=phase, message=message, paused=self._paused, replay_steps=have, train_fill=fill,
+            policy_fps=policy_fps, update_fps=update_fps, report_eta=eta, last_score=self._last_score,
+            checkpoints=tuple(self._checkpoints), time=time.time(), **counts))

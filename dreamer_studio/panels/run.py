@@ -112,8 +112,9 @@ class RunPanel(Panel):
 
     def render(self, view: View) -> None:
         info, s = view.info, view.status
-        # The worker's message often is just the phase ("paused"); say it once then.
-        lines = [f"<b>{s.phase}</b>" + (f": {s.message}" if s.message and s.message != s.phase else "")]
+        # The worker's message often is or starts with the phase ("paused", "watching DIR …"): say it once.
+        rest = s.message[len(s.phase):] if s.message.startswith(s.phase) else f": {s.message}" if s.message else ""
+        lines = [f"<b>{s.phase}</b>{rest}"]
         if info is not None:
             c = info.config
             params = sum(info.params.values())
