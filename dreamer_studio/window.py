@@ -28,8 +28,10 @@ from dreamer_studio.panels.critic import CriticPanel
 from dreamer_studio.panels.frames import FramesPanel
 from dreamer_studio.panels.imagination import ImaginationPanel
 from dreamer_studio.panels.kl import KLPanel
+from dreamer_studio.panels.latent_map import LatentMapPanel
 from dreamer_studio.panels.latents import LatentsPanel
 from dreamer_studio.panels.losses import LossesPanel
+from dreamer_studio.panels.replay_browser import ReplayBrowserPanel
 from dreamer_studio.panels.run import RunPanel
 from dreamer_studio.session import ImagineSettings, Status, View, status_text, timeline_length
 from dreamer_studio.theme import apply_dark
@@ -90,6 +92,9 @@ class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
         self.run_panel = RunPanel()
         self.panels = [self.frames, self.imagination, self.kl, self.critic, self.latents, self.losses,
                        self.run_panel]
+        self.latent_map, self.replay_browser = LatentMapPanel(), ReplayBrowserPanel()  # issue 16 §5
+        self.replay_browser.attach(self)
+        self.panels += [self.latent_map, self.replay_browser]
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(titled(self.frames))
         top.addWidget(titled(self.imagination))
@@ -105,6 +110,8 @@ class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(dream, "World model")
         self.tabs.addTab(self.losses, "Losses && health")
+        self.tabs.addTab(self.latent_map, "Latent map")
+        self.tabs.addTab(self.replay_browser, "Replay")
         self.tabs.addTab(self.run_panel, "Run")
         self.tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.timeline = TimelineBar()
