@@ -88,7 +88,7 @@ class ReplayBrowserPanel(Panel):
             cells = (ep.worker, ep.start, ep.length, f"{ep.ret:.2f}", f"{ep.end_frames:,}", episode_state(ep))
             for c, value in enumerate(cells):
                 item = QTableWidgetItem(str(value))
-                item.setTextAlignment(int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter))
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(r, c, item)
         ended = [ep for ep in episodes if ep.ended]
         self.caption.setText(f"{len(episodes)} episodes in replay ({len(ended)} ended), as of the latest report"
