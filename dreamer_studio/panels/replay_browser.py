@@ -4,7 +4,7 @@ The trainer thread lists the episodes (dreamer_core.replay.replay_episodes) each
 publishes the list in `worker.episodes`, so the GUI never reads the replay buffer the trainer writes. Choosing an
 episode (double click, or *Use as report context*) asks the trainer for a report on that episode's window
 (`commands.ReportFrom`); when it arrives it is pinned on screen (*follow latest report* goes off), so the frames,
-the imagination, the latent map and Play's *R* all start from that episode.
+the imagination and the latent map show that episode (Play still starts from the trainer's latest real moment).
 """
 
 from __future__ import annotations
