@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGraphicsRectItem, QHB
                                QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from dreamer_studio.panels.base import ElidedLabel, ImageView, LegendLabel, Panel, report_caption, weights_caption
+from dreamer_studio.panels.confidence import ConfidenceStrip
 from dreamer_studio.session import ImagineSettings, View
 from dreamer_studio.tiles import Rollout
 
@@ -142,11 +143,14 @@ class ImaginationPanel(Panel):
         split.setSizes([260, 200, 200])
         layout.addWidget(self.vec_legend)
         layout.addWidget(split, 1)
+        self.recheck = ConfidenceStrip()  # where the model makes things up (dreamer_core.confidence)
+        layout.addWidget(self.recheck)
         self.legend = ElidedLabel(FRAME_LEGEND)
         self.legend.setStyleSheet("color: #aaa; font-size: 11px;")
         layout.addWidget(self.legend)
         self._rollout: Rollout | None = None
         self._strip_key: object = None
+        self._recheck_key: object = None
 
     def key(self, view: View) -> object:
         return (id(view.entry), id(view.result), view.t)
@@ -176,9 +180,9 @@ class ImaginationPanel(Panel):
                 text += f" · {len(result.edits)} latent edit(s)"
             text += f" · imagined in {result.elapsed_ms:.0f} ms"
         self.caption.setText(text)
+        strip_key = (id(view.entry), id(result))
         if roll.has_frames:
             self.current.set_image(roll.column(t))
-            strip_key = (id(view.entry), id(result))
             if strip_key != self._strip_key:
                 self._strip_key = strip_key
                 self.strip.set_image(roll.filmstrip())
@@ -187,6 +191,12 @@ class ImaginationPanel(Panel):
             self.ctx_line.setValue(roll.ctx * w - 0.5)
         else:
             self._draw_vectors(roll, t)
+        if strip_key != self._recheck_key:  # the values change with the report or the result, not the cursor
+            self._recheck_key = strip_key
+            self.recheck.show_rollout(roll, t)
+            if roll.has_frames:
+                self.recheck.mark_filmstrip(self.strip.box, roll)
+        self.recheck.set_cursor(t)
 
     def _draw_vectors(self, roll: Rollout, t: int) -> None:
         plot = self.vectors.plotItem
