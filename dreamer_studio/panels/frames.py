@@ -54,7 +54,9 @@ class FramesPanel(Panel):
         layout.addWidget(self.legend)
 
     def key(self, view: View) -> object:
-        return (id(view.entry), id(view.result), view.t)
+        # Before the first report the placeholder follows the status (building, waiting for a snapshot, collecting).
+        waiting = (view.status.phase, view.status.message) if view.entry is None else None
+        return (id(view.entry), id(view.result), view.t, waiting)
 
     def render(self, view: View) -> None:
         if view.entry is None:

@@ -130,6 +130,9 @@ class KLPanel(Panel):
             self._kl = kl
             self.heat_image.setImage(kl.T, autoLevels=False, levels=(0.0, max(float(kl.max()), 1e-3)))
             self.heat_cursor.setValue(min(view.t, len(kl) - 1) + 0.5)
+        elif self._kl is not None:  # a new run (or a watched one before its first snapshot): no stale heat map
+            self._kl = None
+            self.heat_image.clear()
 
     def _set_log(self, on: bool) -> None:
         self.curves.setLogMode(y=on)

@@ -28,6 +28,10 @@ def test_watching_before_the_first_snapshot_then_a_snapshot(qtbot, make_window, 
         assert "waiting for the run's first snapshot" in status().message
         assert f"the run is at {trainer.updates:,} updates" in status().message
         assert "Building" not in status().message and "building" not in status().message
+        # The Frames panel's placeholder follows the status (it said "Building…" for good).
+        qtbot.waitUntil(lambda: "waiting for the run's first snapshot" in window.frames.placeholder.text(),
+                        timeout=10_000)
+        assert "Building" not in window.frames.placeholder.text()
         window.tabs.setCurrentWidget(window.run_panel)
         qtbot.waitUntil(lambda: f"{trainer.updates:,} updates" in window.run_panel.summary.text(), timeout=10_000)
         assert "watching: watching" not in window.run_panel.summary.text()
