@@ -24,6 +24,7 @@ from dreamer_studio.keyboard import Keyboard
 from dreamer_studio.keys import held_action
 from dreamer_studio.lifecycle import RunLifecycle
 from dreamer_studio.panels.base import ElidedLabel, titled
+from dreamer_studio.panels.compare import ComparePanel
 from dreamer_studio.panels.critic import CriticPanel
 from dreamer_studio.panels.frames import FramesPanel
 from dreamer_studio.panels.imagination import ImaginationPanel
@@ -92,9 +93,10 @@ class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
         self.run_panel = RunPanel()
         self.panels = [self.frames, self.imagination, self.kl, self.critic, self.latents, self.losses,
                        self.run_panel]
-        self.latent_map, self.replay_browser = LatentMapPanel(), ReplayBrowserPanel()  # issue 16 §5
+        self.latent_map, self.replay_browser, self.compare = LatentMapPanel(), ReplayBrowserPanel(), ComparePanel()
         self.replay_browser.attach(self)
-        self.panels += [self.latent_map, self.replay_browser]
+        self.compare.attach(self)
+        self.panels += [self.latent_map, self.replay_browser, self.compare]  # issue 16 §5
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(titled(self.frames))
         top.addWidget(titled(self.imagination))
@@ -112,6 +114,7 @@ class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
         self.tabs.addTab(self.losses, "Losses && health")
         self.tabs.addTab(self.latent_map, "Latent map")
         self.tabs.addTab(self.replay_browser, "Replay")
+        self.tabs.addTab(self.compare, "Compare")
         self.tabs.addTab(self.run_panel, "Run")
         self.tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.timeline = TimelineBar()
