@@ -178,6 +178,8 @@ class RunLifecycle:
         QApplication.instance().removeEventFilter(self.keyboard)
         if self.export_job is not None:
             self.export_job.wait()
+        if getattr(self, "compare", None) is not None and self.compare.job is not None:
+            self.compare.job.wait()  # a comparison in flight (panels/compare.py)
         if self.worker is not None:
             self.worker.wait()
 
