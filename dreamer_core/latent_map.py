@@ -93,16 +93,20 @@ def imagined_returns(imagination) -> np.ndarray:
     return np.concatenate([returns, values[:, -1:]], 1)  # (K, Hi)
 
 
-def map_points(pca: IncrementalPCA, report, imagination=None, fit: bool = True) -> MapPoints | None:
+def map_points(pca: IncrementalPCA, report, imagination=None, fit: bool = True,
+               project: bool = True) -> MapPoints | None:
     """Projects a report's real steps and its imagination (its own, or a re-imagination) on the map; with `fit`
     the PCA first takes in the report's real features (the imagination is shown, not fitted: dreams should not
-    steer the axes). None for a report without features."""
+    steer the axes); `project=False` only fits (the points returned are then the raw features). None for a report
+    without features."""
     imagination = imagination if imagination is not None else report.imagination
     real, dreamed = report_features(report, imagination)
     if real is None:
         return None
     if fit:
         pca.partial_fit(real)
+    if not project:
+        return MapPoints(real, dreamed, int(report.context_len) - 1, np.asarray(report.returns), None)  # raw
     return MapPoints(
         real=pca.transform(real),
         imagined=pca.transform(dreamed) if dreamed is not None else None,

@@ -75,6 +75,19 @@ class LatentMapPanel(Panel):
         self.colour_values: list[np.ndarray] = []
         self.colour_range = (0.0, 1.0)
 
+    def refresh(self, view: View, force: bool = False) -> None:
+        """Every new report is fitted as it arrives, also while the tab is hidden, so the axes are those of all
+        reports since the window opened whenever the map is looked at."""
+        if view.entry is not None and (id(view.entry.report), view.entry.id) not in self._fitted:
+            if map_points(self.pca, view.entry.report, fit=True, project=False) is not None:
+                self._remember((id(view.entry.report), view.entry.id))
+        super().refresh(view, force)
+
+    def _remember(self, fit_key: tuple[int, int]) -> None:
+        self._fitted.add(fit_key)
+        if len(self._fitted) > 256:
+            self._fitted = {fit_key}
+
     def key(self, view: View) -> object:
         return (id(view.entry), id(view.result), view.t, view.sample, self.colour.currentIndex())
 
@@ -94,9 +107,7 @@ class LatentMapPanel(Panel):
         if points is None:
             self.show_placeholder(NO_FEATURES)
             return
-        self._fitted.add(fit_key)
-        if len(self._fitted) > 256:
-            self._fitted = {fit_key}
+        self._remember(fit_key)
         self.points = points
         self.show_content()
         self.caption.setText(f"{report_caption(view)} · {self.pca.n:,} real states fitted")

@@ -13,6 +13,8 @@ def test_the_map_draws_one_point_per_step_and_rings_the_cursor(qtbot, make_windo
     entry, result = wait_report(qtbot, window)
     panel = window.latent_map
     assert panel.renders == 0  # a hidden tab is not drawn
+    qtbot.waitUntil(lambda: panel.pca.n >= len(entry.report.rewards), timeout=5_000)  # but reports are fitted
+    assert panel.renders == 0 and panel.points is None
     window.tabs.setCurrentWidget(panel)
     qtbot.waitUntil(lambda: panel.points is not None, timeout=15_000)
     entry, result = window._entry()
