@@ -22,6 +22,7 @@ import os
 import pickle
 import signal
 import traceback
+import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -115,6 +116,8 @@ class EnvWorker:
         self.obs_space: dict[str, Any] = {}
         self.act_space: Any = None
         self.note, self.name = "", config.task
+        # A worker never closed (a trainer whose construction failed after its envs were built) ends with its proxy.
+        self._reaper = weakref.finalize(self, _reap, self._proc, self._conn)
 
     def ready(self) -> EnvWorker:
         if not self._built:
@@ -151,6 +154,7 @@ class EnvWorker:
         if self._closed:
             return
         self._closed = True
+        self._reaper.detach()
         try:
             if self._proc.is_alive():
                 self._conn.send(("close", ()))
@@ -201,6 +205,14 @@ class EnvWorker:
         if status == "error":
             raise value
         return value
+
+
+def _reap(proc: Any, conn: Any) -> None:
+    conn.close()  # the worker sees EOF, closes its env and exits
+    proc.join(CLOSE_TIMEOUT)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
 
 
 def make_envs(config: EnvConfig, seeds: Sequence[int]) -> list[EnvWorker]:

@@ -2,6 +2,7 @@
 type, crashed and killed workers rebuilt, resumes through the workers, and no child process left after close."""
 
 import dataclasses
+import gc
 import os
 import signal
 import time
@@ -143,6 +144,15 @@ def test_close_leaves_no_child_process():
         trainer.step()
     trainer.close()
     assert children() - before == set() and not any(alive(p) for p in pids)
+
+
+def test_a_worker_never_closed_ends_with_its_proxy():
+    env = make_env(config().env, 0, parallel=True)
+    pid = env.pid
+    assert alive(pid)
+    del env
+    gc.collect()
+    assert not alive(pid) and pid not in children()
 
 
 def test_a_parallel_run_resumes_through_its_workers_exactly(tmp_path):
