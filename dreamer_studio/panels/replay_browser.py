@@ -88,8 +88,10 @@ class ReplayBrowserPanel(Panel):
             cells = (ep.worker, ep.start, ep.length, f"{ep.ret:.2f}", f"{ep.end_frames:,}", episode_state(ep))
             for c, value in enumerate(cells):
                 item = QTableWidgetItem(str(value))
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                side = Qt.AlignmentFlag.AlignLeft if c == len(cells) - 1 else Qt.AlignmentFlag.AlignRight
+                item.setTextAlignment(side | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(r, c, item)
+        self.table.resizeColumnsToContents()  # headers and numbers unclipped
         ended = [ep for ep in episodes if ep.ended]
         self.caption.setText(f"{len(episodes)} episodes in replay ({len(ended)} ended), as of the latest report"
                              " · double click one to make it the report's context")
