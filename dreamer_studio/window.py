@@ -34,6 +34,7 @@ from dreamer_studio.panels.latents import LatentsPanel
 from dreamer_studio.panels.losses import LossesPanel
 from dreamer_studio.panels.replay_browser import ReplayBrowserPanel
 from dreamer_studio.panels.run import RunPanel
+from dreamer_studio.panels.sweep import SweepPanel
 from dreamer_studio.session import ImagineSettings, Status, View, status_text, timeline_length
 from dreamer_studio.theme import apply_dark
 from dreamer_studio.timeline import TimelineBar
@@ -97,6 +98,9 @@ class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
         self.replay_browser.attach(self)
         self.compare.attach(self)
         self.panels += [self.latent_map, self.replay_browser, self.compare]  # issue 16 §5
+        self.sweep = SweepPanel()  # issue 16 §3: one future per choice of the first action
+        self.sweep.attach(self)
+        self.panels.append(self.sweep)
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(titled(self.frames))
         top.addWidget(titled(self.imagination))
@@ -115,6 +119,7 @@ class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
         self.tabs.addTab(self.latent_map, "Latent map")
         self.tabs.addTab(self.replay_browser, "Replay")
         self.tabs.addTab(self.compare, "Compare")
+        self.tabs.addTab(self.sweep, "Sweep")
         self.tabs.addTab(self.run_panel, "Run")
         self.tabs.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.timeline = TimelineBar()

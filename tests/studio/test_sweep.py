@@ -1,0 +1,62 @@
+"""The Sweep view (issue 16 §3): one future per choice of the first action, from the report on screen."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dreamer_core import play, sweep
+from dreamer_studio import imagine
+
+from .helpers import debug_config, fill_and_report, wait_report
+
+
+def _sweep_tab(qtbot, make_window, task):
+    window = make_window(debug_config(task, "vision" if task == "dummy_disc" else "proprio"), paused=True)
+    qtbot.waitUntil(lambda: window.worker.info is not None, timeout=30_000)
+    fill_and_report(qtbot, window.worker)
+    entry, _ = wait_report(qtbot, window)
+    window.tabs.setCurrentWidget(window.sweep)
+    panel = window.sweep
+    # The sweep of the report on screen (a report made meanwhile replaces the one above: the view follows it).
+    qtbot.waitUntil(lambda: panel.result_key is not None and panel.result_key[0] == window._entry()[0].id,
+                    timeout=20_000)
+    entry = window._entry()[0]
+    return window, entry, panel
+
+
+def test_the_sweep_shows_one_future_per_discrete_action_with_its_predicted_return(qtbot, make_window):
+    window, entry, panel = _sweep_tab(qtbot, make_window, "dummy_disc")
+    futures = panel.result.futures
+    assert [f.choice for f in futures] == [0.0, 1.0, 2.0]  # dummy_disc has 3 actions
+    assert len(panel.captions) == 3 and len(panel.views) == 3
+    for i, (label, f) in enumerate(zip(panel.captions, futures)):
+        assert f"action {i + 1}" in label.text() and f"predicted return {f.predicted_return:+.3f}" in label.text()
+        np.testing.assert_array_equal(f.actions[0], np.eye(3, dtype=np.float32)[i])
+        assert panel.views[i].image.image.shape[1] == f.frames.shape[2] + 4  # frames of this future, framed
+    best = max(futures, key=lambda f: f.predicted_return)
+    assert sum(label.text().startswith("★") for label in panel.captions) == 1
+    assert panel.captions[futures.index(best)].text().startswith("★")
+    # The same sweep as the core's on the report's own weights and start latent: the view shows the real thing.
+    tr = window.worker.trainer
+    weights = imagine._kept[tr.agent][entry.id]
+    copy = play.player_agent(tr.config, tr.agent.obs_space, tr.agent.act_space, weights)
+    start = entry.report.start
+    start = type(start)(start.deter.cpu(), start.stoch.cpu())
+    again = sweep.sweep(copy, start, horizon=panel.horizon.value(), seed=panel.seed.value())
+    for a, b in zip(again.futures, futures):
+        np.testing.assert_array_equal(a.frames, b.frames)
+        assert a.predicted_return == b.predicted_return
+    # Another seed sweeps again, off the GUI thread.
+    panel.seed.setValue(5)
+    qtbot.waitUntil(lambda: panel.result_key == (entry.id, panel.horizon.value(), 5, -1), timeout=20_000)
+    assert panel.result.seed == 5 and len(panel.captions) == 3
+
+
+def test_a_continuous_proprio_task_sweeps_one_dimension_and_plots_vectors(qtbot, make_window):
+    _, _, panel = _sweep_tab(qtbot, make_window, "dummy_cont")
+    assert [f.choice for f in panel.result.futures] == list(sweep.DEFAULT_VALUES)
+    assert panel.result.dim == 0 and panel.dim.count() >= 1 and panel.dim.isEnabled()
+    assert len(panel.views) == len(sweep.DEFAULT_VALUES) and all(f.frames is None for f in panel.result.futures)
+    assert "a[0] = -1.0" in panel.captions[0].text()
+    curves = panel.views[0].plotItem.listDataItems()
+    assert len(curves) >= 1 and len(curves[0].xData) == panel.horizon.value()
