@@ -7,10 +7,8 @@ Nothing here blocks on a GUI or sleeps; cadences (logging, reports, checkpoints)
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import shutil
 import time
 from collections import deque
 from collections.abc import Callable
@@ -26,17 +24,15 @@ from dreamer_core.agent import Agent
 from dreamer_core.config import Config
 from dreamer_core.envs import make_envs
 from dreamer_core.envs.parallel import start_step
+from dreamer_core.logdir import CHECKPOINT_NAME, LOCK_NAME, RUN_FILES, LogdirLock, row_step, set_aside  # noqa: F401
 from dreamer_core.paths import writable_dir
-from dreamer_core.faults import (EnvFailures, EnvRestarts, JsonlWriter, RunStopped, count_skip, remove_stale_temps,
+from dreamer_core.faults import (EnvFailures, EnvRestarts, JsonlWriter, RunStopped, count_skip,
                                  restart_env)
 from dreamer_core.models import model_state, refuse_model_dir
 from dreamer_core.replay import Replay
 from dreamer_core.report import Report, make_report
 from dreamer_core.tensorboard_log import TensorBoardLog, summary_writer_class
 
-CHECKPOINT_NAME = "latest.ckpt"
-LOCK_NAME = ".trainer.lock"
-RUN_FILES = (CHECKPOINT_NAME, "config.json", "scores.jsonl", "metrics.jsonl")
 
 
 def pick_device(name: str) -> torch.device:
@@ -66,62 +62,6 @@ class StepInfo:
     trained: int  # updates done in this step
     scores: list[float] = field(default_factory=list)  # returns of episodes that ended in this step
     train_metrics: dict[str, float] | None = None
-
-
-def _row_step(line: str) -> float | None:
-    """The env-frame `step` of a jsonl log line; None for a line that is not a whole JSON row (a write cut short
-    by a crash or a full disk)."""
-    try:
-        return float(json.loads(line)["step"])
-    except (ValueError, TypeError, KeyError):
-        return None
-
-
-class LogdirLock:
-    """An exclusive lock on a run directory, so two trainers never write one run's checkpoint and logs. The OS
-    drops it when the process dies, so a crashed run never leaves a stale lock behind."""
-
-    def __init__(self, logdir: Path) -> None:
-        self.path = logdir / LOCK_NAME
-        self._file = None
-        try:
-            import fcntl
-        except ImportError:  # Windows: no advisory locks; run directories are unguarded there
-            return
-        handle = open(self.path, "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            owner = handle.read().strip() or "another process"
-            handle.close()
-            raise ValueError(f"{logdir} is in use by a running trainer ({owner}); stop it first, or pass another "
-                             f"--logdir. To watch a live run, open it in the app: dreamer-studio --open {logdir}")
-        handle.truncate(0)
-        handle.write(f"pid {os.getpid()}\n")
-        handle.flush()
-        self._file = handle
-        # Holding the lock, no save of this run is under way: temp files here are a killed save's leftovers
-        # (with a large replay, gigabytes each).
-        self.removed = remove_stale_temps(logdir)
-
-    def release(self) -> None:
-        if self._file is not None:
-            self._file.close()  # closing the descriptor drops the flock
-            self._file = None
-
-
-def set_aside(logdir: Path) -> Path | None:
-    """Moves a previous run's files out of `logdir` into `logdir/replaced-<time>/` so a fresh run neither mixes
-    its curve with the old one nor can resume the old weights by accident. Returns the folder, or None."""
-    present = [logdir / name for name in RUN_FILES if (logdir / name).exists()]
-    if not present:
-        return None
-    folder = logdir / time.strftime("replaced-%Y%m%d-%H%M%S")
-    folder.mkdir()
-    for path in present:
-        shutil.move(str(path), folder / path.name)
-    return folder
 
 
 def enable_compile(agent: Agent) -> str:
@@ -384,7 +324,7 @@ class Trainer:
                 continue
             lines = path.read_text().splitlines(keepends=True)
             kept = [line if line.endswith("\n") else line + "\n" for line in lines
-                    if (step := _row_step(line)) is not None and step <= self.counters.env_frames]
+                    if (step := row_step(line)) is not None and step <= self.counters.env_frames]
             if kept != lines:
                 tmp = path.with_suffix(".jsonl.tmp")
                 tmp.write_text("".join(kept))

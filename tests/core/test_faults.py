@@ -164,14 +164,14 @@ def test_an_export_onto_a_full_disk_is_one_line_and_leaves_nothing(tmp_path, mon
 
 
 def test_readers_and_writers_tolerate_a_torn_last_line_of_an_older_version(tmp_path):
-    from dreamer_core.run import _row_step
+    from dreamer_core.logdir import row_step
     from dreamer_studio.rundir import MetricsTail
 
     rows = [{"step": 2, "episode/score": 1.5, "episode/length": 40}, {"step": 4, "episode/score": float("nan")}]
     text = "".join(json.dumps(r) + "\n" for r in rows) + '{"step": 6, "episode/sc'  # old: NaN token, torn line
     (tmp_path / "scores.jsonl").write_text(text)
     (tmp_path / "metrics.jsonl").write_text(text)
-    assert [_row_step(line) for line in text.splitlines()] == [2.0, 4.0, None]
+    assert [row_step(line) for line in text.splitlines()] == [2.0, 4.0, None]
     assert [r["step"] for r in MetricsTail(tmp_path).read_new()] == [2, 4]
     out = subprocess.run([sys.executable, "scripts/plot_curve.py", str(tmp_path),
                           str(tmp_path / "curve")], cwd=ROOT, capture_output=True, text=True)
