@@ -18,7 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 import torch
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout,
+from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout,
                                QWidget)
 
 from dreamer_core import play, sweep
@@ -97,7 +97,10 @@ class SweepPanel(Panel):
         self.window = window
 
     def key(self, view: View) -> object:
-        return (id(view.entry), self.result_key, self._settings())
+        # Whether the report's weights are kept yet: a view that found none tries again once they are.
+        worker = getattr(self.window, "worker", None)
+        kept = view.entry is not None and report_weights(worker, view.entry.id)[1] is not None
+        return (id(view.entry), self.result_key, self._settings(), kept)
 
     def _settings(self) -> tuple:
         return self.horizon.value(), self.seed.value(), self.dim.currentIndex()
