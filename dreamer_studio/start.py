@@ -20,8 +20,9 @@ from dreamer_core.models import PREVIEW_FILE, ModelCard
 # Measured (docs/results/README.md, "Time to a competent world model"); each phrase completes the sentence shown.
 TRAINING_TIMES = {
     # CPU, 2 cores, preset `cpu`: pixel error 10x below an untrained model after ~150 updates (~5 minutes)
-    "cpu_world_model": ("within about 5 minutes the decoded frames show the scene (sky, track, floor); the cart and "
-                        "pole take longer than the 30 minutes measured so far"),
+    # the soak's screenshot (docs/screenshots/11_*): the cart drawn, no pole yet, at 2,073 updates after 41 minutes
+    "cpu_world_model": ("within about 5 minutes the decoded frames show the scene (sky, track, floor); the cart "
+                        "after about 40 minutes (2,000 updates); the pole later"),
     # proprio size1m at ratio 1024 balanced (900+) from ~65k frames, about 5 hours on 2 cores; pixels: not yet
     "cpu_policy": "hours (from proprio vectors about 5 hours; from pixels not measured yet)",
     "gpu": "not measured yet (no GPU has been available to this project)",
