@@ -144,6 +144,7 @@ class TrainerWorker(QThread):
             self.errored.emit("Could not start the run", str(exc), traceback.format_exc())
             self.stopped.emit()
             return
+        self._publish()  # the status leaves "building" before anything that follows it reaches the window
         self.ready.emit(self.info)
         if self._paused:
             self.paused.emit()
@@ -164,7 +165,8 @@ class TrainerWorker(QThread):
             self.trainer = Trainer(self.config, None)
             self._run = RunWatch(self.watch_dir)
             self.metrics.extend(self._run.read_rows())
-            self._phase = "watching"  # before the first report, so the status that comes with it says so
+            self._phase = "watching"  # published before the first report, so the status that comes with it says so
+            self._publish()
             self._reload_watched(force=True)
             self._paused = True
         else:
