@@ -139,14 +139,14 @@ class Agent(nn.Module):
 
     # -- acting ------------------------------------------------------------------------------------------------
     @torch.no_grad()
-    def policy(self, carry: ActCarry, obs: dict[str, torch.Tensor], gen: torch.Generator | None = None,
-               greedy: bool = False) -> tuple[ActCarry, torch.Tensor]:
+    def policy(self, carry: ActCarry, obs: dict[str, torch.Tensor], gen: torch.Generator | None = None
+               ) -> tuple[ActCarry, torch.Tensor]:
         """One acting step for N envs: obs (N, ...) -> (new carry, action (N, A)). The posterior is sampled."""
         with self.autocast():
             token = self.encoder(obs)  # (N, E)
             latent, _ = self.rssm.obs_step(carry.latent, token, carry.action, obs["is_first"], gen)
             dist = self.actor(latent.feat())
-        action = dist.mode() if greedy else dist.sample(gen)  # (N, A)
+        action = dist.sample(gen)  # (N, A)
         return ActCarry(latent, action), action
 
     # -- world-model pieces shared by train and report ------------------------------------------------------------

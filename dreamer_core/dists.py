@@ -133,17 +133,11 @@ class OneHotPolicy:
         """`noise`: optional uniforms (N, A) for the Gumbel-max draw."""
         return sample_onehot(self.logp.detach(), gen, noise)  # (N, A)
 
-    def mode(self) -> torch.Tensor:
-        return F.one_hot(self.logp.argmax(-1), self.logp.shape[-1]).float()
-
     def log_prob(self, action: torch.Tensor) -> torch.Tensor:
         return (action * self.logp).sum(-1)  # (N,)
 
     def entropy(self) -> torch.Tensor:
         return -(self.logp.exp() * self.logp).sum(-1)  # (N,), finite: logp never holds -inf
-
-    def max_entropy(self) -> float:
-        return math.log(self.logp.shape[-1])
 
 
 class BoundedNormal:
@@ -152,7 +146,6 @@ class BoundedNormal:
     def __init__(self, mean: torch.Tensor, std_logit: torch.Tensor, std_min: float = 0.1, std_max: float = 1.0):
         self.mean = torch.tanh(mean.float())  # (N, A)
         self.std = (std_max - std_min) * torch.sigmoid(std_logit.float() + 2.0) + std_min  # (N, A)
-        self.std_min, self.std_max = std_min, std_max
 
     def sample(self, gen: torch.Generator | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
         """`noise`: optional standard normals (N, A)."""
@@ -160,18 +153,9 @@ class BoundedNormal:
             noise = torch.randn(self.mean.shape, generator=gen, device=self.mean.device, dtype=self.mean.dtype)
         return (self.mean + self.std * noise).detach()  # (N, A)
 
-    def mode(self) -> torch.Tensor:
-        return self.mean
-
     def log_prob(self, action: torch.Tensor) -> torch.Tensor:
         z = (action - self.mean) / self.std
         return (-0.5 * z**2 - torch.log(self.std) - 0.5 * math.log(2 * math.pi)).sum(-1)  # (N,)
 
     def entropy(self) -> torch.Tensor:
         return (0.5 + 0.5 * math.log(2 * math.pi) + torch.log(self.std)).sum(-1)  # (N,)
-
-    def max_entropy(self) -> float:
-        return self.mean.shape[-1] * (0.5 + 0.5 * math.log(2 * math.pi) + math.log(self.std_max))
-
-    def min_entropy(self) -> float:
-        return self.mean.shape[-1] * (0.5 + 0.5 * math.log(2 * math.pi) + math.log(self.std_min))

@@ -76,14 +76,6 @@ def param_breakdown(modules: dict[str, nn.Module]) -> "OrderedDict[str, int]":
     return out
 
 
-def format_breakdown(counts: "OrderedDict[str, int]") -> str:
-    total = sum(counts.values())
-    width = max(len(k) for k in counts)
-    lines = [f"{k:<{width}}  {v:>12,}" for k, v in counts.items()]
-    lines.append(f"{'total':<{width}}  {total:>12,}")
-    return "\n".join(lines)
-
-
 def _warmup_lr(group: dict, step: int) -> float:
     """Learning rate of update number `step` (1-based): a linear ramp from 0 over `warmup` updates, then constant.
     As in the official optax chain, the schedule is read at the count before the update, so update 1 uses lr 0."""

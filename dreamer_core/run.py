@@ -54,11 +54,9 @@ class Counters:
 
 @dataclass
 class StepInfo:
-    """What one `Trainer.step()` did, for progress lines and the GUI's live scalars."""
+    """What one `Trainer.step()` did, for progress lines and the GUI's live scalars (the counters are on the
+    trainer)."""
 
-    agent_steps: int
-    env_frames: int
-    updates: int
     trained: int  # updates done in this step
     scores: list[float] = field(default_factory=list)  # returns of episodes that ended in this step
     train_metrics: dict[str, float] | None = None
@@ -115,7 +113,7 @@ class Trainer:
         self.scores: deque[tuple[int, float]] = deque(maxlen=10_000)  # (env_frames, return)
         self.history: deque[dict[str, float]] = deque(maxlen=5_000)  # logged scalar rows, newest last
         self._pending: dict[str, list[float]] = {}
-        self._last_log = self._last_save = self._last_report_time = self._last_watch = time.time()
+        self._last_log = self._last_save = self._last_watch = time.time()
         self._watch_updates = 0  # updates in the last watch snapshot: none is written before training starts
         self._rate_mark = (time.time(), 0, 0)  # (time, agent_steps, updates) for fps figures
         self.rates = {"fps/policy": 0.0, "fps/updates": 0.0}
@@ -234,8 +232,7 @@ class Trainer:
         if self._stop is not None:
             stop, self._stop = self._stop, None
             raise stop
-        return StepInfo(self.counters.agent_steps, self.counters.env_frames, self.updates, trained, scores,
-                        metrics)
+        return StepInfo(trained, scores, metrics)
 
     def _env_step(self, i: int, step: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         try:
@@ -341,9 +338,6 @@ class Trainer:
         self._maybe_log(force=True)
 
     # -- reports -------------------------------------------------------------------------------------------------
-    def report_due(self) -> bool:
-        return time.time() - self._last_report_time >= self.config.run.report_every
-
     def report(self, seed: int | None = None, samples: int | None = None, horizon: int | None = None,
                temperature: float = 1.0) -> Report | None:
         """A `Report` on a fresh replay window (None until replay holds one)."""
@@ -351,7 +345,6 @@ class Trainer:
         length = run.report_length + self.config.train.replay_context
         if self.replay.steps < length + 1 or len(self.replay) == 0:
             return None
-        self._last_report_time = time.time()
         batch = self.replay.recent(length)  # the newest window: shows what the agent does now
         began = time.perf_counter()
         report = make_report(self.agent, batch, seed=run.seed if seed is None else seed,
