@@ -93,7 +93,7 @@ def pieces(agent: Agent, data: dict[str, torch.Tensor], repeats: int) -> dict[st
 
     def imag_fwd_bwd():
         agent.zero_grad(set_to_none=True)
-        imag = agent.imagine_losses(states, seq, gen)
+        _, imag, _ = agent.actor_critic_losses(states, seq, gen, agent.retnorm)
         (imag["policy"].mean() + imag["value"].mean() + 0.3 * imag["repval"].mean()).backward()
 
     out["actor-critic losses fwd+bwd (incl. rollout)"] = timeit(imag_fwd_bwd, repeats)
@@ -145,8 +145,8 @@ def main() -> None:
         eager = copy.deepcopy(agent)
         compiled = copy.deepcopy(agent)
         compiled.compile_hot_loops()
-        m_eager, _ = eager.train_step(data, torch.Generator().manual_seed(5))
-        m_comp, _ = compiled.train_step(data, torch.Generator().manual_seed(5))
+        _, m_eager = eager.train_step(data, torch.Generator().manual_seed(5))
+        _, m_comp = compiled.train_step(data, torch.Generator().manual_seed(5))
         worst = max(m_eager, key=lambda k: abs(m_eager[k] - m_comp[k]) / (abs(m_eager[k]) + 1e-6))
         print("eager vs compiled update, same state and seed: " + ", ".join(
             f"{k} {m_eager[k]:.6g} vs {m_comp[k]:.6g}" for k in ("loss/rew", "loss/dyn", "loss/policy",

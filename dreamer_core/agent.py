@@ -1,5 +1,12 @@
 """The DreamerV3 agent: world model (encoder, RSSM, decoder, reward, continue), actor, critic, slow critic, and
-one optimizer over all of them. `policy` acts, `train` does one update, both carry-passing.
+one optimizer over all of them.
+
+The protocol its callers (the trainer, reports, play, the benchmarks) use; every return puts the state first:
+- `initial_carry(N) -> carry`: the acting state of N envs at episode start (`ActCarry`: latent, previous action).
+- `policy(carry, obs, gen) -> (carry, action)`: one acting step; carry-passing, the agent is not changed.
+- `train_step(data, gen) -> (states, metrics)`: one update on replay windows, in place (weights, optimizer, slow
+  critic and return normaliser live in the agent); `states` are the refreshed posterior latents to write back
+  into replay.
 
 Legend: B batch, T time (after the replay context), K context steps, N = B*T starts, H horizon, A action dims,
 F feature width, S latents, C classes.
@@ -181,13 +188,12 @@ class Agent(nn.Module):
 
     # -- training ----------------------------------------------------------------------------------------------
     def train_step(self, data: dict[str, torch.Tensor], gen: torch.Generator | None = None
-                   ) -> tuple[dict[str, float], Latent]:
-        """One update on a batch of (B, K+T) windows. Returns scalar metrics and the refreshed posterior latents
-        (B, T, ...) to write back into replay. A non-finite loss or gradient skips the update (counted): it leaves
+                   ) -> tuple[Latent, dict[str, float]]:
+        """One update on a batch of (B, K+T) windows. Returns the refreshed posterior latents (B, T, ...) to write
+        back into replay, and scalar metrics. A non-finite loss or gradient skips the update (counted): it leaves
         weights, optimizer, slow critic, return normaliser and `updates` as they were, and says what went
         non-finite in `nonfinite`."""
         t = self.config.train
-        retnorm = self.retnorm.state_dict()  # imagination updates it before the update is known to be finite
         with self.autocast():  # forward only: backward runs each op in the dtype its forward used
             start, prev_action, data = self.split_context(data)
             _, states, post, prior = self.observe(start, prev_action, data, gen, hot=True)
@@ -198,7 +204,7 @@ class Agent(nn.Module):
             con_logit = self.cont(feat)[..., 0].float()  # (B, T)
             con_loss = F.binary_cross_entropy_with_logits(con_logit, self.continue_target(data["is_terminal"]),
                                                           reduction="none")  # (B, T)
-            imag = self.imagine_losses(states, data, gen)
+            retnorm, imag, imag_metrics = self.actor_critic_losses(states, data, gen, self.retnorm)
 
             scaled = {f"rec/{k}": v.mean() * t.scale_rec for k, v in rec.items()}
             scaled.update(rew=rew_loss.mean() * t.scale_rew, con=con_loss.mean() * t.scale_con,
@@ -216,24 +222,24 @@ class Agent(nn.Module):
         if finite:
             self.optimizer.step()
             self.update_slow_critic()
+            self.retnorm = retnorm
             self.updates += 1
         else:
             self.nonfinite = self._what_is_nonfinite(scaled)
             self.optimizer.zero_grad(set_to_none=True)
-            self.retnorm.load_state_dict(retnorm)
             self.skipped_updates += 1
 
-        names = list(scaled) + ["kl_dyn", "kl_rep", "dyn_ent", "rep_ent", "grad_norm"] + list(imag["metrics"])
+        names = list(scaled) + ["kl_dyn", "kl_rep", "dyn_ent", "rep_ent", "grad_norm"] + list(imag_metrics)
         values = list(scaled.values()) + [kl["kl_dyn"].mean(), kl["kl_rep"].mean(),
                                           categorical_entropy(prior).mean(), categorical_entropy(post).mean(),
                                           grad_norm]
-        values += list(imag["metrics"].values())
+        values += list(imag_metrics.values())
         numbers = torch.stack([v.detach().float().reshape(()) for v in values]).tolist()
         metrics = {("loss/" + k if k in scaled else k): v for k, v in zip(names, numbers)}
         metrics.update(loss_total=float(total.detach()), updates=self.updates, skipped_updates=self.skipped_updates,
                        finite=float(finite), lr=self.optimizer.current_lr(), ret_scale=self.retnorm.scale(),
                        ret_lo=self.retnorm.lo, ret_hi=self.retnorm.hi)
-        return metrics, states.detach()
+        return states.detach(), metrics
 
     def _what_is_nonfinite(self, scaled: dict[str, torch.Tensor]) -> str:
         """Names the non-finite losses, or else the first parameter whose gradient is non-finite."""
@@ -244,9 +250,13 @@ class Agent(nn.Module):
         more = f" (and {len(grads) - 1} more)" if len(grads) > 1 else ""
         return f"the gradient of {grads[0]}{more}" if grads else "the gradient norm"
 
-    def imagine_losses(self, states: Latent, data: dict[str, torch.Tensor], gen: torch.Generator | None
-                       ) -> dict[str, Any]:
-        """Actor and critic losses on imagined rollouts from all B*T posteriors, plus the replay value loss."""
+    def actor_critic_losses(self, states: Latent, data: dict[str, torch.Tensor], gen: torch.Generator | None,
+                            retnorm: losses.ReturnNorm
+                            ) -> tuple[losses.ReturnNorm, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Imagines `imag_horizon` steps from all B*T posteriors `states` and scores them (`losses.imag_loss`),
+        plus the replay value loss on the real sequence (`losses.repl_loss`). Returns the return normaliser
+        updated by these returns (`retnorm` itself is unchanged), the "policy", "value" (N, H) and "repval"
+        (B, T-1) losses, and metrics."""
         t = self.config.train
         B, T = states.deter.shape[:2]
         starts = states.detach().reshape(B * T)  # (N, ...)
@@ -257,35 +267,14 @@ class Agent(nn.Module):
             imag_feat = traj.feat()  # (H+1, N, F)
             rew, con, slow_imag, slow_post = self._hot("imag_targets")(imag_feat, states.feat().detach())
         critic_logits, logp, ent = self._hot("actor_critic_heads")(imag_feat, actions)  # grads: critic, actor
-        critic = TwoHot(critic_logits, self.bins)  # (H+1, N, K)
-        val = critic.mean().detach()  # (H+1, N)
-        weight = losses.imagination_weight(con.T)  # (N, H+1)
-        ret = losses.lambda_return(torch.zeros_like(con.T), 1.0 - con.T, rew.T, val.T, 1.0, t.lam)  # (N, H)
-        self.retnorm.update(ret)
-        scale = self.retnorm.scale()
-        adv = (ret - val.T[:, :-1]) / scale  # (N, H)
-        logp, ent = logp.T, ent.T  # (N, H)
-        policy_loss = losses.actor_loss(logp, ent, adv, weight[:, :-1], t.actent)  # (N, H)
-        first_h = TwoHot(critic.logits[:-1], self.bins)  # critic over states 0..H-1, (H, N, K)
-        value_loss = losses.critic_loss(first_h.loss(ret.T).T, first_h.loss(slow_imag).T, weight[:, :-1],
-                                        t.slowreg)  # (N, H)
-
-        # Replay value loss on the real sequence, bootstrapping from the imagined returns; reaches the world model.
-        boot = ret[:, 0].reshape(B, T)  # (B, T)
-        rep_ret = losses.replay_lambda_return(data["is_last"], data["is_terminal"], data["reward"].float(), boot,
-                                              1.0 - 1.0 / t.horizon, t.lam)  # (B, T-1)
-        rep_critic = TwoHot(self.critic(states.feat())[:, :-1], self.bins)  # (B, T-1), grads reach the WM
-        live = 1.0 - data["is_last"].float()[:, :-1]  # (B, T-1)
-        repval_loss = live * (rep_critic.loss(rep_ret) + t.slowreg * rep_critic.loss(slow_post[:, :-1]))
-
-        ent_norm = self.normalised_entropy(ent)
-        metrics = {"ent/action": ent.mean(), "rand/action": ent_norm.mean(), "adv": adv.mean(),
-                   "adv_std": adv.std(), "adv_mag": adv.abs().mean(), "imag_rew": rew[1:].mean(), "imag_con": con.mean(),
-                   "ret": (ret / scale).mean(), "ret_raw": ret.mean(), "ret_min": ret.min(), "ret_max": ret.max(),
-                   "val": val.mean(), "slowval": slow_imag.mean(), "weight": weight.mean(),
-                   "rep_ret": rep_ret.mean()}
-        return {"policy": policy_loss, "value": value_loss, "repval": repval_loss, "metrics": metrics,
-                "ret": ret}
+        retnorm, out, ret, metrics = losses.imag_loss(rew, con, critic_logits, slow_imag, logp, ent, self.bins,
+                                                      retnorm, t.lam, t.actent, t.slowreg,
+                                                      self.action_entropy_range())
+        rep_logits = self.critic(states.feat())[:, :-1]  # (B, T-1, Bins), grads reach the world model
+        out["repval"], rep_metrics = losses.repl_loss(data["is_last"], data["is_terminal"], data["reward"].float(),
+                                                      ret[:, 0].reshape(B, T), rep_logits, slow_post[:, :-1],
+                                                      self.bins, 1.0 - 1.0 / t.horizon, t.lam, t.slowreg)
+        return retnorm, out, {**metrics, **rep_metrics}
 
     def imag_targets(self, imag_feat: torch.Tensor, post_feat: torch.Tensor
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -326,15 +315,15 @@ class Agent(nn.Module):
         names = ("actor_sample", "imag_targets", "actor_critic_heads")
         self._compiled = {n: torch.compile(getattr(self, n), dynamic=False) for n in names} if enabled else {}
 
-    def normalised_entropy(self, ent: torch.Tensor) -> torch.Tensor:
-        """Policy entropy mapped to [0, 1] (the official `rand/` health signal)."""
+    def action_entropy_range(self) -> tuple[float, float]:
+        """(lowest, highest) entropy of the policy, which maps it to [0, 1] (the official `rand/` health signal)."""
         n = self.act_space.shape[0]
         if self.act_space.discrete:
-            return ent / np.log(n)
+            return 0.0, float(np.log(n))
         m = self.config.model
         lo = n * (0.5 + 0.5 * np.log(2 * np.pi) + np.log(m.act_std_min))
         hi = n * (0.5 + 0.5 * np.log(2 * np.pi) + np.log(m.act_std_max))
-        return (ent - lo) / (hi - lo)
+        return float(lo), float(hi)
 
     @torch.no_grad()
     def update_slow_critic(self) -> None:

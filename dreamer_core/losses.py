@@ -6,11 +6,11 @@ Every function returns per-element losses; the caller averages and scales them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
-from dreamer_core.dists import categorical_kl
+from dreamer_core.dists import TwoHot, categorical_kl
 
 
 def kl_losses(post: torch.Tensor, prior: torch.Tensor, free_nats: float) -> dict[str, torch.Tensor]:
@@ -58,12 +58,14 @@ class ReturnNorm:
     lo: float = 0.0
     hi: float = 0.0
 
-    def update(self, ret: torch.Tensor) -> None:
+    def updated(self, ret: torch.Tensor) -> ReturnNorm:
+        """The normaliser after one more batch of returns; `self` is left as it was, so a caller can drop the
+        update (a skipped, non-finite train step)."""
         flat = ret.detach().float().flatten()
         q = torch.quantile(flat, torch.tensor([self.lo_perc / 100, self.hi_perc / 100], device=flat.device))
         lo, hi = q.tolist()
-        self.lo = self.decay * self.lo + (1 - self.decay) * lo
-        self.hi = self.decay * self.hi + (1 - self.decay) * hi
+        return replace(self, lo=self.decay * self.lo + (1 - self.decay) * lo,
+                       hi=self.decay * self.hi + (1 - self.decay) * hi)
 
     def scale(self) -> float:
         return max(self.limit, self.hi - self.lo)
@@ -96,3 +98,47 @@ def replay_lambda_return(is_last: torch.Tensor, is_terminal: torch.Tensor, rewar
                          boot: torch.Tensor, disc: float, lam: float) -> torch.Tensor:
     """Real-data λ-returns (B, T-1) that bootstrap from the imagined returns `boot` (B, T)."""
     return lambda_return(is_last.float(), is_terminal.float(), reward, boot, disc, lam)
+
+
+def imag_loss(rew: torch.Tensor, con: torch.Tensor, critic_logits: torch.Tensor, slow_val: torch.Tensor,
+              logp: torch.Tensor, ent: torch.Tensor, bins: torch.Tensor, retnorm: ReturnNorm, lam: float,
+              actent: float, slowreg: float, entropy_range: tuple[float, float]
+              ) -> tuple[ReturnNorm, dict[str, torch.Tensor], torch.Tensor, dict[str, torch.Tensor]]:
+    """Actor and critic losses on an imagined rollout (the official `imag_loss`). Inputs are time-major over the
+    H+1 imagined states of N starts: rewards `rew` (H+1, N) (the start's is a pad never read), continue
+    probabilities `con` (H+1, N), critic logits (H+1, N, Bins), slow-critic means `slow_val` (H, N) of states
+    0..H-1, and the actor's log-probability `logp` (H, N) of the imagined actions and entropy `ent` (H, N).
+    `entropy_range` (lo, hi) maps the entropy to the [0, 1] `rand/action` signal.
+
+    Returns (the updated return normaliser, {"policy", "value"} losses (N, H), λ-returns (N, H), metrics)."""
+    critic = TwoHot(critic_logits, bins)  # (H+1, N, Bins)
+    val = critic.mean().detach()  # (H+1, N)
+    weight = imagination_weight(con.T)  # (N, H+1)
+    ret = lambda_return(torch.zeros_like(con.T), 1.0 - con.T, rew.T, val.T, 1.0, lam)  # (N, H)
+    retnorm = retnorm.updated(ret)
+    scale = retnorm.scale()
+    adv = (ret - val.T[:, :-1]) / scale  # (N, H)
+    logp, ent = logp.T, ent.T  # (N, H)
+    policy = actor_loss(logp, ent, adv, weight[:, :-1], actent)  # (N, H)
+    first_h = TwoHot(critic.logits[:-1], bins)  # critic over states 0..H-1, (H, N, Bins)
+    value = critic_loss(first_h.loss(ret.T).T, first_h.loss(slow_val).T, weight[:, :-1], slowreg)  # (N, H)
+    lo, hi = entropy_range
+    metrics = {"ent/action": ent.mean(), "rand/action": ((ent - lo) / (hi - lo)).mean(), "adv": adv.mean(),
+               "adv_std": adv.std(), "adv_mag": adv.abs().mean(), "imag_rew": rew[1:].mean(), "imag_con": con.mean(),
+               "ret": (ret / scale).mean(), "ret_raw": ret.mean(), "ret_min": ret.min(), "ret_max": ret.max(),
+               "val": val.mean(), "slowval": slow_val.mean(), "weight": weight.mean()}
+    return retnorm, {"policy": policy, "value": value}, ret, metrics
+
+
+def repl_loss(is_last: torch.Tensor, is_terminal: torch.Tensor, reward: torch.Tensor, boot: torch.Tensor,
+              critic_logits: torch.Tensor, slow_val: torch.Tensor, bins: torch.Tensor, disc: float, lam: float,
+              slowreg: float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Replay value loss on the real sequence (the official `repl_loss`): the critic's logits (B, T-1, Bins) at
+    the posteriors of steps 0..T-2 learn the real-data λ-returns that bootstrap from the imagined returns `boot`
+    (B, T), plus the slow-critic regulariser towards `slow_val` (B, T-1). Its gradient reaches the world model
+    through the posteriors. Returns the loss (B, T-1) and metrics."""
+    ret = replay_lambda_return(is_last, is_terminal, reward, boot, disc, lam)  # (B, T-1)
+    critic = TwoHot(critic_logits, bins)  # (B, T-1, Bins)
+    live = 1.0 - is_last.float()[:, :-1]  # (B, T-1)
+    loss = live * (critic.loss(ret) + slowreg * critic.loss(slow_val))  # (B, T-1)
+    return loss, {"rep_ret": ret.mean()}

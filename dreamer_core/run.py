@@ -111,7 +111,7 @@ class Trainer:
         self.episode_return = np.zeros(run.envs)
         self.episode_length = np.zeros(run.envs, np.int64)
         self.scores: deque[tuple[int, float]] = deque(maxlen=10_000)  # (env_frames, return)
-        self.history: deque[dict[str, float]] = deque(maxlen=5_000)  # logged scalar rows, newest last
+        self.row_listeners: list[Callable[[dict[str, float]], None]] = []  # each called with every row as it is logged
         self._pending: dict[str, list[float]] = {}
         self._last_log = self._last_save = self._last_watch = time.time()
         self._watch_updates = 0  # updates in the last watch snapshot: none is written before training starts
@@ -247,7 +247,7 @@ class Trainer:
         batch = self.replay.sample(t.batch_size)
         index = batch.pop("index")  # (B, K+T, 2)
         data = self.agent.to_tensors({k: v for k, v in batch.items() if not k.startswith("log/")})
-        metrics, states = self.agent.train_step(data, self.gen)
+        states, metrics = self.agent.train_step(data, self.gen)
         if metrics["finite"]:
             self.skip_streak, self._first_skip = 0, None
             self.replay.update(index[:, t.replay_context :], {"deter": states.deter.cpu().numpy(),
@@ -290,6 +290,13 @@ class Trainer:
                           "fps/updates": (self.updates - updates) / (now - then)}
             self._rate_mark = (now, self.counters.agent_steps, self.updates)
 
+    def restart_rates(self, forget: bool = False) -> None:
+        """Measures `rates` from now on, so none spans a pause or a jump of the counters (a load); `forget` also
+        zeroes the figures shown until the next one is measured."""
+        self._rate_mark = (time.time(), self.counters.agent_steps, self.updates)
+        if forget:
+            self.rates = dict.fromkeys(self.rates, 0.0)
+
     def _maybe_log(self, force: bool = False) -> dict[str, float] | None:
         now = time.time()
         if not force and now - self._last_log < self.config.run.log_every:
@@ -304,7 +311,8 @@ class Trainer:
         stats = self.replay.stats()
         row.update({f"replay/{k}": float(v) for k, v in stats.items()})
         self._pending.clear()
-        self.history.append(row)
+        for listener in self.row_listeners:
+            listener(row)
         for writer in self._writers.values():  # rows a full disk held back
             writer.retry()
         self._append_jsonl("metrics.jsonl", row)
@@ -441,7 +449,7 @@ class Trainer:
             self.gen.manual_seed(int(torch.randint(2**62, (1,)).item()))
         np.random.set_state(("MT19937", np.asarray(rng["numpy"], np.uint32), int(rng["numpy_pos"]), 0, 0.0))
         episode.restore(self, state.get("episode"))  # or, from an older checkpoint, reset the envs
-        self._rate_mark = (time.time(), self.counters.agent_steps, self.updates)  # no rate across the jump
+        self.restart_rates()  # no rate across the jump
 
     def close(self) -> None:
         for env in self.envs:

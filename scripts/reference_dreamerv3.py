@@ -84,7 +84,7 @@ def main(args: Args) -> None:
             # One update: world model (KL with free bits, reconstruction, reward, continue), imagination from
             # all B*T posteriors, λ-returns, REINFORCE actor, two-hot critic + slow-critic regulariser, replay
             # value loss; one optimizer step (AGC -> LaProp -> warm-up); slow critic EMA.
-            metrics, states = agent.train_step(data, gen)
+            states, metrics = agent.train_step(data, gen)
             # Refreshed latents replace the stored ones, so later windows start from better contexts.
             replay.update(index[:, t.replay_context :], {"deter": states.deter.numpy(),
                                                          "stoch": states.stoch.numpy()})

@@ -88,7 +88,7 @@ def small_agent(obs=WALKER, act=SIX_CONTINUOUS, **train):
 
 def test_initial_losses_match_the_reference():
     agent = small_agent()
-    metrics, states = agent.train_step(batch(agent), torch.Generator().manual_seed(0))
+    states, metrics = agent.train_step(batch(agent), torch.Generator().manual_seed(0))
     assert metrics["loss/rew"] == pytest.approx(np.log(255), abs=1e-4)  # zero-initialised reward head
     assert metrics["loss/dyn"] >= 1.0 and metrics["loss/rep"] >= 0.1  # free bits floor
     # repval = 0.3 * (NLL(target) + NLL(slow)) = 0.3 * 2 ln 255 with the zero-initialised critic.
@@ -111,9 +111,9 @@ def test_update_changes_weights_and_slow_critic_follows_by_ema():
 def test_world_model_loss_decreases_on_a_fixed_batch():
     agent = small_agent(lr=1e-3, warmup=1)
     data = batch(agent)
-    first = agent.train_step(data)[0]
+    first = agent.train_step(data)[1]
     for _ in range(40):
-        last = agent.train_step(data)[0]
+        last = agent.train_step(data)[1]
     for key in ("loss/rec/orientations", "loss/rec/velocity", "loss/rew"):
         assert last[key] < 0.8 * first[key], key
 
@@ -126,7 +126,7 @@ def test_imagination_losses_do_not_reach_the_world_model_but_repval_does():
     agent.zero_grad()
     start, prev, rest = agent.split_context(data)
     _, states, _, _ = agent.observe(start, prev, rest)
-    out = agent.imagine_losses(states, rest, None)
+    _, out, _ = agent.actor_critic_losses(states, rest, None, agent.retnorm)
     (out["policy"].mean() + out["value"].mean()).backward(retain_graph=True)
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in agent.rssm.parameters())
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in agent.encoder.parameters())
@@ -142,10 +142,10 @@ def test_non_finite_loss_skips_the_update_and_counts_it():
     data = batch(agent)
     data["reward"][0, 3] = float("nan")
     before = [p.clone() for p in agent.trained_parameters()]
-    metrics, _ = agent.train_step(data)
+    _, metrics = agent.train_step(data)
     assert metrics["finite"] == 0.0 and metrics["skipped_updates"] == 1 and metrics["updates"] == 0
     assert all(torch.equal(a, b) for a, b in zip(before, agent.trained_parameters()))
-    metrics, _ = agent.train_step(batch(agent, seed=1))
+    _, metrics = agent.train_step(batch(agent, seed=1))
     assert metrics["finite"] == 1.0 and metrics["updates"] == 1
 
 
@@ -167,7 +167,7 @@ def test_discrete_actions_and_images():
     agent = small_agent(obs, Space((3,), np.float32, 0.0, 1.0, discrete=True))
     data = batch(agent, image=True)
     data["action"] = torch.nn.functional.one_hot(torch.randint(0, 3, (3, 9)), 3).float()
-    metrics, _ = agent.train_step(data)
+    _, metrics = agent.train_step(data)
     assert metrics["finite"] == 1.0 and "loss/rec/image" in metrics
     carry = agent.initial_carry(2)
     obs_t = {"image": data["image"][:2, 0], "is_first": torch.ones(2, dtype=torch.bool)}
@@ -186,7 +186,7 @@ def test_grayscale_images_train_and_are_displayed_as_rgb():
     assert sum(rgb.param_counts().values()) - sum(gray.param_counts().values()) == 402
     data = batch(gray, image=True)
     data["action"] = torch.nn.functional.one_hot(torch.randint(0, 3, (3, 9)), 3).float()
-    metrics, states = gray.train_step(data)
+    states, metrics = gray.train_step(data)
     assert metrics["finite"] == 1.0 and metrics["loss/rec/image"] > 0
     recon = gray.decoder(states.deter, states.stoch.flatten(-2))["image"]
     assert recon.shape == (3, 8, 64, 64, 1)  # (B, T, H, W, 1)

@@ -68,12 +68,12 @@ def test_free_bits_apply_per_batch_and_time_on_the_summed_kl():
 def test_return_norm_percentiles_ema_no_debias():
     norm = losses.ReturnNorm()
     ret = torch.arange(101.0)  # P5 = 5, P95 = 95
-    norm.update(ret)
+    norm = norm.updated(ret)
     assert norm.lo == pytest.approx(0.05)
     assert norm.hi == pytest.approx(0.95)
     assert norm.scale() == 1.0  # max(1, 0.9): no bias correction keeps S at 1 early on
     for _ in range(2000):
-        norm.update(ret)
+        norm = norm.updated(ret)
     assert norm.scale() == pytest.approx(90.0, rel=1e-3)
 
 

@@ -55,8 +55,8 @@ def test_auto_is_bf16_on_cuda_with_bf16_and_fp32_elsewhere(monkeypatch):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_one_bf16_update_matches_fp32_within_bf16_rounding(seed):
     fp32, bf16, data = agent_pair(seed)
-    m32, _ = fp32.train_step(data, torch.Generator().manual_seed(seed))
-    m16, _ = bf16.train_step(data, torch.Generator().manual_seed(seed))  # the same latent and action noise
+    _, m32 = fp32.train_step(data, torch.Generator().manual_seed(seed))
+    _, m16 = bf16.train_step(data, torch.Generator().manual_seed(seed))  # the same latent and action noise
     keys = [k for k in m32 if k.startswith("loss/")]
     assert len(keys) >= 10
     errors = {k: abs(m16[k] - m32[k]) / max(abs(m32[k]), LOSS_FLOOR) for k in keys}
@@ -107,7 +107,7 @@ def test_parameters_and_optimizer_state_stay_fp32_after_a_bf16_update():
     _, bf16, data = agent_pair(0)
     before = [p.detach().clone() for p in bf16.trained_parameters()]
     for _ in range(2):  # the warm-up's first learning rate is 0
-        metrics, states = bf16.train_step(data, torch.Generator().manual_seed(0))
+        states, metrics = bf16.train_step(data, torch.Generator().manual_seed(0))
         assert metrics["finite"] == 1.0
     params = bf16.trained_parameters()
     assert all(p.dtype == torch.float32 for p in bf16.parameters())
