@@ -80,16 +80,16 @@ def pieces(agent: Agent, data: dict[str, torch.Tensor], repeats: int) -> dict[st
     out: dict[str, float] = {}
     with torch.no_grad():
         out["encoder fwd"] = timeit(lambda: agent.encoder(seq), repeats)
-        out["observe fwd (T steps)"] = timeit(lambda: agent.observe(start, prev_action, seq, gen, hot=True), repeats)
+        out["observe fwd (T steps)"] = timeit(lambda: agent.observe(start, prev_action, seq, gen, compiled=True), repeats)
         _, states, _, _ = agent.observe(start, prev_action, seq, gen)
         out["decoder + rec loss fwd"] = timeit(lambda: agent.reconstruction_losses(states, seq), repeats)
         feat = states.feat()
-        out["reward + cont heads fwd"] = timeit(lambda: (agent.value(agent.reward, feat).loss(seq["reward"]),
+        out["reward + cont heads fwd"] = timeit(lambda: (agent.head_dist(agent.reward, feat).loss(seq["reward"]),
                                                          agent.cont(feat)), repeats)
         starts = states.reshape(-1)
         horizon = agent.config.train.imag_horizon
         out["imagine rollout (N starts x H)"] = timeit(
-            lambda: agent.rssm.imagine(starts, lambda s: agent.imagine_action(s, gen), horizon, gen, hot=True), repeats)
+            lambda: agent.rssm.imagine(starts, lambda s: agent.imagine_action(s, gen), horizon, gen, compiled=True), repeats)
 
     def imag_fwd_bwd():
         agent.zero_grad(set_to_none=True)
@@ -100,9 +100,9 @@ def pieces(agent: Agent, data: dict[str, torch.Tensor], repeats: int) -> dict[st
 
     def wm_fwd_bwd():
         agent.zero_grad(set_to_none=True)
-        _, st, post, prior = agent.observe(start, prev_action, seq, gen, hot=True)
+        _, st, post, prior = agent.observe(start, prev_action, seq, gen, compiled=True)
         rec = agent.reconstruction_losses(st, seq)
-        sum(v.mean() for v in rec.values()).add(agent.value(agent.reward, st.feat()).loss(seq["reward"]).mean()) \
+        sum(v.mean() for v in rec.values()).add(agent.head_dist(agent.reward, st.feat()).loss(seq["reward"]).mean()) \
             .add((post - prior).square().mean()).backward()
 
     out["world model fwd+bwd"] = timeit(wm_fwd_bwd, repeats)

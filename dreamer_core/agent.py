@@ -165,10 +165,10 @@ class Agent(nn.Module):
         return start, prev_action, {key: v[:, k:] for key, v in data.items()}
 
     def observe(self, start: Latent, prev_action: torch.Tensor, data: dict[str, torch.Tensor],
-                gen: torch.Generator | None = None, hot: bool = False):
+                gen: torch.Generator | None = None, compiled: bool = False):
         tokens = self.encoder({k: data[k] for k in (*self.vector_dims, *self.image_keys)})  # (B, T, E)
         prev_actions = torch.cat([prev_action[:, None], data["action"][:, :-1].float()], 1)  # (B, T, A)
-        return self.rssm.observe(start, tokens, prev_actions, data["is_first"], gen, hot)
+        return self.rssm.observe(start, tokens, prev_actions, data["is_first"], gen, compiled)
 
     def reconstruction_losses(self, states: Latent, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Decoder losses per (B, T): symlog MSE summed over each vector, MSE summed over each image's pixels."""
@@ -181,9 +181,10 @@ class Agent(nn.Module):
         return out
 
     def continue_target(self, is_terminal: torch.Tensor) -> torch.Tensor:
-        return (1.0 - is_terminal.float()) * (1.0 - 1.0 / self.config.train.horizon)
+        return (1.0 - is_terminal.float()) * (1.0 - 1.0 / self.config.train.discount_horizon)
 
-    def value(self, head: nn.Module, feat: torch.Tensor) -> TwoHot:
+    def head_dist(self, head: nn.Module, feat: torch.Tensor) -> TwoHot:
+        """The two-hot distribution a reward or critic head (`reward`, `critic`, `slow_critic`) predicts at `feat`."""
         return TwoHot(head(feat), self.bins)
 
     # -- training ----------------------------------------------------------------------------------------------
@@ -196,11 +197,11 @@ class Agent(nn.Module):
         t = self.config.train
         with self.autocast():  # forward only: backward runs each op in the dtype its forward used
             start, prev_action, data = self.split_context(data)
-            _, states, post, prior = self.observe(start, prev_action, data, gen, hot=True)
+            _, states, post, prior = self.observe(start, prev_action, data, gen, compiled=True)
             kl = losses.kl_losses(post, prior, t.free_nats)
             feat = states.feat()  # (B, T, F)
             rec = self.reconstruction_losses(states, data)
-            rew_loss = self.value(self.reward, feat).loss(data["reward"])  # (B, T)
+            rew_loss = self.head_dist(self.reward, feat).loss(data["reward"])  # (B, T)
             con_logit = self.cont(feat)[..., 0].float()  # (B, T)
             con_loss = F.binary_cross_entropy_with_logits(con_logit, self.continue_target(data["is_terminal"]),
                                                           reduction="none")  # (B, T)
@@ -263,17 +264,17 @@ class Agent(nn.Module):
         # Time-major (H+1, N, ...) layout: the heads read contiguous step ranges ([1:], [:-1]) without copies.
         with torch.no_grad():  # imagined states are stop-gradient: no graph needed for the rollout
             traj, actions, _ = self.rssm.imagine(starts, lambda s: self.imagine_action(s, gen), t.imag_horizon, gen,
-                                                 time_major=True, hot=True)
+                                                 time_major=True, compiled=True)
             imag_feat = traj.feat()  # (H+1, N, F)
-            rew, con, slow_imag, slow_post = self._hot("imag_targets")(imag_feat, states.feat().detach())
-        critic_logits, logp, ent = self._hot("actor_critic_heads")(imag_feat, actions)  # grads: critic, actor
+            rew, con, slow_imag, slow_post = self._compiled_or_eager("imag_targets")(imag_feat, states.feat().detach())
+        critic_logits, logp, ent = self._compiled_or_eager("actor_critic_heads")(imag_feat, actions)  # grads: critic, actor
         retnorm, out, ret, metrics = losses.imag_loss(rew, con, critic_logits, slow_imag, logp, ent, self.bins,
                                                       retnorm, t.lam, t.actent, t.slowreg,
                                                       self.action_entropy_range())
         rep_logits = self.critic(states.feat())[:, :-1]  # (B, T-1, Bins), grads reach the world model
         out["repval"], rep_metrics = losses.repl_loss(data["is_last"], data["is_terminal"], data["reward"].float(),
                                                       ret[:, 0].reshape(B, T), rep_logits, slow_post[:, :-1],
-                                                      self.bins, 1.0 - 1.0 / t.horizon, t.lam, t.slowreg)
+                                                      self.bins, 1.0 - 1.0 / t.discount_horizon, t.lam, t.slowreg)
         return retnorm, out, {**metrics, **rep_metrics}
 
     def imag_targets(self, imag_feat: torch.Tensor, post_feat: torch.Tensor
@@ -281,10 +282,10 @@ class Agent(nn.Module):
         """Gradient-free head outputs on imagined (H+1, N, F) and posterior (B, T, F) features: rewards (H+1, N),
         continue probabilities (H+1, N), slow values of states 0..H-1 (H, N) and of the posteriors (B, T).
         The returns read rewards of states 1..H only, so the start state's reward is a zero pad never read."""
-        rew = F.pad(self.value(self.reward, imag_feat[1:]).mean(), (0, 0, 1, 0))  # (H+1, N)
+        rew = F.pad(self.head_dist(self.reward, imag_feat[1:]).mean(), (0, 0, 1, 0))  # (H+1, N)
         con = torch.sigmoid(self.cont(imag_feat)[..., 0].float())  # (H+1, N), fp32 as HEAD's Binary output
-        slow_imag = self.value(self.slow_critic, imag_feat[:-1]).mean()  # (H, N)
-        slow_post = self.value(self.slow_critic, post_feat).mean()  # (B, T)
+        slow_imag = self.head_dist(self.slow_critic, imag_feat[:-1]).mean()  # (H, N)
+        slow_post = self.head_dist(self.slow_critic, post_feat).mean()  # (B, T)
         return rew, con, slow_imag, slow_post
 
     def actor_critic_heads(self, imag_feat: torch.Tensor, actions: torch.Tensor
@@ -294,7 +295,7 @@ class Agent(nn.Module):
         dist = self.actor(imag_feat[:-1])
         return self.critic(imag_feat), dist.log_prob(actions[:-1]), dist.entropy()
 
-    def _hot(self, name: str):
+    def _compiled_or_eager(self, name: str):
         """The compiled version of a hot method when `compile_hot_loops` is on, else the method itself."""
         return self._compiled.get(name) or getattr(self, name)
 
@@ -305,7 +306,7 @@ class Agent(nn.Module):
     def imagine_action(self, state: Latent, gen: torch.Generator | None) -> torch.Tensor:
         shape = (state.deter.shape[0], self.act_space.shape[0])
         noise = (torch.rand if self.act_space.discrete else torch.randn)(*shape, generator=gen, device=self.device)
-        return self._hot("actor_sample")(state.deter, state.stoch, noise)
+        return self._compiled_or_eager("actor_sample")(state.deter, state.stoch, noise)
 
     def compile_hot_loops(self, enabled: bool = True) -> None:
         """Compiles the sequential hot loops (RSSM steps, imagined policy draws) with `torch.compile`.

@@ -53,7 +53,8 @@ class TrainConfig:
     replay_context: int = 1  # leading steps whose stored latent starts the window
     imag_horizon: int = 15  # H
     lam: float = 0.95  # lambda of the lambda-returns
-    horizon: int = 333  # discount horizon: gamma = 1 - 1/horizon, folded into the continue target
+    discount_horizon: int = 333  # gamma = 1 - 1/discount_horizon, folded into the continue target (not the
+    # imagined steps: that is imag_horizon). Was `horizon` before; config files that say so still load
     free_nats: float = 1.0  # free bits on the KL summed over latents, per (b, t)
     scale_rec: float = 1.0  # decoder loss per observation key
     scale_rew: float = 1.0
@@ -159,6 +160,7 @@ class Config:
             if not isinstance(value, dict):
                 raise ValueError(f"config section {key!r} must be an object of fields, got {value!r}")
             section_cls = _SECTION_TYPES[key]
+            value = _renamed_fields(key, value)
             _check_keys(section_cls, value, key)
             hints = typing.get_type_hints(section_cls)
             kwargs[key] = section_cls(**{k: coerce(f"{key}.{k}", v, hints[k]) for k, v in value.items()})
@@ -168,6 +170,23 @@ class Config:
 
 
 _SECTION_TYPES = {"model": ModelConfig, "train": TrainConfig, "env": EnvConfig, "run": RunConfig}
+
+# Fields renamed since config files were first written: {section: {old name: new name}}.
+_RENAMED = {"train": {"horizon": "discount_horizon"}}
+
+
+def _renamed_fields(section: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A section of a saved config with its old field names replaced by the current ones."""
+    renames = _RENAMED.get(section, {})
+    if not any(old in values for old in renames):
+        return values
+    out = {}
+    for name, value in values.items():
+        new = renames.get(name, name)
+        if new in values and new != name:
+            raise ValueError(f"config section {section!r} has both {name!r} and its new name {new!r}")
+        out[new] = value
+    return out
 
 
 def _check_keys(section_cls: type, values: dict[str, Any], section: str) -> None:
@@ -364,7 +383,7 @@ _RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "model.act_std_min": (0, INF, True, True), "model.act_std_max": (0, INF, True, True),
     "train.batch_size": (1, INF, False, True), "train.batch_length": (2, INF, False, True),
     "train.replay_context": (1, INF, False, True), "train.imag_horizon": (2, INF, False, True),
-    "train.lam": (0, 1, False, False), "train.horizon": (1, INF, True, True), "train.free_nats": (0, INF, False, True),
+    "train.lam": (0, 1, False, False), "train.discount_horizon": (1, INF, True, True), "train.free_nats": (0, INF, False, True),
     **{f"train.{k}": (0, INF, False, True) for k in ("scale_rec", "scale_rew", "scale_con", "scale_dyn", "scale_rep",
                                                      "scale_policy", "scale_value", "scale_repval", "actent",
                                                      "slowreg", "agc", "warmup")},

@@ -242,9 +242,9 @@ class DreamPlayer:
 
     def _heads(self, feat: torch.Tensor) -> tuple[float, float, float]:
         a = self.agent
-        reward = a.value(a.reward, feat).mean()[0]  # ()
+        reward = a.head_dist(a.reward, feat).mean()[0]  # ()
         cont = torch.sigmoid(a.cont(feat)[0, 0])  # ()
-        value = a.value(a.critic, feat).mean()[0]  # ()
+        value = a.head_dist(a.critic, feat).mean()[0]  # ()
         return float(reward), float(cont), float(value)
 
     def _real_step(self, step: DreamStep, action: np.ndarray) -> None:

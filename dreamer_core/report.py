@@ -112,8 +112,8 @@ def imagine_from(agent: Agent, start: Latent, horizon: int, seed: int = 0, sampl
     traj, acts, priors = agent.rssm.imagine(begin, policy, horizon, gen, temperature)
     future = traj.index((slice(None), slice(1, None)))  # (K, Hi, ...)
     feat = future.feat()
-    critic = agent.value(agent.critic, feat)
-    reward = agent.value(agent.reward, feat)
+    critic = agent.head_dist(agent.critic, feat)
+    reward = agent.head_dist(agent.reward, feat)
     con = torch.sigmoid(agent.cont(feat)[..., 0])  # (K, Hi)
     values = critic.mean()
     returns = losses.lambda_return(torch.zeros_like(con), 1 - con, reward.mean(), values, 1.0,
@@ -149,15 +149,15 @@ def make_report(agent: Agent, batch: dict[str, np.ndarray], seed: int = 0, sampl
     sampled = imagine_from(agent, last_ctx, horizon or (length - ctx), seed, samples, None, temperature)
     # Critic, reward and imagined returns at every posterior state.
     feat = states.feat()[0]  # (L, F)
-    critic = agent.value(agent.critic, feat)
-    reward = agent.value(agent.reward, feat)
+    critic = agent.head_dist(agent.critic, feat)
+    reward = agent.head_dist(agent.reward, feat)
     flat = states.reshape(length)
     traj, _, _ = agent.rssm.imagine(flat, lambda s: agent.actor(s.feat()).sample(gen),
                                     agent.config.train.imag_horizon, gen)
     tfeat = traj.feat()  # (L, Hs+1, F)
     tcon = torch.sigmoid(agent.cont(tfeat)[..., 0])
-    tret = losses.lambda_return(torch.zeros_like(tcon), 1 - tcon, agent.value(agent.reward, tfeat).mean(),
-                                agent.value(agent.critic, tfeat).mean(), 1.0, agent.config.train.lam)
+    tret = losses.lambda_return(torch.zeros_like(tcon), 1 - tcon, agent.head_dist(agent.reward, tfeat).mean(),
+                                agent.head_dist(agent.critic, tfeat).mean(), 1.0, agent.config.train.lam)
     image_key = agent.image_keys[0] if agent.image_keys else ("log/image" if "log/image" in batch else None)
     k = agent.config.train.replay_context
     real = to_rgb(batch[image_key][0, k:]) if image_key else None  # (L, H, W, 3), grayscale repeated

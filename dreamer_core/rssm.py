@@ -82,7 +82,7 @@ class RSSM(nn.Module):
     def action_input(self, action: torch.Tensor) -> torch.Tensor:
         return self.dynin_a(scale_action(action))  # (N, U)
 
-    def core(self, deter: torch.Tensor, stoch: torch.Tensor, action_in: torch.Tensor) -> torch.Tensor:
+    def recur(self, deter: torch.Tensor, stoch: torch.Tensor, action_in: torch.Tensor) -> torch.Tensor:
         """One block-GRU step from (h, z, projected a) to the next h. Shapes (N, D), (N, S, C), (N, U)."""
         n, g, d = deter.shape[0], self.blocks, self.deter
         x = torch.cat([self.dynin_h(deter), self.dynin_z(stoch.flatten(-2)), action_in], -1)  # (N, 3U)
@@ -119,24 +119,27 @@ class RSSM(nn.Module):
         return self._post_from(deter, self._post_token_part(token))
 
     # -- pure steps (noise passed in, no Python-side state: these are what `compile_steps` compiles) -------------
-    def obs_core(self, deter: torch.Tensor, stoch: torch.Tensor, action_in: torch.Tensor, token_part: torch.Tensor,
-                 uniform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One posterior step: (h, z, projected a, token part, uniforms (N, S, C)) -> (h', z' sample, post logp)."""
-        deter = self.core(deter, stoch, action_in)  # (N, D)
+    def pure_obs_step(self, deter: torch.Tensor, stoch: torch.Tensor, action_in: torch.Tensor,
+                      token_part: torch.Tensor, uniform: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One posterior step on plain tensors (`observe` loops it, `obs_step` wraps it for acting):
+        (h, z, projected a, token part, uniforms (N, S, C)) -> (h', z' sample, post logp)."""
+        deter = self.recur(deter, stoch, action_in)  # (N, D)
         post = self._post_from(deter, token_part)  # (N, S, C)
         return deter, sample_onehot(post, uniform=uniform), post
 
-    def img_core(self, deter: torch.Tensor, stoch: torch.Tensor, action: torch.Tensor, uniform: torch.Tensor
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One prior step: (h, z, action (N, A), uniforms (N, S, C)) -> (h', z' sample, prior logp)."""
-        deter = self.core(deter, stoch, self.action_input(action))  # (N, D)
+    def pure_img_step(self, deter: torch.Tensor, stoch: torch.Tensor, action: torch.Tensor, uniform: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One prior step on plain tensors (`img_step` wraps it with a Latent and a temperature):
+        (h, z, action (N, A), uniforms (N, S, C)) -> (h', z' sample, prior logp)."""
+        deter = self.recur(deter, stoch, self.action_input(action))  # (N, D)
         prior = self.prior(deter)  # (N, S, C)
         return deter, sample_onehot(prior, uniform=uniform), prior
 
     def compile_steps(self, enabled: bool = True) -> None:
         """Swaps the per-step functions for `torch.compile`d ones (fused kernels; the first calls compile)."""
-        self._obs_fn = torch.compile(self.obs_core, dynamic=False) if enabled else self.obs_core
-        self._img_fn = torch.compile(self.img_core, dynamic=False) if enabled else self.img_core
+        self._obs_fn = torch.compile(self.pure_obs_step, dynamic=False) if enabled else self.pure_obs_step
+        self._img_fn = torch.compile(self.pure_img_step, dynamic=False) if enabled else self.pure_img_step
 
     def _uniform(self, lead: tuple[int, ...], like: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
         # float32 whatever `like` is: under bf16 autocast the tokens are bf16, and bf16 uniforms (8-bit mantissa)
@@ -145,17 +148,17 @@ class RSSM(nn.Module):
 
     # -- sequences ---------------------------------------------------------------------------------------------
     def observe(self, carry: Latent, tokens: torch.Tensor, prev_actions: torch.Tensor, is_first: torch.Tensor,
-                gen: torch.Generator | None = None, hot: bool = False
+                gen: torch.Generator | None = None, compiled: bool = False
                 ) -> tuple[Latent, Latent, torch.Tensor, torch.Tensor]:
         """Posterior rollout. tokens (B, T, E), prev_actions (B, T, A) = the action before each step,
         is_first (B, T). Returns (last state, states (B, T, ...), post logp (B, T, S, C), prior logp (B, T, S, C)).
-        `hot`: use the compiled step (training's fixed shapes), if `compile_steps` made one."""
+        `compiled`: use the compiled step (training's fixed shapes), if `compile_steps` made one."""
         B, T = tokens.shape[:2]
         keep = (~is_first.bool()).float()  # (B, T)
         act_in = self.action_input(prev_actions * keep[..., None])  # (B, T, U)
         token_part = self._post_token_part(tokens)  # (B, T, U)
         uniform = self._uniform((T, B), tokens, gen)  # (T, B, S, C), drawn up front
-        obs_fn = self._obs_fn if hot else self.obs_core
+        obs_fn = self._obs_fn if compiled else self.pure_obs_step
         deter, stoch = carry.deter, carry.stoch
         deters, stochs, posts = [], [], []
         for t in range(T):
@@ -172,39 +175,39 @@ class RSSM(nn.Module):
                  gen: torch.Generator | None = None) -> tuple[Latent, torch.Tensor]:
         """One posterior step for acting: (N, ...) in, (state, post logp) out."""
         keep = (~is_first.bool()).float()[:, None]  # (N, 1)
-        deter, stoch, post = self.obs_core(carry.deter * keep, carry.stoch * keep[..., None],
+        deter, stoch, post = self.pure_obs_step(carry.deter * keep, carry.stoch * keep[..., None],
                                            self.action_input(prev_action * keep), self._post_token_part(token),
                                            self._uniform(token.shape[:1], token, gen))
         return Latent(deter, stoch), post
 
     def img_step(self, state: Latent, action: torch.Tensor, gen: torch.Generator | None = None,
-                 temperature: float = 1.0, hot: bool = False) -> tuple[Latent, torch.Tensor]:
+                 temperature: float = 1.0, compiled: bool = False) -> tuple[Latent, torch.Tensor]:
         """One prior step: (state, action (N, A)) -> (next state, prior logp (N, S, C))."""
         uniform = self._uniform(action.shape[:1], state.deter, gen)  # (N, S, C)
         if temperature == 1.0:
-            step = self._img_fn if hot else self.img_core
+            step = self._img_fn if compiled else self.pure_img_step
             deter, stoch, prior = step(state.deter, state.stoch, action, uniform)
             return Latent(deter, stoch), prior
-        deter = self.core(state.deter, state.stoch, self.action_input(action))
+        deter = self.recur(state.deter, state.stoch, self.action_input(action))
         prior = self.prior(deter)
         logits = torch.log_softmax(prior / max(temperature, 1e-6), -1)
         return Latent(deter, sample_onehot(logits, uniform=uniform)), prior
 
     def imagine(self, start: Latent, policy: Callable[[Latent], torch.Tensor] | torch.Tensor, horizon: int,
                 gen: torch.Generator | None = None, temperature: float = 1.0, time_major: bool = False,
-                hot: bool = False) -> tuple[Latent, torch.Tensor, torch.Tensor]:
+                compiled: bool = False) -> tuple[Latent, torch.Tensor, torch.Tensor]:
         """Rolls the prior forward `horizon` steps from `start` (N, ...).
 
         `policy` is a callable state -> action (N, A), or a tensor of actions (N, horizon, A) (open loop).
         Returns states (N, horizon + 1, ...) including the start, actions (N, horizon + 1, A) where action t was
         taken in state t (the last comes from the policy, or is zero for open loop), and prior logp
         (N, horizon, S, C) of states 1..horizon. `time_major` stacks time first instead: (horizon + 1, N, ...).
-        `hot`: use the compiled step (training's fixed shapes), if `compile_steps` made one."""
+        `compiled`: use the compiled step (training's fixed shapes), if `compile_steps` made one."""
         states, actions, priors = [start], [], []
         state = start
         for t in range(horizon):
             action = policy(state) if callable(policy) else policy[:, t]
-            state, prior = self.img_step(state, action, gen, temperature, hot)
+            state, prior = self.img_step(state, action, gen, temperature, compiled)
             states.append(state)
             actions.append(action)
             priors.append(prior)

@@ -102,8 +102,8 @@ def _future(agent: Agent, start: Latent, horizon: int, seed: int, dim: int | Non
         actions.append(action)
     traj = Latent(torch.cat(deters), torch.cat(stochs))  # (H, D), (H, S, C)
     feat = traj.feat()  # (H, F)
-    rewards = agent.value(agent.reward, feat).mean()  # (H,)
-    values = agent.value(agent.critic, feat).mean()  # (H,)
+    rewards = agent.head_dist(agent.reward, feat).mean()  # (H,)
+    values = agent.head_dist(agent.critic, feat).mean()  # (H,)
     conts = torch.sigmoid(agent.cont(feat)[..., 0])  # (H,)
     frames = vectors = None
     if decode:

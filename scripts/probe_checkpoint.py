@@ -74,7 +74,7 @@ def main() -> None:
             with torch.no_grad():
                 traj, _, _ = agent.rssm.imagine(reset, acts, args.horizon, torch.Generator().manual_seed(0))
                 recon = agent.decoder(traj.deter, traj.stoch.flatten(-2))
-                reward = agent.value(agent.reward, traj.feat()).mean()[:, 1:].sum(1)  # (N,)
+                reward = agent.head_dist(agent.reward, traj.feat()).mean()[:, 1:].sum(1)  # (N,)
             obs = env.step(np.zeros(env.act_space.shape, np.float32), reset=True)
             first = {k: np.asarray(obs[k], np.float64) for k in agent.vector_dims}
             real_reward = 0.0
@@ -89,14 +89,14 @@ def main() -> None:
                 pairs = ", ".join(f"{a:+.2f}|{b:+.2f}" for a, b in zip(imagined, real))
                 print(f"    d{key}: {pairs}")
 
-    gamma = 1.0 - 1.0 / config.train.horizon
+    gamma = 1.0 - 1.0 / config.train.discount_horizon
     ret, complete = realised_returns(data["reward"].astype(np.float64), data["is_first"].astype(bool), gamma)
     ends = np.append(firsts[1:], steps) if len(firsts) else np.full(1, steps)  # (episodes,) one past each last step
     left = ends[np.searchsorted(firsts, np.arange(steps), side="right") - 1] - np.arange(steps) if len(firsts) \
         else np.zeros(steps, int)  # (T,) steps left in each step's episode
     complete &= left >= args.min_left
     with torch.no_grad():
-        value = agent.value(agent.critic, start.feat()).mean().numpy()  # (N,)
+        value = agent.head_dist(agent.critic, start.feat()).mean().numpy()  # (N,)
     keep = complete[idx]
     real = ret[idx][keep]
     corr = float(np.corrcoef(value[keep], real)[0, 1]) if keep.sum() > 2 else float("nan")

@@ -38,7 +38,7 @@ def test_config_errors_name_the_problem(kwargs, message):
     ("train.beta2=-0.1", "train.beta2 must be in"),
     ("model.unimix=1", r"model.unimix must be in \[0, 1\)"),
     ("train.lam=1.5", r"train.lam must be in \[0, 1\]"),
-    ("train.horizon=1", "train.horizon must be > 1"),
+    ("train.discount_horizon=1", "train.discount_horizon must be > 1"),
     ("train.retnorm_decay=1", "train.retnorm_decay must be in"),
     ("train.scale_rep=-0.1", "train.scale_rep must be at least 0"),
     ("train.free_nats=inf", "train.free_nats must be a finite number"),
@@ -198,7 +198,7 @@ def test_compile_falls_back_to_eager_with_a_clear_note(monkeypatch, tmp_path):
     trainer = run_module.Trainer(config, tmp_path / "run")
     assert "unavailable" in trainer.compile_note and "No working C++ compiler" in trainer.compile_note
     assert "traceback" not in trainer.compile_note
-    assert trainer.agent.rssm._img_fn == trainer.agent.rssm.img_core  # still the eager step functions
+    assert trainer.agent.rssm._img_fn == trainer.agent.rssm.pure_img_step  # still the eager step functions
     while not trainer.done:
         trainer.step()
     assert trainer.updates > 0
