@@ -14,7 +14,6 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QAbstractItemView, QAbstractSpinBox, QApplication, QComboBox, QLineEdit, QWidget
 
-from dreamer_studio.keys import held_action, is_action_key
 
 STEP_KEYS = {Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown}
 STEPPED = (QAbstractSpinBox, QComboBox, QAbstractItemView)  # widgets that keep STEP_KEYS while focused
@@ -36,25 +35,21 @@ def input_widget(widget: QObject | None) -> QWidget | None:
 
 
 class Keyboard(QObject):
-    """Installs the timeline shortcuts on `window` and filters the application's key events for it."""
+    """Installs the timeline shortcuts on `window` and filters the application's key events for it. The keys
+    act on the window's StudioModel (which also holds the held action keys)."""
 
     def __init__(self, window) -> None:
         super().__init__(window)
         self.window = window
-        self.held: set[int] = set()
-        for key, slot in ((Qt.Key.Key_Space, window.timeline.toggle_play), (Qt.Key.Key_Left, window.step_back),
-                          (Qt.Key.Key_Right, window.step_forward), (Qt.Key.Key_Home, window.go_first),
-                          (Qt.Key.Key_End, window.go_last), (Qt.Key.Key_Up, window.older_report),
-                          (Qt.Key.Key_Down, window.newer_report)):
+        model = window.model
+        for key, slot in ((Qt.Key.Key_Space, window.timeline.toggle_play), (Qt.Key.Key_Left, model.step_back),
+                          (Qt.Key.Key_Right, model.step_forward), (Qt.Key.Key_Home, model.go_first),
+                          (Qt.Key.Key_End, model.go_last), (Qt.Key.Key_Up, model.older_report),
+                          (Qt.Key.Key_Down, model.newer_report)):
             QShortcut(QKeySequence(key), window, activated=slot)
 
     def focus_timeline(self) -> None:
         self.window.timeline.setFocus(Qt.FocusReason.ShortcutFocusReason)
-
-    def release_all(self) -> None:
-        if self.held:
-            self.held.clear()
-            self._publish()
 
     def _ours(self, obj: QObject) -> bool:
         return isinstance(obj, QWidget) and obj.window() is self.window
@@ -62,16 +57,15 @@ class Keyboard(QObject):
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt naming)
         kind = event.type()
         if kind == QEvent.Type.WindowDeactivate and obj is self.window:
-            self.release_all()
+            self.window.model.release_all()
         elif kind == QEvent.Type.ShortcutOverride and self._ours(obj):
             no_mods = event.modifiers() in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier)
             if event.key() in STEP_KEYS and no_mods and isinstance(input_widget(obj), STEPPED):
                 event.accept()  # the focused box steps its value instead of the window changing the report
                 return True
         elif kind == QEvent.Type.KeyRelease:
-            if not event.isAutoRepeat() and event.key() in self.held:
-                self.held.discard(event.key())  # always: focus or activation may have moved since the press
-                self._publish()
+            # Always handled: focus or activation may have moved since the press.
+            if not event.isAutoRepeat() and self.window.model.release_key(event.key()):
                 return True
         elif kind == QEvent.Type.KeyPress and self._ours(obj):
             field = input_widget(QApplication.focusWidget())
@@ -83,19 +77,6 @@ class Keyboard(QObject):
         return False
 
     def _press(self, event) -> bool:
-        window = self.window
-        if window.settings.source != "keys" or event.isAutoRepeat() or not window.isActiveWindow():
+        if event.isAutoRepeat() or not self.window.isActiveWindow():
             return False
-        info = window.worker.info if window.worker else None
-        if info is None or not is_action_key(event.key()):
-            return False
-        self.held.add(event.key())
-        self._publish()
-        return True
-
-    def _publish(self) -> None:
-        window = self.window
-        info = window.worker.info if window.worker else None
-        if info is None:
-            return
-        window.imagination.controls.set_held(held_action(self.held, info.act_dim, info.discrete))
+        return self.window.model.press_key(event.key())

@@ -23,7 +23,7 @@ from dreamer_studio.worker import TrainerWorker
 
 
 class RunLifecycle:
-    """Mixed into MainWindow (a QMainWindow); uses its `worker`, `settings`, `notify` and `show_error`."""
+    """Mixed into MainWindow (a QMainWindow); uses its `model`, `notify` and `show_error`."""
 
     def _init_lifecycle(self, save_on_exit: bool, fork_root: str | Path | None) -> None:
         self.worker: TrainerWorker | None = None
@@ -52,19 +52,17 @@ class RunLifecycle:
         self._pending_start = None
         if self.worker is not None:
             self.worker.wait()  # it has finished; this returns at once
-        self._reset_view()
         self._discard_next_stop = False
         model = is_model(spec["watch_dir"])  # a model-only checkpoint: loaded once, on a fresh context
         worker_class = ModelWorker if model else TrainerWorker
         worker = worker_class(spec["config"], logdir=spec["logdir"], resume=spec["resume"], paused=spec["paused"],
                                watch_dir=spec["watch_dir"], device=spec["device"], save_on_exit=self.save_on_exit,
-                               settings=self.settings, fork_root=self.fork_root)
+                               settings=self.model.settings, fork_root=self.fork_root)
         worker.ready.connect(self.on_ready)
         worker.errored.connect(self.on_error)
         worker.imagine_failed.connect(self.on_imagine_failed)
         worker.stop_save_failed.connect(self.on_stop_save_failed)
         worker.warned.connect(lambda text: self.notify(f"warning: {text}", 15_000))
-        worker.report_ready.connect(self.on_report)
         worker.saved.connect(self.on_saved)
         worker.loaded.connect(self.on_loaded)
         worker.paused.connect(self.on_paused)
@@ -73,6 +71,7 @@ class RunLifecycle:
         if model:
             worker.resumed.connect(self._on_model_continued)
         self.worker = worker
+        self._reset_view()
         config, watch_dir = spec["config"], spec["watch_dir"]
         if config is not None:
             self.setWindowTitle(f"Dreamer Studio — {config.env.task} ({config.env.obs}) · preset {config.preset}")

@@ -17,11 +17,9 @@ from PySide6.QtWidgets import (QApplication, QFileDialog, QMainWindow, QMessageB
 
 from dreamer_studio import commands as cmd
 from dreamer_studio.checks import load_error_text, new_run_config, not_a_checkpoint
-from dreamer_studio.cursor import TimeCursor
 from dreamer_studio.export import export_videos
 from dreamer_studio.jobs import Job
 from dreamer_studio.keyboard import Keyboard
-from dreamer_studio.keys import held_action
 from dreamer_studio.lifecycle import RunLifecycle
 from dreamer_studio.panels.base import ElidedLabel, titled
 from dreamer_studio.panels.compare import ComparePanel
@@ -35,7 +33,8 @@ from dreamer_studio.panels.losses import LossesPanel
 from dreamer_studio.panels.replay_browser import ReplayBrowserPanel
 from dreamer_studio.panels.run import RunPanel
 from dreamer_studio.panels.sweep import SweepPanel
-from dreamer_studio.session import ImagineSettings, Status, View, status_text, timeline_length
+from dreamer_studio.session import Status, status_text
+from dreamer_studio.studio_model import StudioModel
 from dreamer_studio.theme import apply_dark
 from dreamer_studio.timeline import TimelineBar
 
@@ -43,9 +42,11 @@ TICK_MS = 50  # GUI refresh check: 20 Hz (a tick with nothing new returns at onc
 STATUS_HZ = 4  # status-line counters and rates refresh at most this often
 
 
-class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
-    """`save_on_exit`: stopping or closing saves latest.ckpt in the run directory when anything changed since the
-    last save. `fork_root`: where Start/resume on a watched run directory trains its local copy."""
+class MainWindow(RunLifecycle, QMainWindow):
+    """What the user looks at lives in `model` (a Qt-free StudioModel); the window shows it and binds the
+    widgets to it. `save_on_exit`: stopping or closing saves latest.ckpt in the run directory when anything
+    changed since the last save. `fork_root`: where Start/resume on a watched run directory trains its local
+    copy."""
 
     def __init__(self, config=None, logdir: str | Path | None = None, paused: bool = False,
                  save_on_exit: bool = True, fork_root: str | Path | None = Path("runs") / "studio",
@@ -53,23 +54,12 @@ class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
         super().__init__(parent)
         self.setWindowTitle("Dreamer Studio")
         self.resize(1600, 1000)
-        self.settings = ImagineSettings()
+        self.model = StudioModel(self.send)
         self._init_lifecycle(save_on_exit, fork_root)
-        self.t = 0
-        self.pinned_id: int | None = None  # the report shown when not following the latest (an id, not a position)
-        self.follow = True
-        self.sample = 0
-        self.edits: dict[int, int] = {}
-        self.edits_for: int | None = None  # report id the edits belong to
         self.error_box: QMessageBox | None = None
         self.errors: list[tuple[str, str]] = []
         self.export_job: Job | None = None
         self.last_export: list[Path] = []
-        self._request_id = 0
-        self._requested: dict[int, ImagineSettings] = {}  # request id -> settings, for the requests in flight
-        self._failed_settings: ImagineSettings | None = None  # the last settings the worker could not imagine
-        self._metrics = (-1, [])
-        self._ids: list[int] = []
         self._last_tick_key: tuple | None = None
         self._status_text = ""
         apply_dark(QApplication.instance())
@@ -86,7 +76,7 @@ class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
     # -- layout --------------------------------------------------------------------------------------------------
     def _build_ui(self) -> None:
         self.frames = FramesPanel()
-        self.imagination = ImaginationPanel(self.settings)
+        self.imagination = ImaginationPanel(self.model.settings)
         self.kl = KLPanel()
         self.critic = CriticPanel()
         self.latents = LatentsPanel()
@@ -144,16 +134,25 @@ class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
         self.progress.setVisible(False)
         self.statusBar().addPermanentWidget(self.progress)
         self._build_actions()
-        self.imagination.controls.changed.connect(self.on_settings)
+        self._bind_model()
         self.imagination.controls.export_requested.connect(self.on_export_clicked)
-        self.imagination.cursor_requested.connect(self.set_t)
-        self.latents.edit_requested.connect(self.on_edit)
-        self.latents.reset_requested.connect(self.reset_edits)
-        self.timeline.t_changed.connect(self.set_t)
-        self.timeline.report_changed.connect(self.on_report_scrub)
-        self.timeline.follow_changed.connect(self.on_follow)
         self.run_panel.action.connect(self.on_run_action)
         self.run_panel.start_new.connect(self.on_start_new)
+
+    def _bind_model(self) -> None:
+        """The widgets tell the model what the user did; the model's events update the widgets."""
+        model = self.model
+        self.imagination.controls.changed.connect(model.set_settings)
+        self.imagination.cursor_requested.connect(model.set_t)
+        self.latents.edit_requested.connect(model.edit)
+        self.latents.reset_requested.connect(model.reset_edits)
+        self.timeline.t_changed.connect(model.set_t)
+        self.timeline.report_changed.connect(model.scrub_report)
+        self.timeline.follow_changed.connect(model.set_follow)
+        model.events.connect("follow", self.timeline.follow.setChecked)
+        model.events.connect("edits", self.latents.set_edits)
+        model.events.connect("held", self.imagination.controls.set_held)
+        model.events.connect("notice", self.notify)
 
     def _build_actions(self) -> None:
         bar = self.addToolBar("run")
@@ -206,12 +205,8 @@ class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
         self.send(cmd.Load(str(path)))
 
     def _reset_view(self) -> None:
-        self.t, self.pinned_id, self.follow, self.sample = 0, None, True, 0
-        self.edits, self.edits_for = {}, None
-        self._metrics, self._ids = (-1, []), []
-        self._requested, self._failed_settings = {}, None
-        self.latents.set_edits({})
-        self.timeline.follow.setChecked(True)
+        """A new run on screen: the model looks at it from the start."""
+        self.model.reset(self.worker)
         self.actions_by_name["toggle"].setText("Pause")
 
     # -- worker signals (all in the GUI thread) -----------------------------------------------------------------
@@ -225,13 +220,9 @@ class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
         plain = load_error_text(message, getattr(self, "_loading", None)) if title == "Load failed" else None
         self.show_error("Not a checkpoint" if plain else title, (plain or message) + paused, details)
 
-    @Slot(int)
-    def on_report(self, report_id: int) -> None:
-        pass  # the timer picks it up; the signal exists for tests and the benchmark
-
     @Slot(int, str, str)
     def on_imagine_failed(self, request_id: int, message: str, details: str) -> None:
-        self._failed_settings = self._requested.pop(request_id, self.settings)
+        self.model.imagine_failed(request_id)
         self.show_error("Imagination failed", f"{message}\n\nTraining goes on; the panels keep the last "
                         "imagination that worked. Change the imagination settings to try again.", details)
 
@@ -334,49 +325,6 @@ class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
         logdir = Path("runs") / "studio" / f"{task}-{obs}-{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
         self.start_run(config, logdir=logdir)
 
-    @Slot(object)
-    def on_settings(self, settings: ImagineSettings) -> None:
-        self.settings = settings
-        if settings.source != "keys":
-            self.keyboard.held.clear()
-        self._request_imagine()
-
-    @Slot(int, int)
-    def on_edit(self, s: int, c: int) -> None:
-        entry = self._entry()[0]
-        if entry is None:
-            return
-        if self.edits_for != entry.id:
-            self.edits, self.edits_for = {}, entry.id
-        if int(entry.start_stoch[s].argmax()) == c:
-            self.edits.pop(s, None)  # clicking the original class undoes that edit
-        else:
-            self.edits[s] = c
-        self.timeline.follow.setChecked(False)  # pin this report while editing it
-        self.latents.set_edits(self.edits)
-        self._request_imagine()
-
-    def edit_latent(self, s: int, c: int) -> None:
-        self.on_edit(s, c)
-
-    @Slot()
-    def reset_edits(self) -> None:
-        self.edits = {}
-        self.latents.set_edits({})
-        self._request_imagine()
-
-    def _request_imagine(self) -> int:
-        entry = self._entry()[0]
-        if entry is None:
-            return 0
-        self._request_id += 1
-        edits = tuple(sorted(self.edits.items())) if self.edits_for == entry.id else ()
-        if len(self._requested) > 64:
-            self._requested.clear()  # requests the worker coalesced away never answer
-        self._requested[self._request_id] = self.settings
-        self.send(cmd.Imagine(entry.id, self.settings, edits, self._request_id))
-        return self._request_id
-
     @Slot()
     def on_export_clicked(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export imagination (writes .mp4 and .gif)",
@@ -385,7 +333,7 @@ class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
             self.export(path)
 
     def export(self, stem: str | Path) -> Job | None:
-        entry, result = self._entry()
+        entry, result = self.model.current()
         if entry is None:
             self.show_error("Nothing to export", "There is no report yet: wait for the first one.")
             return None
@@ -419,10 +367,6 @@ class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
         self.progress.setVisible(False)
         self.show_error("Export failed", message, details)
 
-    # -- held keys as imagined actions (keyboard.py) -------------------------------------------------------------
-    def held_action(self, act_dim: int, discrete: bool) -> tuple[float, ...]:
-        return held_action(self.keyboard.held, act_dim, discrete)
-
     # -- the timer -----------------------------------------------------------------------------------------------
     @Slot()
     def _tick(self) -> None:
@@ -437,48 +381,35 @@ class MainWindow(RunLifecycle, TimeCursor, QMainWindow):
         if worker is not None and worker.stopping and status.phase not in ("stopping", "stopped"):
             status = replace(status, message="stopping after the current step…")
         self._update_status_line(status, info)
-        if worker is not None:
-            if worker.metrics.version != self._metrics[0]:
-                self._metrics = worker.metrics.snapshot()
-            ids = worker.reports.ids()
-            if ids != self._ids:
-                self._ids = ids
-                self._repin_if_dropped()
-                self._ensure_current_settings()
-        entry, result = self._entry()
-        length = timeline_length(entry, result)
-        self.t = min(self.t, length - 1)
+        model = self.model
+        model.sync()
+        entry, result = model.current()
+        length = model.settle(entry, result)
         context = entry.report.context_len if entry else 0
         self.timeline.set_range(length, context)
-        self.timeline.set_t(self.t, length, context)
-        index = self._index()
-        text = "no reports yet"
-        if entry is not None:
-            ago = time.time() - entry.made_at
-            text = f"{index + 1}/{len(self._ids)} · {entry.report.updates:,} updates · {ago:.0f} s ago"
-        self.timeline.set_reports(len(self._ids), max(index, 0), text)
-        if self.edits_for is not None and entry is not None and entry.id != self.edits_for and self.edits:
-            self.edits, self.edits_for = {}, None
-            self.latents.set_edits({})
-        view = View(entry=entry, result=result, t=self.t, sample=self.sample, status=status, info=info,
-                    metrics_version=self._metrics[0], metrics=self._metrics[1])
+        self.timeline.set_t(model.t, length, context)
+        self.timeline.set_reports(len(model.report_ids), max(model.index(), 0), model.report_caption(entry))
+        view = model.view(entry, result, status, info)
         for panel in self.panels:
             panel.refresh(view)
+
+    def up_to_date(self) -> bool:
+        """The last tick drew everything the panels would show now."""
+        return self._tick_key() == self._last_tick_key
 
     def _tick_key(self) -> tuple:
         """Everything the tick's output depends on. Status counters and rates change every agent step, so they
         enter only STATUS_HZ times a second (and at once when the phase changes)."""
         worker = self.worker
         if worker is None:
-            return (None, self.t, self.sample)
+            return (None, *self.model.state_key())
         status = worker.status.get()[1]
         phase = (status.phase, status.paused, status.message) if status is not None else None
         return (id(worker), phase, worker.stopping, int(time.monotonic() * STATUS_HZ), worker.metrics.version,
-                worker.reports.version, self.t, self.sample, self.pinned_id, self.follow, self.edits_for,
-                tuple(sorted(self.edits.items())))
+                worker.reports.version, *self.model.state_key())
 
     def _update_status_line(self, s: Status, info) -> None:
-        text = status_text(s, info, bool(self._ids))
+        text = status_text(s, info, bool(self.model.report_ids))
         if text != self._status_text:
             self._status_text = text
             self.status_label.setText(text)

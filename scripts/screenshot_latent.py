@@ -59,8 +59,8 @@ def main() -> None:
         win.send(cmd.ReportNow())
         wait(lambda: False, 3)
         win.timeline.follow.setChecked(False)
-        entry = win._entry()[0]
-        win.set_t(entry.report.context_len + 3)
+        entry = win.model.current()[0]
+        win.model.set_t(entry.report.context_len + 3)
         shots = []
         win.tabs.setCurrentWidget(win.latent_map)
         wait(lambda: win.latent_map.points is not None, 10)
@@ -73,7 +73,7 @@ def main() -> None:
         shots.append((win.grab(), out / "09_replay.png"))
         win.tabs.setCurrentWidget(win.compare)
         win.compare.compare_with(str(saved))
-        wait(lambda: win._entry()[0] is not None and win._entry()[0].id in win.compare.results, 60)
+        wait(lambda: win.model.current()[0] is not None and win.model.current()[0].id in win.compare.results, 60)
         wait(lambda: False, 1)
         shots.append((win.grab(), out / "10_compare.png"))
         for pixmap, path in shots:

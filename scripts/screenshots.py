@@ -78,11 +78,11 @@ def main() -> int:
     wait_for(app, lambda: window.worker.status.get()[1].phase == "training", 120)
     pump(app, args.seconds)
     window.send(cmd.ReportNow())
-    wait_for(app, lambda: window._entry()[0] is not None, 60)
+    wait_for(app, lambda: window.model.current()[0] is not None, 60)
     pump(app, 1.0)
     window.send(cmd.Pause())
-    entry, result = window._entry()
-    window.set_t(entry.report.context_len + 5)
+    entry, result = window.model.current()
+    window.model.set_t(entry.report.context_len + 5)
     shot(app, window, out / "02_world_model.png")
     subprocess.run(["import", "-window", "root", str(out / "00_x_screen.png")], check=False)
     print("wrote", out / "00_x_screen.png", flush=True)
@@ -90,8 +90,8 @@ def main() -> int:
     # Edit a few latents of the imagination's start state: flip them to their least likely class.
     probs = entry.report.latent_post[entry.report.context_len - 1]
     for s in range(0, min(32, probs.shape[0]), 4):
-        window.edit_latent(s, int(probs[s].argmin()))
-    wait_for(app, lambda: window._entry()[1] is not None and window._entry()[1].edits, 30)
+        window.model.edit(s, int(probs[s].argmin()))
+    wait_for(app, lambda: window.model.current()[1] is not None and window.model.current()[1].edits, 30)
     pump(app, 1.0)
     shot(app, window, out / "03_latent_edit.png")
 
@@ -105,8 +105,8 @@ def main() -> int:
     wait_for(app, lambda: window.worker.status.get()[1].phase == "training", 120)
     pump(app, args.proprio_seconds)
     window.send(cmd.ReportNow())
-    wait_for(app, lambda: window._entry()[0] is not None, 60)
-    window.set_t(window._entry()[0].report.context_len + 3)
+    wait_for(app, lambda: window.model.current()[0] is not None, 60)
+    window.model.set_t(window.model.current()[0].report.context_len + 3)
     shot(app, window, out / "06_proprio.png")
     window.close()
     return 0

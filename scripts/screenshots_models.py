@@ -65,7 +65,7 @@ def main() -> int:
     window.grab().save(str(out / "00_start_page.png"))
     began = time.time()
     page.watch_button.click()
-    while window._entry()[0] is None or window._entry()[1] is None:
+    while window.model.current()[0] is None or window.model.current()[1] is None:
         if time.time() - began > 300:
             print("no report after 300 s", file=sys.stderr)
             return 1

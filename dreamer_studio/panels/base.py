@@ -43,6 +43,11 @@ class Panel(QWidget):
         self.renders += 1
         self.render(view)
 
+    @property
+    def drawn_key(self) -> object:
+        """The `key` of what the panel drew last (None before its first drawing)."""
+        return self._key
+
     def key(self, view: View) -> object:
         """What the drawing depends on; the panel redraws only when this changes."""
         return (id(view.entry), id(view.result), view.t, view.sample)

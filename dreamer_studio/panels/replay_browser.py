@@ -116,8 +116,7 @@ class ReplayBrowserPanel(Panel):
             entry = worker.reports.get(report_id)[0]
             if entry is not None and getattr(entry.report, "episode", None) == self.pending:
                 self.pending = None
-                self.window.timeline.follow.setChecked(False)  # keep it on screen while new reports arrive
-                self.window.pinned_id = report_id
+                self.window.model.pin(report_id)  # keep it on screen while new reports arrive
                 self.window.notify(f"report {report_id} shows the chosen replay episode", 5000)
                 return
         if self._version is not None and not any((e.worker, e.start) == self.pending for e in self.episodes):

@@ -11,8 +11,8 @@ def debug_config(task: str = "dummy_disc", obs: str = "vision", **run):
 
 def wait_report(qtbot, window, timeout=30_000):
     """The report on screen and its imagination, once both exist."""
-    qtbot.waitUntil(lambda: window._entry()[0] is not None and window._entry()[1] is not None, timeout=timeout)
-    return window._entry()
+    qtbot.waitUntil(lambda: None not in window.model.current(), timeout=timeout)
+    return window.model.current()
 
 
 def report_now(qtbot, worker, timeout=20_000):

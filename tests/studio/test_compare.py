@@ -20,13 +20,14 @@ def test_a_checkpoint_is_compared_on_the_reports_context_under_the_cursor(qtbot,
         worker.send(cmd.Step())
     qtbot.waitUntil(lambda: worker.status.get()[1].updates > 0, timeout=60_000)
     report_id = fill_and_report(qtbot, worker)
-    qtbot.waitUntil(lambda: window._entry()[0] is not None and window._entry()[0].id == report_id, timeout=10_000)
+    qtbot.waitUntil(lambda: window.model.current()[0] is not None and window.model.current()[0].id == report_id,
+                    timeout=10_000)
     panel = window.compare
     window.tabs.setCurrentWidget(panel)
     panel.compare_with(str(saved))
     qtbot.waitUntil(lambda: report_id in panel.results, timeout=30_000)
     qtbot.waitUntil(lambda: not panel.job.isRunning(), timeout=10_000)
-    entry = window._entry()[0]
+    entry = window.model.current()[0]
     live, other = entry.report, panel.results[report_id]
     np.testing.assert_array_equal(other.real, live.real)  # the same context
     assert panel.other.updates == 0 and other.updates == 0  # the checkpoint's weights, saved before any update
@@ -35,8 +36,8 @@ def test_a_checkpoint_is_compared_on_the_reports_context_under_the_cursor(qtbot,
     assert len(panel.curves["live"].getData()[1]) == length == len(panel.curves["other"].getData()[1])
 
     for t in (2, ctx + 1):  # a reconstructed step, then an open-loop one
-        window.set_t(t)
-        qtbot.waitUntil(lambda: panel._key is not None and panel._key[1] == t, timeout=5_000)
+        window.model.set_t(t)
+        qtbot.waitUntil(lambda: panel.drawn_key is not None and panel.drawn_key[1] == t, timeout=5_000)
         shown = other.decoded[t] if t < ctx else other.openloop[t - ctx]
         np.testing.assert_array_equal(panel.views["other"].image.image, shown)
         np.testing.assert_array_equal(panel.views["real"].image.image, live.real[t])
@@ -55,7 +56,7 @@ def test_a_checkpoint_of_another_shape_is_refused_in_a_dialog(qtbot, make_window
     window = make_window(debug_config(), paused=True)
     qtbot.waitUntil(lambda: window.worker.info is not None, timeout=30_000)
     fill_and_report(qtbot, window.worker)
-    qtbot.waitUntil(lambda: window._entry()[0] is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: window.model.current()[0] is not None, timeout=10_000)
     window.tabs.setCurrentWidget(window.compare)
     window.compare.compare_with(str(saved))
     qtbot.waitUntil(lambda: any(t == "Cannot compare" for t, _ in window.errors), timeout=30_000)

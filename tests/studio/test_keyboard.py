@@ -19,8 +19,8 @@ def test_spin_boxes_keep_up_down_and_escape_or_enter_give_the_keys_back(qtbot, m
     qtbot.waitUntil(lambda: window.worker.info is not None, timeout=30_000)
     fill_and_report(qtbot, window.worker)
     report_now(qtbot, window.worker)
-    qtbot.waitUntil(lambda: window._ids == window.worker.reports.ids())
-    assert len(window._ids) >= 2
+    qtbot.waitUntil(lambda: window.model.report_ids == tuple(window.worker.reports.ids()))
+    assert len(window.model.report_ids) >= 2
     wait_report(qtbot, window)
     _active(qtbot, window)
     horizon = window.imagination.controls.horizon
@@ -29,20 +29,20 @@ def test_spin_boxes_keep_up_down_and_escape_or_enter_give_the_keys_back(qtbot, m
     value = horizon.value()
     qtbot.keyClick(horizon, Qt.Key.Key_Up)
     assert horizon.value() == value + 1  # the box stepped ...
-    newest = len(window._ids) - 1
-    assert window.follow and window._index() == newest  # ... and the report did not change
+    newest = len(window.model.report_ids) - 1
+    assert window.model.follow and window.model.index() == newest  # ... and the report did not change
     qtbot.keyClick(horizon, Qt.Key.Key_Escape)
     qtbot.waitUntil(window.timeline.hasFocus)
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Up)  # back on the timeline: ↑ is the older report
-    assert window._index() == newest - 1 and not window.follow
+    assert window.model.index() == newest - 1 and not window.model.follow
     seed = window.imagination.controls.seed
     seed.setFocus()
     qtbot.waitUntil(seed.hasFocus)
     qtbot.keyClick(seed, Qt.Key.Key_Return)
     qtbot.waitUntil(window.timeline.hasFocus)
-    window.set_t(0)
+    window.model.set_t(0)
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Right)
-    assert window.t == 1
+    assert window.model.t == 1
 
     # Ctrl shortcuts still work with the toolbar hidden.
     window.findChild(QToolBar).hide()
@@ -61,18 +61,26 @@ def test_held_action_keys_are_released_wherever_the_focus_went(qtbot, make_windo
     window.timeline.setFocus()
     qtbot.waitUntil(window.timeline.hasFocus)
     qtbot.keyPress(window.timeline, Qt.Key.Key_2)
-    assert window.keyboard.held == {Qt.Key.Key_2} and controls.held == (0.0, 1.0, 0.0)
+    assert window.model.held_keys.keys == (Qt.Key.Key_2,) and controls.held == (0.0, 1.0, 0.0)
     controls.seed.setFocus()  # focus moves to a spin box while the key is held
     qtbot.waitUntil(controls.seed.hasFocus)
     qtbot.keyRelease(controls.seed, Qt.Key.Key_2)
-    assert window.keyboard.held == set() and controls.held == (1.0, 0.0, 0.0)  # nothing held: action 1
+    assert window.model.held_keys.keys == () and controls.held == (1.0, 0.0, 0.0)  # nothing held: action 1
 
+    # Two digits at once: the last pressed wins; releasing it falls back to the one still held.
     window.timeline.setFocus()
+    qtbot.keyPress(window.timeline, Qt.Key.Key_2)
     qtbot.keyPress(window.timeline, Qt.Key.Key_3)
-    assert window.keyboard.held == {Qt.Key.Key_3}
+    assert controls.held == (0.0, 0.0, 1.0)
+    qtbot.keyRelease(window.timeline, Qt.Key.Key_3)
+    assert window.model.held_keys.keys == (Qt.Key.Key_2,) and controls.held == (0.0, 1.0, 0.0)
+    qtbot.keyRelease(window.timeline, Qt.Key.Key_2)
+
+    qtbot.keyPress(window.timeline, Qt.Key.Key_3)
+    assert window.model.held_keys.keys == (Qt.Key.Key_3,)
     other = QWidget()  # the user switches to another window, and releases the key there
     qtbot.addWidget(other)
     other.show()
     other.activateWindow()
     qtbot.waitUntil(lambda: not window.isActiveWindow(), timeout=5_000)
-    assert window.keyboard.held == set() and controls.held == (1.0, 0.0, 0.0)
+    assert window.model.held_keys.keys == () and controls.held == (1.0, 0.0, 0.0)

@@ -1,10 +1,10 @@
-"""Pure helpers behind the window: the held-key action and the status line text."""
+"""Pure helpers behind the window: the held-key action (Qt key codes in) and the status line text."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from dreamer_studio.keys import held_action, is_action_key
+from dreamer_studio.held_keys import held_action, is_action_key
 from dreamer_studio.session import Status, status_text
 
 
@@ -12,6 +12,7 @@ def test_held_keys_spell_discrete_and_continuous_actions():
     assert held_action(set(), 3, discrete=True) == (1.0, 0.0, 0.0)  # no key: the first action
     assert held_action({Qt.Key.Key_3}, 3, discrete=True) == (0.0, 0.0, 1.0)
     assert held_action({Qt.Key.Key_9}, 3, discrete=True) == (0.0, 0.0, 1.0)  # clamped to the last action
+    assert held_action((Qt.Key.Key_3, Qt.Key.Key_2), 3, discrete=True) == (0.0, 1.0, 0.0)  # the last press wins
     assert held_action({Qt.Key.Key_D, Qt.Key.Key_W}, 2, discrete=False) == (1.0, 1.0)
     assert held_action({Qt.Key.Key_A, Qt.Key.Key_D}, 2, discrete=False) == (0.0, 0.0)  # opposite pushes cancel
     assert held_action({Qt.Key.Key_W}, 1, discrete=False) == (0.0,)  # W moves dim 1, which a 1-d action lacks

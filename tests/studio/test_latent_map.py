@@ -17,7 +17,7 @@ def test_the_map_draws_one_point_per_step_and_rings_the_cursor(qtbot, make_windo
     assert panel.renders == 0 and panel.points is None
     window.tabs.setCurrentWidget(panel)
     qtbot.waitUntil(lambda: panel.points is not None, timeout=15_000)
-    entry, result = window._entry()
+    entry, result = window.model.current()
     report = entry.report
     length, ctx = len(report.rewards), report.context_len
     k, horizon = result.base.rewards.shape
@@ -31,13 +31,13 @@ def test_the_map_draws_one_point_per_step_and_rings_the_cursor(qtbot, make_windo
     np.testing.assert_allclose(branch[0], panel.points.real[ctx - 1])
     np.testing.assert_allclose(branch[1:], panel.points.imagined[0])
 
-    window.set_t(2)
-    qtbot.waitUntil(lambda: panel._key is not None and panel._key[2] == 2, timeout=5_000)
+    window.model.set_t(2)
+    qtbot.waitUntil(lambda: panel.drawn_key is not None and panel.drawn_key[2] == 2, timeout=5_000)
     assert panel.cursor_points["real"] == tuple(panel.points.real[2]) and "imagined" not in panel.cursor_points
     ring = panel.cursor_real.data
     assert len(ring) == 1 and (ring["x"][0], ring["y"][0]) == panel.cursor_points["real"]
-    window.set_t(ctx + 1)  # the second imagined step (of the dream the critic follows: sample 0)
-    qtbot.waitUntil(lambda: panel._key[2] == ctx + 1, timeout=5_000)
+    window.model.set_t(ctx + 1)  # the second imagined step (of the dream the critic follows: sample 0)
+    qtbot.waitUntil(lambda: panel.drawn_key[2] == ctx + 1, timeout=5_000)
     assert panel.cursor_points["imagined"] == tuple(panel.points.imagined[0, 1])
     assert len(panel.cursor_dream.data) == 1
 

@@ -42,7 +42,7 @@ def geometries(window) -> dict[str, tuple[int, int, int, int]]:
 def settled(qtbot, window, predicate) -> None:
     """Waits for `predicate` and for every panel to have drawn what it shows now, then lets the layouts run."""
     qtbot.waitUntil(predicate, timeout=20_000)
-    qtbot.waitUntil(lambda: window._tick_key() == window._last_tick_key, timeout=5_000)
+    qtbot.waitUntil(lambda: window.up_to_date(), timeout=5_000)
     QApplication.processEvents()
 
 
@@ -61,21 +61,21 @@ def test_a_latent_edit_and_reset_move_no_widget(qtbot, make_window):
     before = geometries(window)
     s = 1
     c = (int(entry.start_stoch[s].argmax()) + 1) % entry.start_stoch.shape[1]
-    window.edit_latent(s, c)
-    settled(qtbot, window, lambda: window._entry()[1].edits == ((s, c),))
+    window.model.edit(s, c)
+    settled(qtbot, window, lambda: window.model.current()[1].edits == ((s, c),))
     assert geometries(window) == before
     caption = window.imagination.caption
     assert "1 latent edit(s)" in caption.text()
     assert caption.height() < 2 * caption.fontMetrics().height()  # one line, never wrapped
-    window.set_t(10**9)  # past the report, with the longest captions
-    settled(qtbot, window, lambda: window.frames._key[2] == window.t)
+    window.model.set_t(10**9)  # past the report, with the longest captions
+    settled(qtbot, window, lambda: window.frames.drawn_key[2] == window.model.t)
     assert geometries(window) == before
-    window.reset_edits()
-    settled(qtbot, window, lambda: window._entry()[1].edits == ())
+    window.model.reset_edits()
+    settled(qtbot, window, lambda: window.model.current()[1].edits == ())
     assert geometries(window) == before
     assert "edited latent" not in " ".join(window.critic.legend.entries)  # no edit: no orange curve to name
-    window.edit_latent(s, c)
-    settled(qtbot, window, lambda: window._entry()[1].edits == ((s, c),))
+    window.model.edit(s, c)
+    settled(qtbot, window, lambda: window.model.current()[1].edits == ((s, c),))
     assert "edited latent" in " ".join(window.critic.legend.entries)
     assert geometries(window) == before
     # A caption far wider than its panel is cut, and moves no splitter.
@@ -90,19 +90,19 @@ def test_one_counting_past_the_report_and_no_label_over_the_truth_row(qtbot, mak
     length = window.timeline.slider.maximum() + 1
     real_steps = len(entry.report.rewards)
     assert length > real_steps  # the imagination runs past the report's real frames
-    window.set_t(length - 1)
-    settled(qtbot, window, lambda: window.frames._key is not None and window.frames._key[2] == length - 1)
+    window.model.set_t(length - 1)
+    settled(qtbot, window, lambda: window.frames.drawn_key is not None and window.frames.drawn_key[2] == length - 1)
     assert window.timeline.label.text().startswith(f"t {length}/{length}")
     assert window.frames.caption.text().startswith(f"t {length}/{length}")  # the timeline's counting
     assert "past the report" in window.frames.caption.text()
     # The empty truth and open-loop tiles past the report say why they are empty.
-    from dreamer_studio.tiles import Rollout, blank, framed
+    from dreamer_core.image_grid import ImaginationGrid, blank, framed
 
-    roll = Rollout(entry.report, result)
+    grid = ImaginationGrid(entry.report, result.base, result.edited)
     for key in ("truth", "openloop"):
-        tile = roll.tile(key, length - 1, scale=2)
-        _, color = roll.cell(key, length - 1)
-        silent = framed(blank(*(2 * np.asarray(roll.size))), color, 6)
+        tile = grid.tile(key, length - 1, scale=2)
+        _, color = grid.cell(key, length - 1)
+        silent = framed(blank(*(2 * np.asarray(grid.size))), color, 6)
         assert tile.shape == silent.shape and (tile != silent).any()  # text on the tile
     # Nothing drawn on the filmstrip covers its top (truth) row: the context line carries no label.
     assert getattr(window.imagination.ctx_line, "label", None) is None
@@ -141,16 +141,17 @@ def test_reimagining_an_old_report_uses_the_weights_that_made_it(qtbot, make_win
     qtbot.waitUntil(lambda: worker.status.get()[1].updates > updates, timeout=60_000)
     s = 0
     c = (int(entry.start_stoch[s].argmax()) + 1) % entry.start_stoch.shape[1]
-    window.edit_latent(s, c)
-    qtbot.waitUntil(lambda: window._entry()[1].edits == ((s, c),), timeout=20_000)
-    window.reset_edits()
-    qtbot.waitUntil(lambda: window._entry()[1].edits == () and window._entry()[1] is not first, timeout=20_000)
-    again = window._entry()[1]
+    window.model.edit(s, c)
+    qtbot.waitUntil(lambda: window.model.current()[1].edits == ((s, c),), timeout=20_000)
+    window.model.reset_edits()
+    qtbot.waitUntil(lambda: window.model.current()[1].edits == () and window.model.current()[1] is not first,
+                    timeout=20_000)
+    again = window.model.current()[1]
     # The same future as before the edit, although training has moved the weights on since the report.
     np.testing.assert_array_equal(again.base.frames, first.base.frames)
     np.testing.assert_array_equal(again.base.rewards, first.base.rewards)
     assert first.weights_updates == again.weights_updates == entry.report.updates
-    settled(qtbot, window, lambda: window.imagination._key == (id(entry), id(again), window.t))
+    settled(qtbot, window, lambda: window.imagination.drawn_key == (id(entry), id(again), window.model.t))
     assert window.imagination.weights.text() == (f"imagined with the weights at {entry.report.updates:,} "
                                                  "updates (the report's own)")
 
@@ -265,14 +266,14 @@ def test_export_mp4_and_gif_have_one_size_and_say_temperature_and_actions(qtbot,
     controls = window.imagination.controls
     controls.temperature.setValue(0.7)
     controls.source.setCurrentIndex(1)  # replayed true actions
-    qtbot.waitUntil(lambda: window._entry()[1].settings.source == "replayed"
-                    and window._entry()[1].settings.temperature == 0.7, timeout=20_000)
+    qtbot.waitUntil(lambda: window.model.current()[1].settings.source == "replayed"
+                    and window.model.current()[1].settings.temperature == 0.7, timeout=20_000)
     job = window.export(tmp_path / "dream")
     with qtbot.waitSignal(job.done, timeout=60_000):
         pass
     job.wait()
     mp4, gif = video.read_video(tmp_path / "dream.mp4"), video.read_video(tmp_path / "dream.gif")
     assert mp4.shape[1:] == gif.shape[1:]
-    entry, result = window._entry()
+    entry, result = window.model.current()
     _, labels = export_frames(entry, result)
     assert "temp 0.7" in labels[0] and "replayed actions" in labels[0]

@@ -179,11 +179,11 @@ def test_the_window_opens_play_from_its_toolbar(qtbot, make_window):
         assert isinstance(win, PlayWindow) and win.isVisible()
         qtbot.waitUntil(lambda: len(win.steps) >= 2, timeout=30_000)  # it plays while the run trains
         assert win.thread.weights_updates is not None
-        t = window.t
+        t = window.model.t
         qtbot.keyClick(win, Qt.Key.Key_Space)  # Play's Space, not the main window's (which plays its time cursor)
         assert win.paused and not window.timeline.play.isChecked()
         qtbot.keyClick(win, Qt.Key.Key_Right)
-        assert window.t == t  # the main window's cursor did not move
+        assert window.model.t == t  # the main window's cursor did not move
     finally:
         win.close()
 

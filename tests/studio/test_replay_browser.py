@@ -37,10 +37,10 @@ def test_the_browser_lists_replays_episodes_and_one_becomes_the_report(qtbot, ma
     chosen = panel.episodes[row]
     assert panel.choose(row)
     qtbot.waitUntil(lambda: panel.pending is None, timeout=20_000)
-    qtbot.waitUntil(lambda: window._entry()[0] is not None
-                    and window._entry()[0].report.episode == (chosen.worker, chosen.start), timeout=5_000)
-    entry, _ = window._entry()
-    assert not window.follow  # pinned on screen
+    qtbot.waitUntil(lambda: window.model.current()[0] is not None
+                    and window.model.current()[0].report.episode == (chosen.worker, chosen.start), timeout=5_000)
+    entry, _ = window.model.current()
+    assert not window.model.follow  # pinned on screen
     report = entry.report
     rows = chosen.worker * tr.replay.cap + np.arange(chosen.start, chosen.start + len(report.rewards))  # (L,)
     np.testing.assert_array_equal(report.real, tr.replay.data["image"][rows])  # that episode's frames

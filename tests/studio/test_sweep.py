@@ -18,9 +18,9 @@ def _sweep_tab(qtbot, make_window, task):
     window.tabs.setCurrentWidget(window.sweep)
     panel = window.sweep
     # The sweep of the report on screen (a report made meanwhile replaces the one above: the view follows it).
-    qtbot.waitUntil(lambda: panel.result_key is not None and panel.result_key[0] == window._entry()[0].id,
+    qtbot.waitUntil(lambda: panel.result_key is not None and panel.result_key[0] == window.model.current()[0].id,
                     timeout=20_000)
-    entry = window._entry()[0]
+    entry = window.model.current()[0]
     return window, entry, panel
 
 

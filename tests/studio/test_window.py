@@ -31,14 +31,14 @@ def test_live_status_and_panels(qtbot, make_window):
     window.tabs.setCurrentIndex(0)
     qtbot.keyClick(window, Qt.Key.Key_End)
     length = window.timeline.slider.maximum() + 1
-    assert window.t == length - 1
+    assert window.model.t == length - 1
     qtbot.keyClick(window, Qt.Key.Key_Left)
-    assert window.t == length - 2
+    assert window.model.t == length - 2
     qtbot.keyClick(window, Qt.Key.Key_Home)
-    assert window.t == 0
+    assert window.model.t == 0
     qtbot.keyClick(window, Qt.Key.Key_Right)
-    assert window.t == 1
-    qtbot.waitUntil(lambda: window.critic._key is not None and window.critic._key[2] == 1)
+    assert window.model.t == 1
+    qtbot.waitUntil(lambda: window.critic.drawn_key is not None and window.critic.drawn_key[2] == 1)
     qtbot.keyClick(window, Qt.Key.Key_Space)
     assert window.timeline.timer.isActive()  # playing through imagined time
     qtbot.keyClick(window, Qt.Key.Key_Space)
@@ -54,12 +54,12 @@ def test_latent_edit_in_window_and_export(qtbot, make_window, tmp_path):
     entry, result = wait_report(qtbot, window)
     s = 1
     c = (int(entry.start_stoch[s].argmax()) + 1) % entry.start_stoch.shape[1]
-    window.edit_latent(s, c)
-    qtbot.waitUntil(lambda: window._entry()[1].edits == ((s, c),), timeout=10_000)
-    edited = window._entry()[1]
+    window.model.edit(s, c)
+    qtbot.waitUntil(lambda: window.model.current()[1].edits == ((s, c),), timeout=10_000)
+    edited = window.model.current()[1]
     assert not np.array_equal(edited.base.frames, edited.edited.frames)
     qtbot.waitUntil(lambda: "edit(s)" in window.latents.compare_caption.text(), timeout=5_000)
-    assert not window.follow  # editing pins the report
+    assert not window.model.follow  # editing pins the report
 
     # Export: mp4 + gif, off the GUI thread, one frame per timeline step.
     job = window.export(tmp_path / "dream.v2")  # a dot in the name is not a suffix to replace
@@ -153,7 +153,7 @@ def test_open_headless_run_directory(qtbot, make_window, tmp_path):
     window.open_run_dir(tmp_path, device="cpu")
     entry, _ = wait_report(qtbot, window)
     assert entry.report.updates == trainer.updates
-    qtbot.waitUntil(lambda: window._metrics[1] and "train/kl_dyn" in window._metrics[1][-1], timeout=10_000)
+    qtbot.waitUntil(lambda: window.model.metrics and "train/kl_dyn" in window.model.metrics[-1], timeout=10_000)
     assert window.worker.status.get()[1].phase == "watching"
     window.open_run_dir(tmp_path / "missing")
     assert window.errors[-1][0] == "Not a run directory"
@@ -169,7 +169,7 @@ def test_a_pinned_report_stays_on_screen_while_new_reports_arrive(qtbot, make_wi
 
     def new_report():
         report_now(qtbot, worker)
-        qtbot.waitUntil(lambda: window._ids == worker.reports.ids())
+        qtbot.waitUntil(lambda: window.model.report_ids == tuple(worker.reports.ids()))
 
     fill_and_report(qtbot, worker)
     new_report()
@@ -177,15 +177,15 @@ def test_a_pinned_report_stays_on_screen_while_new_reports_arrive(qtbot, make_wi
     pinned = entry.id
     s = 0
     c = (int(entry.start_stoch[s].argmax()) + 1) % entry.start_stoch.shape[1]
-    window.edit_latent(s, c)  # editing pins the report
-    qtbot.waitUntil(lambda: window._entry()[1].edits == ((s, c),), timeout=10_000)
+    window.model.edit(s, c)  # editing pins the report
+    qtbot.waitUntil(lambda: window.model.current()[1].edits == ((s, c),), timeout=10_000)
     for _ in range(3):
         new_report()  # the history shifts under the pinned report: the last one drops the oldest
-        assert window._entry()[0].id == pinned and window.edits == {s: c}
+        assert window.model.current()[0].id == pinned and window.model.edits == {s: c}
     assert pinned == worker.reports.ids()[0]
     new_report()  # now the pinned report itself leaves the history: the oldest remaining one is shown
-    assert window._entry()[0].id == worker.reports.ids()[0] != pinned
-    qtbot.waitUntil(lambda: window.edits == {} and "left the history" in window.notice.text(), timeout=5_000)
+    assert window.model.current()[0].id == worker.reports.ids()[0] != pinned
+    qtbot.waitUntil(lambda: window.model.edits == {} and "left the history" in window.notice.text(), timeout=5_000)
 
 
 def test_horizon_cannot_go_below_two(qtbot, make_window):
