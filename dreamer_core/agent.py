@@ -8,8 +8,7 @@ The protocol its callers (the trainer, reports, play, the benchmarks) use; every
   critic and return normaliser live in the agent); `states` are the refreshed posterior latents to write back
   into replay.
 
-Legend: B batch, T time (after the replay context), K context steps, N = B*T starts, H horizon, A action dims,
-F feature width, S latents, C classes.
+Shape comments use the legend in docs/tensor_shapes.md.
 """
 
 from __future__ import annotations
@@ -66,7 +65,7 @@ class ActCarry:
     """What the acting policy carries between env steps: the latent and the previous action."""
 
     latent: Latent
-    action: torch.Tensor  # (N, A)
+    action: torch.Tensor  # (B, A)
 
 
 class Actor(nn.Module):
@@ -81,7 +80,7 @@ class Actor(nn.Module):
         self.std_range = (config.model.act_std_min, config.model.act_std_max)
 
     def forward(self, feat: torch.Tensor) -> OneHotPolicy | BoundedNormal:
-        x = self.mlp(feat)
+        x = self.mlp(feat)  # (..., U)
         if self.discrete:
             return OneHotPolicy(self.mean(x), self.unimix)
         return BoundedNormal(self.mean(x), self.std(x), *self.std_range)
@@ -94,7 +93,7 @@ class Agent(nn.Module):
         self.config, self.obs_space, self.act_space = config, obs_space, act_space
         m, t = config.model, config.train
         self.vector_dims, self.image_keys = model_keys(obs_space)
-        images = {k: obs_space[k].shape for k in self.image_keys}  # (H, W, C): C = 1 for grayscale
+        images = {k: obs_space[k].shape for k in self.image_keys}  # (h, w, c): c = 1 for grayscale
         act_dim = act_space.shape[0]
         self.encoder = Encoder(self.vector_dims, images, m.depth, m.units, m.enc_layers, m.kernel)
         self.rssm = RSSM(m.deter, m.hidden, m.stoch, m.classes, m.blocks, act_dim, self.encoder.out_width,
@@ -107,7 +106,7 @@ class Agent(nn.Module):
         self.actor = Actor(feat, m.actor_layers, m.units, act_space, config)
         self.critic = Head(feat, m.critic_layers, m.units, m.bins, outscale=0.0)
         self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
-        self.register_buffer("bins", symexp_bins(m.bins))
+        self.register_buffer("bins", symexp_bins(m.bins))  # (Bins,)
         self.to(device)
         self.device = torch.device(device)
         self.compute_dtype = compute_dtype(config.run.precision, self.device)
@@ -137,6 +136,7 @@ class Agent(nn.Module):
         return param_breakdown(self.trained_modules())
 
     def initial_carry(self, batch: int) -> ActCarry:
+        """The carry of `batch` envs at their episodes' start: zero latent (B, D), (B, S, C) and action (B, A)."""
         return ActCarry(self.rssm.initial(batch, self.device), torch.zeros(batch, self.act_space.shape[0],
                                                                             device=self.device))
 
@@ -148,17 +148,18 @@ class Agent(nn.Module):
     @torch.no_grad()
     def policy(self, carry: ActCarry, obs: dict[str, torch.Tensor], gen: torch.Generator | None = None
                ) -> tuple[ActCarry, torch.Tensor]:
-        """One acting step for N envs: obs (N, ...) -> (new carry, action (N, A)). The posterior is sampled."""
+        """One acting step for B envs: obs (B, ...) -> (new carry, action (B, A)). The posterior is sampled."""
         with self.autocast():
-            token = self.encoder(obs)  # (N, E)
-            latent, _ = self.rssm.obs_step(carry.latent, token, carry.action, obs["is_first"], gen)
-            dist = self.actor(latent.feat())
-        action = dist.sample(gen)  # (N, A)
+            token = self.encoder(obs)  # (B, E)
+            latent, _ = self.rssm.obs_step(carry.latent, token, carry.action, obs["is_first"], gen)  # (B, ...)
+            dist = self.actor(latent.feat())  # over (B, A)
+        action = dist.sample(gen)  # (B, A)
         return ActCarry(latent, action), action
 
     # -- world-model pieces shared by train and report ------------------------------------------------------------
     def split_context(self, data: dict[str, torch.Tensor]) -> tuple[Latent, torch.Tensor, dict[str, torch.Tensor]]:
-        """Replay context: the stored latent and action of the last context step start the window."""
+        """Replay context: the stored latent and action of the last of the K context steps start the window
+        (B, L, ...); returns them and the window's other T steps (B, T, ...)."""
         k = self.config.train.replay_context
         start = Latent(data["deter"][:, k - 1].float(), data["stoch"][:, k - 1].float())  # (B, D), (B, S, C)
         prev_action = data["action"][:, k - 1].float()  # (B, A)
@@ -166,13 +167,15 @@ class Agent(nn.Module):
 
     def observe(self, start: Latent, prev_action: torch.Tensor, data: dict[str, torch.Tensor],
                 gen: torch.Generator | None = None, compiled: bool = False):
+        """The posterior over the window's T steps (`RSSM.observe`): last state, states (B, T, ...), posterior and
+        prior log-probabilities (B, T, S, C)."""
         tokens = self.encoder({k: data[k] for k in (*self.vector_dims, *self.image_keys)})  # (B, T, E)
         prev_actions = torch.cat([prev_action[:, None], data["action"][:, :-1].float()], 1)  # (B, T, A)
         return self.rssm.observe(start, tokens, prev_actions, data["is_first"], gen, compiled)
 
     def reconstruction_losses(self, states: Latent, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Decoder losses per (B, T): symlog MSE summed over each vector, MSE summed over each image's pixels."""
-        recon = self.decoder(states.deter, states.stoch.flatten(-2))
+        recon = self.decoder(states.deter, states.stoch.flatten(-2))  # {key: (B, T, dims) or (B, T, h, w, c)}
         out = {}
         for key in self.vector_dims:
             out[key] = (recon[key] - symlog(data[key].float())).square().sum(-1)  # (B, T)
@@ -181,44 +184,44 @@ class Agent(nn.Module):
         return out
 
     def continue_target(self, is_terminal: torch.Tensor) -> torch.Tensor:
-        return (1.0 - is_terminal.float()) * (1.0 - 1.0 / self.config.train.discount_horizon)
+        return (1.0 - is_terminal.float()) * (1.0 - 1.0 / self.config.train.discount_horizon)  # (B, T)
 
     def head_dist(self, head: nn.Module, feat: torch.Tensor) -> TwoHot:
         """The two-hot distribution a reward or critic head (`reward`, `critic`, `slow_critic`) predicts at `feat`."""
-        return TwoHot(head(feat), self.bins)
+        return TwoHot(head(feat), self.bins)  # over (..., Bins)
 
     # -- training ----------------------------------------------------------------------------------------------
     def train_step(self, data: dict[str, torch.Tensor], gen: torch.Generator | None = None
                    ) -> tuple[Latent, dict[str, float]]:
-        """One update on a batch of (B, K+T) windows. Returns the refreshed posterior latents (B, T, ...) to write
+        """One update on a batch of (B, L) windows. Returns the refreshed posterior latents (B, T, ...) to write
         back into replay, and scalar metrics. A non-finite loss or gradient skips the update (counted): it leaves
         weights, optimizer, slow critic, return normaliser and `updates` as they were, and says what went
         non-finite in `nonfinite`."""
         t = self.config.train
         with self.autocast():  # forward only: backward runs each op in the dtype its forward used
             start, prev_action, data = self.split_context(data)
-            _, states, post, prior = self.observe(start, prev_action, data, gen, compiled=True)
-            kl = losses.kl_losses(post, prior, t.free_nats)
+            _, states, post, prior = self.observe(start, prev_action, data, gen, compiled=True)  # (B, T, ...)
+            kl = losses.kl_losses(post, prior, t.free_nats)  # {name: (B, T)}
             feat = states.feat()  # (B, T, F)
-            rec = self.reconstruction_losses(states, data)
+            rec = self.reconstruction_losses(states, data)  # {key: (B, T)}
             rew_loss = self.head_dist(self.reward, feat).loss(data["reward"])  # (B, T)
             con_logit = self.cont(feat)[..., 0].float()  # (B, T)
             con_loss = F.binary_cross_entropy_with_logits(con_logit, self.continue_target(data["is_terminal"]),
                                                           reduction="none")  # (B, T)
             retnorm, imag, imag_metrics = self.actor_critic_losses(states, data, gen, self.retnorm)
 
-            scaled = {f"rec/{k}": v.mean() * t.scale_rec for k, v in rec.items()}
+            scaled = {f"rec/{k}": v.mean() * t.scale_rec for k, v in rec.items()}  # {name: ()}
             scaled.update(rew=rew_loss.mean() * t.scale_rew, con=con_loss.mean() * t.scale_con,
                           dyn=kl["dyn"].mean() * t.scale_dyn, rep=kl["rep"].mean() * t.scale_rep,
                           policy=imag["policy"].mean() * t.scale_policy, value=imag["value"].mean() * t.scale_value,
                           repval=imag["repval"].mean() * t.scale_repval)
-            total = sum(scaled.values())
+            total = sum(scaled.values())  # ()
 
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         params = self.trained_parameters()
         grad_norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params
-                                                          if p.grad is not None]))
+                                                          if p.grad is not None]))  # ()
         finite = bool(torch.isfinite(total) & torch.isfinite(grad_norm))
         if finite:
             self.optimizer.step()
@@ -235,7 +238,7 @@ class Agent(nn.Module):
                                           categorical_entropy(prior).mean(), categorical_entropy(post).mean(),
                                           grad_norm]
         values += list(imag_metrics.values())
-        numbers = torch.stack([v.detach().float().reshape(()) for v in values]).tolist()
+        numbers = torch.stack([v.detach().float().reshape(()) for v in values]).tolist()  # one host sync
         metrics = {("loss/" + k if k in scaled else k): v for k, v in zip(names, numbers)}
         metrics.update(loss_total=float(total.detach()), updates=self.updates, skipped_updates=self.skipped_updates,
                        finite=float(finite), lr=self.optimizer.current_lr(), ret_scale=self.retnorm.scale(),
@@ -264,17 +267,20 @@ class Agent(nn.Module):
         # Time-major (H+1, N, ...) layout: the heads read contiguous step ranges ([1:], [:-1]) without copies.
         with torch.no_grad():  # imagined states are stop-gradient: no graph needed for the rollout
             traj, actions, _ = self.rssm.imagine(starts, lambda s: self.imagine_action(s, gen), t.imag_horizon, gen,
-                                                 time_major=True, compiled=True)
+                                                 time_major=True, compiled=True)  # (H+1, N, ...), (H+1, N, A)
             imag_feat = traj.feat()  # (H+1, N, F)
-            rew, con, slow_imag, slow_post = self._compiled_or_eager("imag_targets")(imag_feat, states.feat().detach())
-        critic_logits, logp, ent = self._compiled_or_eager("actor_critic_heads")(imag_feat, actions)  # grads: critic, actor
+            targets = self._compiled_or_eager("imag_targets")
+            rew, con, slow_imag, slow_post = targets(imag_feat, states.feat().detach())  # (H+1, N) x2, (H, N), (B, T)
+        heads = self._compiled_or_eager("actor_critic_heads")  # gradients reach the critic and the actor
+        critic_logits, logp, ent = heads(imag_feat, actions)  # (H+1, N, Bins), (H, N), (H, N)
         retnorm, out, ret, metrics = losses.imag_loss(rew, con, critic_logits, slow_imag, logp, ent, self.bins,
                                                       retnorm, t.lam, t.actent, t.slowreg,
-                                                      self.action_entropy_range())
+                                                      self.action_entropy_range())  # ret (N, H)
         rep_logits = self.critic(states.feat())[:, :-1]  # (B, T-1, Bins), grads reach the world model
         out["repval"], rep_metrics = losses.repl_loss(data["is_last"], data["is_terminal"], data["reward"].float(),
                                                       ret[:, 0].reshape(B, T), rep_logits, slow_post[:, :-1],
-                                                      self.bins, 1.0 - 1.0 / t.discount_horizon, t.lam, t.slowreg)
+                                                      self.bins, 1.0 - 1.0 / t.discount_horizon, t.lam,
+                                                      t.slowreg)  # (B, T-1)
         return retnorm, out, {**metrics, **rep_metrics}
 
     def imag_targets(self, imag_feat: torch.Tensor, post_feat: torch.Tensor
@@ -290,9 +296,9 @@ class Agent(nn.Module):
 
     def actor_critic_heads(self, imag_feat: torch.Tensor, actions: torch.Tensor
                            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Critic logits (H+1, N, K), and the actor's log-probability of the imagined actions and its entropy for
+        """Critic logits (H+1, N, Bins), and the actor's log-probability of the imagined actions and its entropy for
         states 0..H-1 (H, N). Gradients reach the critic and the actor only (the features are stop-gradient)."""
-        dist = self.actor(imag_feat[:-1])
+        dist = self.actor(imag_feat[:-1])  # over (H, N, A)
         return self.critic(imag_feat), dist.log_prob(actions[:-1]), dist.entropy()
 
     def _compiled_or_eager(self, name: str):
@@ -301,11 +307,12 @@ class Agent(nn.Module):
 
     def actor_sample(self, deter: torch.Tensor, stoch: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """Pure policy draw for imagination: state and noise (N, A) in, action (N, A) out (see `compile_hot_loops`)."""
-        return self.actor(torch.cat([deter, stoch.flatten(-2)], -1)).sample(noise=noise)
+        return self.actor(torch.cat([deter, stoch.flatten(-2)], -1)).sample(noise=noise)  # (N, A)
 
     def imagine_action(self, state: Latent, gen: torch.Generator | None) -> torch.Tensor:
         shape = (state.deter.shape[0], self.act_space.shape[0])
-        noise = (torch.rand if self.act_space.discrete else torch.randn)(*shape, generator=gen, device=self.device)
+        noise = (torch.rand if self.act_space.discrete else torch.randn)(*shape, generator=gen,
+                                                                         device=self.device)  # (N, A)
         return self._compiled_or_eager("actor_sample")(state.deter, state.stoch, noise)
 
     def compile_hot_loops(self, enabled: bool = True) -> None:

@@ -1,7 +1,6 @@
 """Recurrent state-space model with a block-diagonal GRU (DreamerV3, HEAD).
 
-Legend: B batch, T time, H horizon, N B*T or any batch, D deter, G blocks, S latents, C classes, A action dims,
-E token width, F feature width (D + S*C), U hidden.
+Shape comments use the legend in docs/tensor_shapes.md.
 
 The API passes state explicitly (`Latent`), so callers can copy, edit and re-imagine without touching training.
 """
@@ -33,9 +32,10 @@ class Latent:
         return Latent(self.deter.detach(), self.stoch.detach())
 
     def index(self, idx) -> Latent:
-        return Latent(self.deter[idx], self.stoch[idx])
+        return Latent(self.deter[idx], self.stoch[idx])  # the leading dims `idx` selects
 
     def reshape(self, *lead: int) -> Latent:
+        """The same state with leading dims `lead`: (..., D), (..., S, C) -> (*lead, D), (*lead, S, C)."""
         return Latent(self.deter.reshape(*lead, self.deter.shape[-1]), self.stoch.reshape(*lead, *self.stoch.shape[-2:]))
 
     def clone(self) -> Latent:
@@ -83,7 +83,7 @@ class RSSM(nn.Module):
         return self.dynin_a(scale_action(action))  # (N, U)
 
     def recur(self, deter: torch.Tensor, stoch: torch.Tensor, action_in: torch.Tensor) -> torch.Tensor:
-        """One block-GRU step from (h, z, projected a) to the next h. Shapes (N, D), (N, S, C), (N, U)."""
+        """One block-GRU step from (h, z, projected a) to the next h (N, D). Shapes (N, D), (N, S, C), (N, U)."""
         n, g, d = deter.shape[0], self.blocks, self.deter
         x = torch.cat([self.dynin_h(deter), self.dynin_z(stoch.flatten(-2)), action_in], -1)  # (N, 3U)
         # dynhid sees [h_group, x] per group; x is shared, so its part is one dense matmul (same math).
@@ -95,14 +95,14 @@ class RSSM(nn.Module):
         gates = self.dyngru(hid).reshape(n, g, 3, d // g)  # (N, G, 3, D/G): each group's [reset, cand, update]
         # Gate math stays in the grouped layout (strided views), so no copies are made.
         reset = torch.sigmoid(gates[:, :, 0])  # (N, G, D/G)
-        cand = torch.tanh(reset * gates[:, :, 1])
-        update = torch.sigmoid(gates[:, :, 2] - 1.0)  # biased towards keeping h
-        prev = deter.reshape(n, g, d // g)
+        cand = torch.tanh(reset * gates[:, :, 1])  # (N, G, D/G)
+        update = torch.sigmoid(gates[:, :, 2] - 1.0)  # (N, G, D/G), biased towards keeping h
+        prev = deter.reshape(n, g, d // g)  # (N, G, D/G)
         return (prev + update * (cand - prev)).reshape(n, d)  # (N, D) = u*c + (1-u)*h
 
     def prior(self, deter: torch.Tensor) -> torch.Tensor:
         """Unimix log-probabilities of p(z | h): (..., D) -> (..., S, C)."""
-        logits = self.prior_out(self.prior_mlp(deter))
+        logits = self.prior_out(self.prior_mlp(deter))  # (..., S*C)
         return unimix_logits(logits.reshape(*deter.shape[:-1], self.stoch, self.classes), self.unimix)
 
     def _post_token_part(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -111,11 +111,12 @@ class RSSM(nn.Module):
 
     def _post_from(self, deter: torch.Tensor, token_part: torch.Tensor) -> torch.Tensor:
         x = F.linear(deter, self.post_in.linear.weight[:, : self.deter]) + token_part + self.post_in.linear.bias
-        x = self.post_mlp(F.silu(self.post_in.norm(x)))  # (N, U)
-        logits = self.post_out(x).reshape(*deter.shape[:-1], self.stoch, self.classes)
-        return unimix_logits(logits, self.unimix)  # (N, S, C)
+        x = self.post_mlp(F.silu(self.post_in.norm(x)))  # (..., U)
+        logits = self.post_out(x).reshape(*deter.shape[:-1], self.stoch, self.classes)  # (..., S, C)
+        return unimix_logits(logits, self.unimix)  # (..., S, C)
 
     def posterior(self, deter: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
+        """Unimix log-probabilities of q(z | h, e): (..., D), (..., E) -> (..., S, C)."""
         return self._post_from(deter, self._post_token_part(token))
 
     # -- pure steps (noise passed in, no Python-side state: these are what `compile_steps` compiles) -------------
@@ -160,7 +161,7 @@ class RSSM(nn.Module):
         uniform = self._uniform((T, B), tokens, gen)  # (T, B, S, C), drawn up front
         obs_fn = self._obs_fn if compiled else self.pure_obs_step
         deter, stoch = carry.deter, carry.stoch
-        deters, stochs, posts = [], [], []
+        deters, stochs, posts = [], [], []  # T entries each
         for t in range(T):
             k = keep[:, t, None]  # (B, 1)
             deter, stoch, post = obs_fn(deter * k, stoch * k[..., None], act_in[:, t], token_part[:, t], uniform[t])
@@ -169,15 +170,16 @@ class RSSM(nn.Module):
             posts.append(post)  # (B, S, C)
         states = Latent(torch.stack(deters, 1), torch.stack(stochs, 1))  # (B, T, ...)
         prior = self.prior(states.deter)  # (B, T, S, C), batched over time
-        return Latent(deter, stoch), states, torch.stack(posts, 1), prior
+        return Latent(deter, stoch), states, torch.stack(posts, 1), prior  # post (B, T, S, C)
 
     def obs_step(self, carry: Latent, token: torch.Tensor, prev_action: torch.Tensor, is_first: torch.Tensor,
                  gen: torch.Generator | None = None) -> tuple[Latent, torch.Tensor]:
-        """One posterior step for acting: (N, ...) in, (state, post logp) out."""
+        """One posterior step for acting: carry (N, ...), token (N, E), prev_action (N, A), is_first (N,) in,
+        (state (N, ...), post logp (N, S, C)) out."""
         keep = (~is_first.bool()).float()[:, None]  # (N, 1)
         deter, stoch, post = self.pure_obs_step(carry.deter * keep, carry.stoch * keep[..., None],
-                                           self.action_input(prev_action * keep), self._post_token_part(token),
-                                           self._uniform(token.shape[:1], token, gen))
+                                                self.action_input(prev_action * keep), self._post_token_part(token),
+                                                self._uniform(token.shape[:1], token, gen))  # (N, D), (N, S, C) x2
         return Latent(deter, stoch), post
 
     def img_step(self, state: Latent, action: torch.Tensor, gen: torch.Generator | None = None,
@@ -186,32 +188,33 @@ class RSSM(nn.Module):
         uniform = self._uniform(action.shape[:1], state.deter, gen)  # (N, S, C)
         if temperature == 1.0:
             step = self._img_fn if compiled else self.pure_img_step
-            deter, stoch, prior = step(state.deter, state.stoch, action, uniform)
+            deter, stoch, prior = step(state.deter, state.stoch, action, uniform)  # (N, D), (N, S, C) x2
             return Latent(deter, stoch), prior
-        deter = self.recur(state.deter, state.stoch, self.action_input(action))
-        prior = self.prior(deter)
-        logits = torch.log_softmax(prior / max(temperature, 1e-6), -1)
+        deter = self.recur(state.deter, state.stoch, self.action_input(action))  # (N, D)
+        prior = self.prior(deter)  # (N, S, C)
+        logits = torch.log_softmax(prior / max(temperature, 1e-6), -1)  # (N, S, C), sharper or flatter
         return Latent(deter, sample_onehot(logits, uniform=uniform)), prior
 
     def imagine(self, start: Latent, policy: Callable[[Latent], torch.Tensor] | torch.Tensor, horizon: int,
                 gen: torch.Generator | None = None, temperature: float = 1.0, time_major: bool = False,
                 compiled: bool = False) -> tuple[Latent, torch.Tensor, torch.Tensor]:
-        """Rolls the prior forward `horizon` steps from `start` (N, ...).
+        """Rolls the prior forward H = `horizon` steps from `start` (N, ...).
 
-        `policy` is a callable state -> action (N, A), or a tensor of actions (N, horizon, A) (open loop).
-        Returns states (N, horizon + 1, ...) including the start, actions (N, horizon + 1, A) where action t was
-        taken in state t (the last comes from the policy, or is zero for open loop), and prior logp
-        (N, horizon, S, C) of states 1..horizon. `time_major` stacks time first instead: (horizon + 1, N, ...).
+        `policy` is a callable state -> action (N, A), or a tensor of actions (N, H, A) (open loop).
+        Returns states (N, H+1, ...) including the start, actions (N, H+1, A) where action t was taken in state t
+        (the last comes from the policy, or is zero for open loop), and prior logp (N, H, S, C) of states 1..H.
+        `time_major` stacks time first instead: (H+1, N, ...).
         `compiled`: use the compiled step (training's fixed shapes), if `compile_steps` made one."""
-        states, actions, priors = [start], [], []
+        states, actions, priors = [start], [], []  # H+1, H, H entries
         state = start
         for t in range(horizon):
-            action = policy(state) if callable(policy) else policy[:, t]
-            state, prior = self.img_step(state, action, gen, temperature, compiled)
+            action = policy(state) if callable(policy) else policy[:, t]  # (N, A)
+            state, prior = self.img_step(state, action, gen, temperature, compiled)  # (N, ...), (N, S, C)
             states.append(state)
             actions.append(action)
             priors.append(prior)
         actions.append(policy(state) if callable(policy) else torch.zeros_like(actions[-1]))
         dim = 0 if time_major else 1
-        stacked = Latent(torch.stack([s.deter for s in states], dim), torch.stack([s.stoch for s in states], dim))
+        stacked = Latent(torch.stack([s.deter for s in states], dim),
+                         torch.stack([s.stoch for s in states], dim))  # (N, H+1, ...) or time-major (H+1, N, ...)
         return stacked, torch.stack(actions, dim), torch.stack(priors, dim)
