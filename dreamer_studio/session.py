@@ -13,6 +13,8 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
+from dreamer_studio.phase import Phase
+
 T = TypeVar("T")
 
 ACTION_SOURCES = ("policy", "replayed", "keys")
@@ -48,8 +50,7 @@ class RunInfo:
 class Status:
     """A cheap per-step snapshot for the status line and the run page."""
 
-    phase: str = "building"  # building | collecting | training | paused | watching | finished | error | stopping
-    # | stopped
+    phase: Phase = Phase.BUILDING  # a str too: compares equal to "training" etc. (phase.py lists them)
     message: str = "building the environment and the model…"
     paused: bool = False
     agent_steps: int = 0

@@ -1,5 +1,5 @@
-"""Watching a trained model (a model-only checkpoint, e.g. one shipped in assets/models): a TrainerWorker that
-loads the weights, collects a fresh real context from the env and reports on it.
+"""Watching a trained model (a model-only checkpoint, e.g. one shipped in assets/models): a TrainerWorker whose
+watcher loads the weights once, collects a fresh real context from the env and reports on it.
 
 A model directory is opened like a watched run directory, read-only: the trainer has no logdir, and nothing is
 written there. It has no replay, so a few policy steps (no updates) give the report its real frames; everything
@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dreamer_core import models
+from dreamer_studio.run_watcher import RunWatcher
 from dreamer_studio.worker import TrainerWorker
 
 CONTINUE_NOTE = "Continue training trains a copy in a new run directory; its replay starts empty"
@@ -22,31 +23,41 @@ def is_model(path: str | Path | None) -> bool:
     return path is not None and models.is_model_dir(path)
 
 
+class ModelWatcher(RunWatcher):
+    """A model directory never changes: one load on a fresh context, nothing to follow after it."""
+
+    def __init__(self, model_dir: str | Path) -> None:
+        super().__init__(model_dir)
+        self.card = models.read_card(self.run_dir) if (self.run_dir / models.CARD_FILE).is_file() else None
+        self.continue_note = ""
+        self.trainer_fill = 0  # steps the first update waits for once training continues
+
+    def reload(self, trainer, force: bool = False) -> str | None:
+        if not force:
+            return None
+        models.load_into(trainer, models.read_model(self.run_dir), self.run_dir)
+        models.collect(trainer, models.context_steps(trainer.config))  # a fresh real context: no replay ships
+        self.trainer_fill = trainer.train_fill
+        self.continue_note = CONTINUE_NOTE
+        return str(self.run_dir / models.MODEL_FILE)
+
+    def message(self, trainer) -> str:
+        name = self.card.name if self.card else self.run_dir.name
+        return (f"trained model {name} ({trainer.updates:,} updates) on a fresh context from the env, "
+                f"read-only · {self.continue_note}")
+
+
 class ModelWorker(TrainerWorker):
     """Watches a model directory: one load, one fresh context, then reports on demand; Resume forks a local copy."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.model_dir = self.watch_dir
-        self.card = models.read_card(self.model_dir) if (self.model_dir / models.CARD_FILE).is_file() else None
-        self.continue_note = ""
-        self.trainer_fill = 0  # steps the first update waits for once training continues
+        self.model_watcher: ModelWatcher = self.watcher  # kept past the fork, which drops `watcher`
 
-    def _reload_watched(self, force: bool = False) -> None:
-        if not force:
-            return  # a model directory never changes: nothing to follow
-        tr = self.trainer
-        models.load_into(tr, models.read_model(self.model_dir), self.model_dir)
-        models.collect(tr, models.context_steps(tr.config))  # a fresh real context: the model ships no replay
-        self._after_load(fresh_history=False)
-        self._checkpoints = [str(self.model_dir / models.MODEL_FILE)]
-        self.trainer_fill = tr.train_fill
-        self.continue_note = CONTINUE_NOTE
-        self._make_report()
+    def _watcher_for(self, watch_dir: Path) -> ModelWatcher:
+        return ModelWatcher(watch_dir)
 
-    def _publish(self, message: str | None = None) -> None:
-        if message is None and self._phase == "watching" and self.trainer is not None:
-            name = self.card.name if self.card else self.model_dir.name
-            message = (f"trained model {name} ({self.trainer.updates:,} updates) on a fresh context from the env, "
-                       f"read-only · {self.continue_note}")
-        super()._publish(message)
+    @property
+    def trainer_fill(self) -> int:
+        """Steps the first update waits for once training continues (replay starts empty)."""
+        return self.model_watcher.trainer_fill

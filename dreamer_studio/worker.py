@@ -9,11 +9,13 @@ Stopping never blocks the GUI: `request_stop` queues a Stop, the thread saves la
 since the last save), shuts down and emits `stopped`. If that save fails the run stays alive and paused and
 `stop_save_failed` says why, so no trained state is dropped without the user knowing.
 The GUI never calls into the trainer: it sends commands (`send`) and pulls from the stores.
+Metric rows reach `metrics` as the trainer logs them (Trainer.row_listeners); rates are the trainer's own.
+Given a `watch_dir`, the worker first watches that run directory (run_watcher.py) and trains nothing; Resume
+forks it into a local copy, trained from then on like any run.
 """
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 import traceback
@@ -22,17 +24,18 @@ from pathlib import Path
 
 from PySide6.QtCore import QThread, Signal
 
-from dreamer_core.checkpoint import SAVE_ERRORS
+from dreamer_core.checkpoint import SAVE_ERRORS, CheckpointError
 from dreamer_core.faults import RunStopped
 from dreamer_core.replay import replay_episodes, report_from_episode
 from dreamer_studio import commands as cmd
 from dreamer_studio.imagine import imagine
-from dreamer_studio.rundir import CHECKPOINT_NAME, WATCH_NAME, RunWatch, load_config
+from dreamer_studio.phase import STICKY, Phase
+from dreamer_studio.run_watcher import RunWatcher
+from dreamer_studio.rundir import CHECKPOINT_NAME, WATCH_NAME
 from dreamer_studio.session import (ImagineSettings, Latest, MetricsStore, ReportEntry, ReportStore, RunInfo,
                                     Status)
 
 IDLE_WAIT = 0.05  # s a paused trainer waits for a command before publishing again
-WATCH_EVERY = 3.0  # s between looks at a watched run directory
 REPORT_BUDGET = 0.02  # automatic reports take at most this share of wall time (a slow report spaces them out)
 
 
@@ -70,6 +73,7 @@ class TrainerWorker(QThread):
         self.device = device
         self.save_on_exit = save_on_exit
         self.fork_root = Path(fork_root) if fork_root else None  # where Resume on a watched run trains its copy
+        self.watcher = self._watcher_for(self.watch_dir) if self.watch_dir else None  # None once forked
         self.settings = settings or ImagineSettings()
         self.inbox = cmd.Inbox()
         self.status = Latest(Status())
@@ -86,14 +90,13 @@ class TrainerWorker(QThread):
         self.exit_note = ""  # what stopping did about latest.ckpt, for the status line
         self._started_training = False
         self._next_report = 0.0  # time.time() of the next report; 0 = as soon as replay allows
-        self._last_row_time = -math.inf
         self._last_score: float | None = None
         self._checkpoints: list[str] = []
-        self._run: RunWatch | None = None  # the watched run directory's weights, age and live counters
-        self._next_watch = 0.0
-        self._phase = "building"
-        self._rate_mark = (time.time(), 0, 0)  # (time, agent steps, updates) for live rates
-        self._rates = (0.0, 0.0)  # env steps/s, updates/s
+        self._held: Phase | None = Phase.BUILDING  # a sticky phase; None: read off the run (see _phase_now)
+
+    def _watcher_for(self, watch_dir: Path) -> RunWatcher:
+        """How this worker follows `watch_dir` (a trained model's directory is followed differently)."""
+        return RunWatcher(watch_dir)
 
     # -- GUI side ------------------------------------------------------------------------------------------------
     def send(self, command: cmd.Command) -> None:
@@ -138,7 +141,7 @@ class TrainerWorker(QThread):
         try:
             self._build()
         except Exception as exc:  # bad task, missing files, CUDA absent, a corrupt watched checkpoint ...
-            self._phase = "error"
+            self._hold(Phase.ERROR)
             self._close_trainer()  # a half-built trainer's envs are closed here, on the thread that made them
             self._publish(message=f"could not start: {exc}")
             self.errored.emit("Could not start the run", str(exc), traceback.format_exc())
@@ -160,17 +163,18 @@ class TrainerWorker(QThread):
     def _build(self) -> None:
         from dreamer_core.run import Trainer
 
-        if self.watch_dir is not None:
-            self.config = load_config(self.watch_dir, self.device)
+        if self.watcher is not None:
+            self.config = self.watcher.config(self.device)
             self.trainer = Trainer(self.config, None)
-            self._run = RunWatch(self.watch_dir)
-            self.metrics.extend(self._run.read_rows())
-            self._phase = "watching"  # published before the first report, so the status that comes with it says so
+            self.trainer.row_listeners.append(self._forward_row)  # rows of the local copy, once forked
+            self.watcher.follow_rows(self.metrics)
+            self._hold(Phase.WATCHING)  # published before the first report, so the status that comes with it says so
             self._publish()
-            self._reload_watched(force=True)
+            self._show_watched(self.watcher.reload(self.trainer, force=True))
             self._paused = True
         else:
             self.trainer = Trainer(self.config, self.logdir, resume=self.resume)
+            self.trainer.row_listeners.append(self._forward_row)
         tr = self.trainer
         act = tr.envs[0].act_space
         self.info = RunInfo(config=self.config, device=str(tr.device), params=dict(tr.agent.param_counts()),
@@ -181,19 +185,19 @@ class TrainerWorker(QThread):
         if self.logdir:
             self._checkpoints = sorted(str(p) for p in self.logdir.glob("*.ckpt") if p.name != WATCH_NAME)
         self._started_training = tr.updates > 0
-        if self._phase == "building":
-            self._phase = "running"
+        if self._held == Phase.BUILDING:
+            self._hold(None)
 
     def _loop(self) -> None:
         while not self._stop:
-            idle = self._paused or self._phase == "finished"
+            idle = self._paused or self._held == Phase.FINISHED
             for command in self._prioritised(self.inbox.drain(IDLE_WAIT if idle else None)):
                 self._guarded(self._handle, command)
                 if self._stop:
                     return
-            if not self._paused and self._phase != "finished":
+            if not self._paused and self._held != Phase.FINISHED:
                 self._guarded(self._train_step)
-            if self.watch_dir is not None:
+            if self.watcher is not None:
                 self._guarded(self._watch)
             self._publish()
 
@@ -214,7 +218,7 @@ class TrainerWorker(QThread):
         elif isinstance(exc, RunStopped):  # the env keeps failing, or every update is non-finite
             title, text = "Training stopped", str(exc)
         else:
-            title = "Load failed" if "checkpoint" in type(exc).__name__.lower() else "Error in the trainer thread"
+            title = "Load failed" if isinstance(exc, CheckpointError) else "Error in the trainer thread"
             text = f"{type(exc).__name__}: {exc}" if not str(exc).startswith(type(exc).__name__) else str(exc)
         self._set_paused(True)  # before the message, which tells the user the run is paused
         self.errored.emit(title, text, traceback.format_exc())
@@ -225,6 +229,8 @@ class TrainerWorker(QThread):
         if self._paused == paused:
             return
         self._paused = paused
+        if not paused:
+            self.trainer.restart_rates()  # paused time is not counted in the rates
         self._publish()
         (self.paused if paused else self.resumed).emit()
 
@@ -235,11 +241,12 @@ class TrainerWorker(QThread):
         elif isinstance(command, cmd.Pause):
             self._set_paused(True)
         elif isinstance(command, cmd.Resume):
-            if self._phase == "watching":
+            if self._held == Phase.WATCHING:
                 self._fork()
             self._set_paused(False)
         elif isinstance(command, cmd.Step):
             self._set_paused(True)
+            self.trainer.restart_rates()  # the time paused before this step is not counted in the rates
             self._train_step()
             self.stepped.emit(self.trainer.counters.agent_steps)
         elif isinstance(command, cmd.ReportNow):
@@ -261,7 +268,7 @@ class TrainerWorker(QThread):
     def _train_step(self) -> None:
         tr = self.trainer
         if tr.done:
-            self._phase = "finished"
+            self._hold(Phase.FINISHED)
             return
         self._dirty = True  # also when the step raises: it stored and trained before it did
         try:
@@ -274,7 +281,6 @@ class TrainerWorker(QThread):
         if info.trained and not self._started_training:
             self._started_training = True
             self.training_started.emit()
-        self._collect_rows()
         if time.time() >= self._next_report:
             self._make_report()
         if tr.save_due():
@@ -291,11 +297,8 @@ class TrainerWorker(QThread):
                                     f"{tr.intact_checkpoint()}. The run is paused so that no more training is at "
                                     "risk: free disk space, then resume: it saves again at its next step.") from exc
 
-    def _collect_rows(self) -> None:
-        rows = [r for r in self.trainer.history if r.get("time", 0.0) > self._last_row_time]
-        if rows:
-            self._last_row_time = rows[-1].get("time", self._last_row_time)
-            self.metrics.extend(rows)
+    def _forward_row(self, row: dict[str, float]) -> None:
+        self.metrics.extend([row])
 
     def _make_report(self, episode: tuple[int, int] | None = None) -> None:
         tr = self.trainer
@@ -346,13 +349,12 @@ class TrainerWorker(QThread):
         """A loaded checkpoint moves the run to another point in time: rates, the last score, the finished
         phase and (with `fresh_history`, a user's Load) the metric curves and the report history start over."""
         tr = self.trainer
-        self._rate_mark = (time.time(), tr.counters.agent_steps, tr.updates)
-        self._rates = (0.0, 0.0)
+        tr.restart_rates(forget=True)
         self._last_score = tr.scores[-1][1] if tr.scores else None
         self._started_training = tr.updates > 0
         self._dirty = False
-        if self._phase == "finished":
-            self._phase = "running"
+        if self._held == Phase.FINISHED:
+            self._hold(None)
         if fresh_history:
             self.metrics.clear()
             self.reports.clear()
@@ -361,10 +363,10 @@ class TrainerWorker(QThread):
     def _fork(self) -> None:
         """Resume on a watched run: from now on it is a local copy, trained and saved in a run directory of its
         own under `fork_root` (the watched directory is never written)."""
-        source, self.watch_dir = self.watch_dir, None
-        self._phase = "running"
+        watcher, self.watcher, self.watch_dir = self.watcher, None, None
+        self._hold(None)
         if self.fork_root is not None:
-            logdir = self.fork_root / f"{source.name}-local-{time.strftime('%Y%m%d-%H%M%S')}"
+            logdir = watcher.copy_dir(self.fork_root)
             self.trainer.adopt_logdir(logdir)  # locks it; latest.ckpt and the logs go there from now on
             self.logdir = logdir
             self._checkpoints = []
@@ -385,13 +387,13 @@ class TrainerWorker(QThread):
         if latest is None:
             self.exit_note = "stopped · not saved: this run has no run directory"
             return True
-        self._phase = "stopping"
+        self._hold(Phase.STOPPING)
         self._publish(message=f"stopping: saving {latest}…")
         try:
             tr.flush()
             self._save(None)
         except Exception as exc:
-            self._phase = "running"
+            self._hold(None)
             self._stop_requested = False
             text = f"{type(exc).__name__}: {exc}"
             print(f"dreamer-studio: could not save {latest} on stop: {text}", file=sys.stderr, flush=True)
@@ -402,29 +404,19 @@ class TrainerWorker(QThread):
         return True
 
     def _watch(self) -> None:
-        now = time.time()
-        if now < self._next_watch:
-            return
-        self._next_watch = now + WATCH_EVERY
-        rows = self._run.read_rows()
-        if self._run.tail.restarted:
-            self.metrics.clear()  # the trainer resumed and rewrote metrics.jsonl: read it from the start
-        self.metrics.extend(rows)
-        self._reload_watched()
+        self._show_watched(self.watcher.poll(self.trainer, self.metrics))
 
-    def _reload_watched(self, force: bool = False) -> None:
-        names = self._run.due(force)
-        for name in names:
-            self._run.load(self.trainer, name)
-        if names:
+    def _show_watched(self, loaded: str | None) -> None:
+        """New weights of the watched run (`loaded`, their checkpoint) are on screen: a report on them."""
+        if loaded is not None:
             self._after_load(fresh_history=False)
-            self._checkpoints = [str(self.watch_dir / names[-1])]
+            self._checkpoints = [loaded]
             self._make_report()
 
     def _shutdown(self) -> None:
         if self.trainer is None:
             return
-        self._phase = "stopped"
+        self._hold(Phase.STOPPED)
         self._publish(message=self.exit_note or "stopped")
         self._close_trainer()
 
@@ -438,48 +430,55 @@ class TrainerWorker(QThread):
         tr.close()
 
     # -- status --------------------------------------------------------------------------------------------------
-    def _phase_now(self) -> str:
-        tr = self.trainer
-        if self._phase in ("error", "stopping", "stopped", "finished", "watching", "building"):
-            return self._phase
+    def _hold(self, phase: Phase | None) -> None:
+        """Holds a sticky phase until the next _hold; None goes back to the phase read off the run."""
+        if phase is not None and phase not in STICKY:
+            raise ValueError(f"{phase} is read off the run, not held")
+        self._held = phase
+
+    def _phase_now(self) -> Phase:
+        if self._held is not None:
+            return self._held
         if self._paused:
-            return "paused"
-        return "collecting" if tr.replay.steps < tr.train_fill else "training"
+            return Phase.PAUSED
+        tr = self.trainer
+        return Phase.COLLECTING if tr.replay.steps < tr.train_fill else Phase.TRAINING
 
     def _publish(self, message: str | None = None) -> None:
         tr = self.trainer
         phase = self._phase_now()
         if tr is None:
-            self.status.put(Status(phase=phase, message=message or phase, time=time.time()))
+            self.status.put(Status(phase=phase, message=message or phase.value, time=time.time()))
             return
-        if phase not in ("error", "stopping", "stopped", "finished", "watching", "building"):
-            self._phase = phase
         fill, have = tr.train_fill, tr.replay.steps
         if message is None:
-            message = {
-                "collecting": f"collecting the first {fill:,} steps… {have:,}/{fill:,}",
-                "training": "training" + (f" · {tr.agent.skipped_updates:,} updates skipped (non-finite)"
-                                         if tr.agent.skipped_updates else ""),
-                "paused": "paused" + ("" if have >= fill else f" (collected {have:,}/{fill:,} steps)"),
-                "watching": self._run.message() if self._run else f"watching {self.watch_dir}",
-                "finished": f"finished: {tr.counters.agent_steps:,} steps",
-                "stopped": "stopped",
-            }.get(phase, phase)
+            message = self._message(phase)
         eta = None
-        if phase in ("collecting", "training"):
+        if phase.running:
             eta = max(0.0, self._next_report - time.time()) if self._next_report else None
-        now = time.time()
-        then, steps, updates = self._rate_mark
-        if now - then >= 1.0:
-            if not self._paused:
-                self._rates = ((tr.counters.agent_steps - steps) / (now - then), (tr.updates - updates) / (now - then))
-            self._rate_mark = (now, tr.counters.agent_steps, tr.updates)
-        policy_fps, update_fps = self._rates if phase in ("collecting", "training") else (0.0, 0.0)
+        rates = tr.rates if phase.running else {}
         counts = dict(agent_steps=tr.counters.agent_steps, env_frames=tr.counters.env_frames, updates=tr.updates,
                       episodes=tr.counters.episodes)
-        if phase == "watching" and self._run is not None:  # where the run is now, not the weights on screen
-            counts.update(self._run.counters(tr.updates))
+        if phase == Phase.WATCHING and self.watcher is not None:
+            counts.update(self.watcher.counters(tr.updates))
         self.status.put(Status(
             phase=phase, message=message, paused=self._paused, replay_steps=have, train_fill=fill,
-            policy_fps=policy_fps, update_fps=update_fps, report_eta=eta, last_score=self._last_score,
-            checkpoints=tuple(self._checkpoints), time=time.time(), **counts))
+            policy_fps=rates.get("fps/policy", 0.0), update_fps=rates.get("fps/updates", 0.0), report_eta=eta,
+            last_score=self._last_score, checkpoints=tuple(self._checkpoints), time=time.time(), **counts))
+
+    def _message(self, phase: Phase) -> str:
+        tr = self.trainer
+        fill, have = tr.train_fill, tr.replay.steps
+        match phase:
+            case Phase.COLLECTING:
+                return f"collecting the first {fill:,} steps… {have:,}/{fill:,}"
+            case Phase.TRAINING:
+                skipped = tr.agent.skipped_updates
+                return "training" + (f" · {skipped:,} updates skipped (non-finite)" if skipped else "")
+            case Phase.PAUSED:
+                return "paused" + ("" if have >= fill else f" (collected {have:,}/{fill:,} steps)")
+            case Phase.WATCHING:
+                return self.watcher.message(tr)
+            case Phase.FINISHED:
+                return f"finished: {tr.counters.agent_steps:,} steps"
+        return phase.value

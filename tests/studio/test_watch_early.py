@@ -9,9 +9,9 @@ from .helpers import debug_config, wait_report
 
 def test_watching_before_the_first_snapshot_then_a_snapshot(qtbot, make_window, tmp_path, monkeypatch):
     from dreamer_core.run import Trainer
-    from dreamer_studio import worker as worker_module
+    from dreamer_studio import run_watcher
 
-    monkeypatch.setattr(worker_module, "WATCH_EVERY", 0.2)
+    monkeypatch.setattr(run_watcher, "WATCH_EVERY", 0.2)
     trainer = Trainer(debug_config(log_every=0.0, watch_every=0.0), tmp_path)  # snapshots only when asked below
     try:
         while trainer.updates < 3:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from dreamer_core import checkpoint
@@ -31,22 +29,24 @@ def test_pause_single_step_resume(qtbot, make_worker):
     worker = make_worker(paused=True)
     with qtbot.waitSignals([worker.ready, worker.paused], order="strict", timeout=30_000):
         worker.start()
-    time.sleep(0.3)
     assert worker.trainer.counters.agent_steps == 0  # paused from the start: nothing ran
     with qtbot.waitSignal(worker.stepped, timeout=10_000) as blocker:
         worker.send(cmd.Step())
-    assert blocker.args == [1]
-    time.sleep(0.2)
-    assert worker.status.get()[1].agent_steps == 1 and worker.status.get()[1].paused
+    assert blocker.args == [1]  # ... nor while the Step command was on its way
+    qtbot.waitUntil(lambda: worker.status.get()[1].agent_steps == 1, timeout=5_000)
+    assert worker.status.get()[1].paused
     with qtbot.waitSignal(worker.resumed, timeout=10_000):
         worker.send(cmd.Resume())
-    qtbot.waitUntil(lambda: worker.status.get()[1].agent_steps > 5, timeout=20_000)
+    report_window = worker.config.run.report_length + worker.config.train.replay_context + 2  # replay can report
+    qtbot.waitUntil(lambda: worker.status.get()[1].agent_steps > max(5, report_window), timeout=20_000)
     with qtbot.waitSignal(worker.paused, timeout=10_000):
         worker.send(cmd.Pause())
-    time.sleep(0.1)
-    frozen = worker.status.get()[1].agent_steps
-    time.sleep(0.3)
-    assert worker.status.get()[1].agent_steps == frozen  # pause held, in place
+    frozen = worker.status.get()[1].agent_steps  # published before the signal
+    with qtbot.waitSignal(worker.report_ready, timeout=20_000):
+        worker.send(cmd.ReportNow())  # the trainer thread serves a command while paused ...
+    with qtbot.waitSignal(worker.stepped, timeout=10_000) as blocker:
+        worker.send(cmd.Step())
+    assert blocker.args == [frozen + 1]  # ... and took no step of its own meanwhile: pause held, in place
 
 
 def test_latent_edit_changes_future_and_seed_reproduces(qtbot, make_worker):
@@ -226,9 +226,9 @@ def test_watched_run_whose_checkpoint_is_corrupt_closes_its_envs(qtbot, make_wor
 
 def test_watched_metrics_start_over_when_the_trainer_resumes(qtbot, make_worker, tmp_path, monkeypatch):
     from dreamer_core.run import Trainer
-    from dreamer_studio import worker as worker_module
+    from dreamer_studio import run_watcher
 
-    monkeypatch.setattr(worker_module, "WATCH_EVERY", 0.2)
+    monkeypatch.setattr(run_watcher, "WATCH_EVERY", 0.2)
     config = debug_config(log_every=0.0)
     trainer = Trainer(config, tmp_path)
     while trainer.updates < 1:
