@@ -1,6 +1,6 @@
 """Losses and returns as pure functions (DreamerV3 HEAD semantics, reference §2.6-§2.7).
 
-Legend: B batch, T time, N = B*T imagination starts, H horizon, S latents, C classes.
+Shape comments use the legend in docs/tensor_shapes.md.
 Every function returns per-element losses; the caller averages and scales them.
 """
 
@@ -21,30 +21,31 @@ def kl_losses(post: torch.Tensor, prior: torch.Tensor, free_nats: float) -> dict
     return {
         "dyn": torch.clamp(dyn_raw, min=free_nats),  # (B, T)
         "rep": torch.clamp(rep_raw, min=free_nats),  # (B, T)
-        "kl_dyn": dyn_raw.detach(),
-        "kl_rep": rep_raw.detach(),
+        "kl_dyn": dyn_raw.detach(),  # (B, T)
+        "kl_rep": rep_raw.detach(),  # (B, T)
     }
 
 
 def kl_per_latent(post: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
     """KL[q || p] per latent group, (..., S, C) -> (..., S)."""
-    return (post.exp() * (post - prior)).sum(-1)
+    return (post.exp() * (post - prior)).sum(-1)  # (..., S)
 
 
 def lambda_return(last: torch.Tensor, term: torch.Tensor, rew: torch.Tensor, boot: torch.Tensor,
                   disc: float, lam: float) -> torch.Tensor:
-    """λ-returns of length L-1 over (N, L) inputs, bootstrapping from `boot`:
-    R_{L-1} = boot_{L-1};  R_t = r_{t+1} + live_{t+1} * [(1 - cont_{t+1}) * boot_{t+1} + cont_{t+1} * R_{t+1}],
-    with live = (1 - term) * disc and cont = (1 - last) * lam. Returns R_0..R_{L-2}, shape (N, L-1)."""
-    live = (1.0 - term[:, 1:]) * disc  # (N, L-1)
-    cont = (1.0 - last[:, 1:]) * lam  # (N, L-1)
-    interm = rew[:, 1:] + (1.0 - cont) * live * boot[:, 1:]  # (N, L-1)
-    ret = boot[:, -1]
-    rets = []
+    """λ-returns over the H+1 steps of (N, H+1) inputs (imagined; real ones are (B, T) -> (B, T-1)),
+    bootstrapping from `boot`:
+    R_H = boot_H;  R_t = r_{t+1} + live_{t+1} * [(1 - cont_{t+1}) * boot_{t+1} + cont_{t+1} * R_{t+1}],
+    with live = (1 - term) * disc and cont = (1 - last) * lam. Returns R_0..R_{H-1}, shape (N, H)."""
+    live = (1.0 - term[:, 1:]) * disc  # (N, H)
+    cont = (1.0 - last[:, 1:]) * lam  # (N, H)
+    interm = rew[:, 1:] + (1.0 - cont) * live * boot[:, 1:]  # (N, H)
+    ret = boot[:, -1]  # (N,)
+    rets = []  # H entries, last step first
     for t in reversed(range(live.shape[1])):
-        ret = interm[:, t] + live[:, t] * cont[:, t] * ret
+        ret = interm[:, t] + live[:, t] * cont[:, t] * ret  # (N,)
         rets.append(ret)
-    return torch.stack(rets[::-1], 1)  # (N, L-1)
+    return torch.stack(rets[::-1], 1)  # (N, H)
 
 
 @dataclass
@@ -79,25 +80,25 @@ class ReturnNorm:
 
 def imagination_weight(con: torch.Tensor) -> torch.Tensor:
     """w_t = prod_{k<=t} c_k over (N, H+1); the discount already lives in c (soft continue target)."""
-    return torch.cumprod(con, 1)
+    return torch.cumprod(con, 1)  # (N, H+1)
 
 
 def actor_loss(logp: torch.Tensor, entropy: torch.Tensor, adv: torch.Tensor, weight: torch.Tensor,
                actent: float) -> torch.Tensor:
     """REINFORCE with entropy bonus, per (N, H): w * -(logπ(a) * sg(A) + η H)."""
-    return weight.detach() * -(logp * adv.detach() + actent * entropy)
+    return weight.detach() * -(logp * adv.detach() + actent * entropy)  # (N, H)
 
 
 def critic_loss(nll_return: torch.Tensor, nll_slow: torch.Tensor, weight: torch.Tensor,
                 slowreg: float) -> torch.Tensor:
     """Two-hot NLL of the λ-return plus the slow-critic regulariser, weighted: (N, H)."""
-    return weight.detach() * (nll_return + slowreg * nll_slow)
+    return weight.detach() * (nll_return + slowreg * nll_slow)  # (N, H)
 
 
 def replay_lambda_return(is_last: torch.Tensor, is_terminal: torch.Tensor, reward: torch.Tensor,
                          boot: torch.Tensor, disc: float, lam: float) -> torch.Tensor:
     """Real-data λ-returns (B, T-1) that bootstrap from the imagined returns `boot` (B, T)."""
-    return lambda_return(is_last.float(), is_terminal.float(), reward, boot, disc, lam)
+    return lambda_return(is_last.float(), is_terminal.float(), reward, boot, disc, lam)  # (B, T-1)
 
 
 def imag_loss(rew: torch.Tensor, con: torch.Tensor, critic_logits: torch.Tensor, slow_val: torch.Tensor,
@@ -116,7 +117,7 @@ def imag_loss(rew: torch.Tensor, con: torch.Tensor, critic_logits: torch.Tensor,
     weight = imagination_weight(con.T)  # (N, H+1)
     ret = lambda_return(torch.zeros_like(con.T), 1.0 - con.T, rew.T, val.T, 1.0, lam)  # (N, H)
     retnorm = retnorm.updated(ret)
-    scale = retnorm.scale()
+    scale = retnorm.scale()  # a float: one host sync, in the quantile update
     adv = (ret - val.T[:, :-1]) / scale  # (N, H)
     logp, ent = logp.T, ent.T  # (N, H)
     policy = actor_loss(logp, ent, adv, weight[:, :-1], actent)  # (N, H)
