@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dreamer_core import losses
+from dreamer_core import distributed, losses
 from dreamer_core.config import Config
 from dreamer_core.dists import BoundedNormal, OneHotPolicy, TwoHot, categorical_entropy, symexp_bins, symlog
 from dreamer_core.nets import MLP, Decoder, Encoder, Head, Linear
@@ -219,6 +219,8 @@ class Agent(nn.Module):
 
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
+        # DDP: the ranks' average gradient, before the norm, the finite check and AGC read it (a no-op alone)
+        distributed.all_reduce_grads([list(m.parameters()) for m in self.trained_modules().values()], total)
         params = self.trained_parameters()
         grad_norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params
                                                           if p.grad is not None]))  # ()

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dreamer_core import checkpoint, episode
+from dreamer_core import checkpoint, distributed, episode
 from dreamer_core.agent import Agent
 from dreamer_core.config import Config
 from dreamer_core.envs import make_envs
@@ -87,6 +87,12 @@ class Trainer:
         if run.threads:
             torch.set_num_threads(run.threads)
         self.device = pick_device(run.device)
+        self.world = distributed.init(self.device)  # torchrun's rank and world size; a lone process is rank 0 of 1
+        if self.world.size > 1:
+            config = self.config = distributed.rank_config(config, self.world)  # this rank's seeds (see there)
+            run = config.run
+            if self.device.type == "cuda":
+                self.device = torch.device("cuda", self.world.local_rank)  # one GPU per rank, as torchrun assigns
         random.seed(run.seed)
         np.random.seed(run.seed)
         torch.manual_seed(run.seed)
@@ -94,6 +100,7 @@ class Trainer:
         self.envs = make_envs(config.env, [run.seed + i for i in range(run.envs)], parallel=run.parallel)
         env = self.envs[0]
         self.agent = Agent(config, env.obs_space, env.act_space, self.device)
+        distributed.broadcast_module(self.agent)  # DDP: every rank starts from rank 0's weights
         self.compile_note = ""
         if run.compile:
             self.compile_note = enable_compile(self.agent)
@@ -113,6 +120,7 @@ class Trainer:
         self.scores: deque[tuple[int, float]] = deque(maxlen=10_000)  # (env_frames, return)
         self.row_listeners: list[Callable[[dict[str, float]], None]] = []  # each called with every row as it is logged
         self._pending: dict[str, list[float]] = {}
+        self._rank_scores: list[dict[str, Any]] = []  # DDP: this rank's scores.jsonl rows until the next log
         self._last_log = self._last_save = self._last_watch = time.time()
         self._watch_updates = 0  # updates in the last watch snapshot: none is written before training starts
         self._rate_mark = (time.time(), 0, 0)  # (time, agent_steps, updates) for fps figures
@@ -131,7 +139,9 @@ class Trainer:
         self.set_aside_to: Path | None = None  # where a fresh start moved the previous run's files
         self._lock: LogdirLock | None = None
         self._tb: TensorBoardLog | None = None  # run.tensorboard: events beside metrics.jsonl
-        if self.logdir:
+        if self.logdir and not self.world.is_main:  # DDP: rank 0 owns the run directory; the others only resume
+            distributed.join_run(self)
+        elif self.logdir:
             refuse_model_dir(self.logdir)  # a trained model's directory is read-only
             self.logdir.mkdir(parents=True, exist_ok=True)
             self._lock = LogdirLock(self.logdir)
@@ -139,7 +149,8 @@ class Trainer:
                 # A previous process's watch snapshot may be past the checkpoint resumed below, or of a replaced run
                 (self.logdir / checkpoint.WATCH_NAME).unlink(missing_ok=True)
                 ckpt = self.logdir / CHECKPOINT_NAME
-                if resume and ckpt.exists():
+                (resuming,) = distributed.rank0_decides(self.world, resume and ckpt.exists())  # DDP: all or none
+                if resuming:
                     self.load(ckpt)
                     self.resumed_from = ckpt
                     self.checkpoint_frames = self.counters.env_frames
@@ -215,8 +226,8 @@ class Trainer:
         steps = [start_step(env, action_np[i], bool(self.obs["is_last"][i])) for i, env in enumerate(self.envs)]
         self.obs = self._stack([self._env_step(i, steps[i]) for i in range(len(self.envs))])
         n = len(self.envs)
-        self.counters.agent_steps += n
-        self.counters.env_frames += n * self.config.env.action_repeat
+        self.counters.agent_steps += n * self.world.size  # the run's totals: under DDP every rank steps n envs
+        self.counters.env_frames += n * self.world.size * self.config.env.action_repeat
 
         trained, metrics = 0, None
         if self.replay.steps >= self.train_fill:
@@ -299,7 +310,10 @@ class Trainer:
 
     def _maybe_log(self, force: bool = False) -> dict[str, float] | None:
         now = time.time()
-        if not force and now - self._last_log < self.config.run.log_every:
+        due = force or now - self._last_log >= self.config.run.log_every
+        if not force:  # DDP: rank 0's clock decides for all, as the row gathers every rank's values
+            (due,) = distributed.rank0_decides(self.world, due)
+        if not due:
             return None
         self._last_log = now
         self._update_rates()
@@ -310,7 +324,14 @@ class Trainer:
         row.update({k: float(np.mean(v)) for k, v in self._pending.items()})
         stats = self.replay.stats()
         row.update({f"replay/{k}": float(v) for k, v in stats.items()})
+        if self.world.size > 1:  # DDP: the run's row (over all ranks) on rank 0, none elsewhere; every rank's scores
+            row, scores = distributed.reduce_row(self.world, row, self._pending, self._rank_scores)
+            self._rank_scores.clear()
+            for score in scores:
+                self._append_jsonl("scores.jsonl", score, gathered=True)
         self._pending.clear()
+        if row is None:
+            return None
         for listener in self.row_listeners:
             listener(row)
         for writer in self._writers.values():  # rows a full disk held back
@@ -335,9 +356,12 @@ class Trainer:
                 tmp.write_text("".join(kept))
                 os.replace(tmp, path)
 
-    def _append_jsonl(self, name: str, row: dict[str, Any]) -> None:
-        """Whole lines or nothing; a full disk is said once and retried while training goes on (faults.py)."""
-        if self.logdir:
+    def _append_jsonl(self, name: str, row: dict[str, Any], gathered: bool = False) -> None:
+        """Whole lines or nothing; a full disk is said once and retried while training goes on (faults.py).
+        Under DDP only rank 0 writes: score rows wait for the next metrics row, which gathers them (`gathered`)."""
+        if self.world.size > 1 and name == "scores.jsonl" and not gathered:
+            self._rank_scores.append(row)
+        elif self.logdir and self.world.is_main:
             if name not in self._writers:
                 self._writers[name] = JsonlWriter(self.logdir / name, self.notes.append)
             self._writers[name].append(row)
@@ -385,8 +409,15 @@ class Trainer:
             "rng": {"torch": torch.get_rng_state(), "gen": self.gen.get_state(),
                     "numpy": np.random.get_state()[1], "numpy_pos": int(np.random.get_state()[2])},
             "episode": episode.capture(self),  # the episode in flight: a resume continues it exactly
+            "world_size": self.world.size,  # a resume needs as many processes (trainer_state.for_rank)
         }
-        checkpoint.save(path, state)
+        if self.world.size > 1:  # DDP: rank 0 saves every rank's own part (replay shard, envs, RNG) in one file
+            from dreamer_core.trainer_state import RANK_KEYS
+
+            shards = distributed.gather_to_main(self.world, {k: state[k] for k in RANK_KEYS})
+            state["ranks"] = shards[1:] if shards else None
+        if self.world.is_main:
+            checkpoint.save(path, state)
         self._last_save = time.time()
         if self.logdir and Path(path) == self.logdir / CHECKPOINT_NAME:
             self.checkpoint_frames = self.counters.env_frames
@@ -399,7 +430,8 @@ class Trainer:
         return f"the previous checkpoint, at {self.checkpoint_frames:,} env frames, is intact"
 
     def save_due(self) -> bool:
-        return self.logdir is not None and time.time() - self._last_save >= self.config.run.save_every
+        due = self.logdir is not None and time.time() - self._last_save >= self.config.run.save_every
+        return distributed.rank0_decides(self.world, due)[0]  # DDP: a save gathers every rank's shard
 
     def save_watch(self) -> None:
         """`<logdir>/watch.ckpt` for a watching Studio between checkpoints: weights, return normaliser and counters
@@ -413,7 +445,8 @@ class Trainer:
 
     def _maybe_watch_snapshot(self) -> None:
         every = self.config.run.watch_every
-        if self.logdir and every and self.updates != self._watch_updates and time.time() - self._last_watch >= every:
+        if self.logdir and self.world.is_main and every and self.updates != self._watch_updates \
+                and time.time() - self._last_watch >= every:  # DDP: rank 0 alone writes the run directory
             self._last_watch = time.time()
             try:
                 self.save_watch()
@@ -431,6 +464,7 @@ class Trainer:
         from dreamer_core import trainer_state
 
         state = checkpoint.load(path, map_location="cpu")
+        state = trainer_state.for_rank(state, self.world, path)  # DDP: this rank's shard; N processes resume N's
         # The episode in flight must fit too (its envs' states are opaque: a misfit there resets the envs).
         in_flight = {**episode.capture(self), "envs": [None] * len(self.envs)}
         checked = trainer_state.check(state, self, path, optional={"episode": in_flight})  # all, before any swap

@@ -21,12 +21,15 @@ from dreamer_core.checkpoint import CheckpointError
 from dreamer_core.config import Config
 
 if TYPE_CHECKING:
+    from dreamer_core.distributed import World
     from dreamer_core.run import Trainer
 
 COMPARED_SECTIONS = ("model", "env")  # a checkpoint only loads into a run whose model and env match
 # Fields outside those sections that fix the replay's layout, so a checkpoint's replay only fits the same values.
 COMPARED_FIELDS = ("run.envs", "run.replay_size", "train.batch_length", "train.replay_context")
 KEYS = ("config", "agent", "replay", "counters", "scores", "rng")  # `episode` (optional) is checked on restore
+# What each DDP rank saves of its own (rank 0's at the top level, rank r's in `ranks[r - 1]`); the rest is shared.
+RANK_KEYS = ("replay", "counters", "scores", "rng", "episode")
 
 
 def config_field(config: Config, name: str) -> Any:
@@ -102,6 +105,26 @@ def check(state: Any, trainer: Trainer, path: Any, optional: dict[str, Any] | No
             like_template(c, state[key], template, key)
     return {"counters": _check_counters(c, state["counters"], trainer), "scores": _check_scores(c, state["scores"]),
             "rng": _check_rng(c, state["rng"], trainer)}
+
+
+def for_rank(state: Any, world: World, path: Any) -> Any:
+    """The checkpoint as rank `world.rank` of `world.size` resumes it: with its own replay shard, counters, scores,
+    RNG and episode in flight. A checkpoint resumes only with the world size that wrote it (each rank's shard and
+    envs are its own); a checkpoint without `world_size` (older, or single-process) was written by one process."""
+    if not isinstance(state, dict):
+        return state  # check() says what is wrong with it
+    c = _Checker(path)
+    saved = c.count(state.get("world_size", 1), "world_size")
+    if saved != world.size:
+        raise CheckpointError(f"checkpoint {path} was written by a run of {saved} process(es) (world size {saved}) "
+                              f"and cannot resume in one of {world.size}: start it with torchrun "
+                              f"--nproc_per_node={saved}" + ("" if saved > 1 else " or without torchrun"))
+    if world.rank == 0:
+        return state
+    ranks = state.get("ranks")
+    if not isinstance(ranks, list) or len(ranks) != saved - 1:
+        c.fail(f"its per-rank shards are {type(ranks).__name__}, not a list of {saved - 1}")
+    return {**state, **c.dict(ranks[world.rank - 1], f"ranks[{world.rank - 1}]", RANK_KEYS)}
 
 
 def check_model(state: Any, trainer: Trainer, path: Any) -> None:

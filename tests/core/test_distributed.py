@@ -1,0 +1,235 @@
+"""Multi-process training on torch.distributed (issue #17 §2): real gloo process groups of 2 CPU ranks, spawned
+as torchrun would start them (RANK, WORLD_SIZE, MASTER_ADDR/PORT in the environment), debug preset."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from dreamer_core import checkpoint, distributed, models
+from dreamer_core.config import make_config
+from dreamer_core.run import CHECKPOINT_NAME, Trainer
+
+WORLD = 2
+
+
+def debug_config(**run):
+    return make_config("dummy_cont", "proprio", "debug", {"run": {"steps": 10_000, "log_every": 0.0, **run}})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rank_main(rank: int, port: int, task, args) -> None:
+    """One rank's process: torchrun's environment, one torch thread, the task, then leave the group."""
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    try:
+        task(rank, *args)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def spawn(task, *args) -> None:
+    """Runs `task(rank, *args)` on WORLD ranks; a failing rank fails the test (mp.spawn re-raises it)."""
+    mp.spawn(_rank_main, args=(free_port(), task, args), nprocs=WORLD, join=True)
+
+
+def step_until_updates(trainer: Trainer, updates: int, limit: int = 500) -> None:
+    for _ in range(limit):
+        if trainer.updates >= updates:
+            return
+        trainer.step()
+    raise AssertionError(f"{trainer.updates} updates after {limit} steps")
+
+
+# -- (a) the ranks stay identical ------------------------------------------------------------------------------
+def _train_and_dump(rank: int, out, updates: int) -> None:
+    trainer = Trainer(debug_config())
+    try:
+        initial = {k: v.clone() for k, v in trainer.agent.state_dict().items()}
+        step_until_updates(trainer, updates)
+        torch.save({"initial": initial, "final": trainer.agent.state_dict(), "seed": trainer.config.run.seed,
+                    "obs": torch.as_tensor(trainer.replay.state_dict()["data"]["vector"]),
+                    "counters": vars(trainer.counters)}, out / f"rank{rank}.pt")
+    finally:
+        trainer.close()
+
+
+def test_ranks_start_and_stay_identical_with_their_own_envs(tmp_path):
+    spawn(_train_and_dump, tmp_path, 3)
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD))
+    for key in r0["final"]:
+        assert torch.equal(r0["initial"][key], r1["initial"][key]), f"{key} differs at the start"
+        assert torch.equal(r0["final"][key], r1["final"][key]), f"{key} differs after 3 updates"
+    assert any(not torch.equal(r0["initial"][k], r0["final"][k]) for k in r0["final"])  # they did train
+    assert (r0["seed"], r1["seed"]) == (0, 1)  # seed + rank * run.envs
+    assert not torch.equal(r0["obs"], r1["obs"])  # each rank's replay shard holds its own envs' steps
+    # The counters are the run's: both ranks' envs together
+    assert r0["counters"]["agent_steps"] == r1["counters"]["agent_steps"] and r0["counters"]["agent_steps"] % 2 == 0
+
+
+# -- (b) resume with the same world size, refuse another ---------------------------------------------------------
+def _train_save(rank: int, logdir, updates: int) -> None:
+    trainer = Trainer(debug_config(watch_every=1e-6), logdir)
+    try:
+        step_until_updates(trainer, updates)
+        trainer.flush()
+        trainer.save()
+        torch.save({"counters": vars(trainer.counters), "updates": trainer.updates,
+                    "replay_steps": trainer.replay.steps, "obs": trainer.obs["vector"]}, logdir / f"saved{rank}.pt")
+    finally:
+        trainer.close()
+
+
+def _resume_and_step(rank: int, logdir) -> None:
+    trainer = Trainer(debug_config(watch_every=1e-6), logdir)
+    try:
+        saved = torch.load(logdir / f"saved{rank}.pt", weights_only=False)
+        assert trainer.resumed_from == logdir / CHECKPOINT_NAME
+        assert vars(trainer.counters) == saved["counters"]  # this rank's own counters, not rank 0's
+        assert (trainer.updates, trainer.replay.steps) == (saved["updates"], saved["replay_steps"])
+        assert (trainer.obs["vector"] == saved["obs"]).all()  # its own envs' episode in flight continues
+        before = trainer.counters.agent_steps
+        step_until_updates(trainer, saved["updates"] + 2)
+        assert trainer.counters.agent_steps > before
+        trainer.flush()
+    finally:
+        trainer.close()
+
+
+@pytest.fixture(scope="module")
+def two_rank_run(tmp_path_factory):
+    """A run directory written by a 2-rank run that trained, saved, resumed and trained on."""
+    logdir = tmp_path_factory.mktemp("ddp") / "run"
+    spawn(_train_save, logdir, 2)
+    spawn(_resume_and_step, logdir)
+    return logdir
+
+
+def test_a_two_rank_checkpoint_resumes_in_two_ranks_and_is_refused_in_one(two_rank_run, tmp_path):
+    state = checkpoint.load(two_rank_run / CHECKPOINT_NAME)
+    assert state["world_size"] == 2 and len(state["ranks"]) == 1  # rank 1's shard rides in rank 0's file
+    assert sorted(p.name for p in two_rank_run.glob("*.ckpt")) == [CHECKPOINT_NAME, checkpoint.WATCH_NAME]
+    copy = shutil.copytree(two_rank_run, tmp_path / "run")  # a refused start still clears the watch snapshot
+    with pytest.raises(checkpoint.CheckpointError) as refused:
+        Trainer(debug_config(), copy)
+    message = str(refused.value)
+    assert "\n" not in message and "world size 2" in message and "one of 1" in message
+    assert "--nproc_per_node=2" in message
+
+
+def test_an_older_checkpoint_without_a_world_size_still_resumes(tmp_path):
+    trainer = Trainer(debug_config(), tmp_path)
+    try:
+        step_until_updates(trainer, 1)
+        trainer.save()
+    finally:
+        trainer.close()
+    state = checkpoint.load(tmp_path / CHECKPOINT_NAME)
+    assert state.pop("world_size") == 1
+    checkpoint.save(tmp_path / CHECKPOINT_NAME, state)  # as written before DDP
+    resumed = Trainer(debug_config(), tmp_path)
+    try:
+        assert resumed.resumed_from is not None and resumed.updates == 1
+    finally:
+        resumed.close()
+
+
+# -- (d) the Studio's read paths open a DDP run directory ---------------------------------------------------------
+def test_a_two_rank_run_directory_reads_like_any_other(two_rank_run):
+    rows = [json.loads(line) for line in (two_rank_run / "metrics.jsonl").read_text().splitlines()]
+    repeat = debug_config().env.action_repeat
+    assert rows and all(r["step"] == r["agent_steps"] * repeat for r in rows)
+    assert {r["agent_steps"] % 2 for r in rows} == {0}  # both ranks' env steps: the run's count
+    steps = [r["step"] for r in rows]
+    assert steps == sorted(steps)  # the resume continued the curve, no rows of the redone frames
+    scores = [json.loads(line) for line in (two_rank_run / "scores.jsonl").read_text().splitlines()]
+    assert scores and [s["step"] for s in scores] == sorted(s["step"] for s in scores)
+    assert json.loads((two_rank_run / "config.json").read_text())["run"]["seed"] == 0  # rank 0's, the run's
+    watch = models.read_model(two_rank_run / checkpoint.WATCH_NAME)  # what a watching Studio loads
+    viewer = Trainer(debug_config())  # a single process, as the Studio's
+    try:
+        models.load_into(viewer, watch, two_rank_run / checkpoint.WATCH_NAME)
+        assert viewer.updates == watch["agent"]["updates"] > 0
+        assert viewer.report() is None or viewer.report().real.ndim == 4
+    finally:
+        viewer.close()
+
+
+# -- (c) B per rank on 2 ranks is one update at 2B ------------------------------------------------------------
+def _fixed_noise(value: float):
+    """torch.rand / randn drawing `value` everywhere: the sampled latents and actions then depend on the data
+    alone, not on how a batch is split over ranks (each rank's generator would draw other noise)."""
+
+    def draw(*size, generator=None, device=None, dtype=None, **_):  # noqa: ARG001 - torch's signature
+        shape = size[0] if len(size) == 1 and isinstance(size[0], (tuple, list, torch.Size)) else size
+        return torch.full(tuple(shape), value, device=device, dtype=dtype or torch.float32)
+
+    return draw
+
+
+def _one_update(agent, batch, gen=None) -> dict:
+    torch.rand, torch.randn = _fixed_noise(0.5), _fixed_noise(0.0)
+    _, metrics = agent.train_step(agent.to_tensors(batch), gen)
+    grads = {n: p.grad.clone() for n, p in agent.named_parameters() if p.grad is not None}
+    return {"grads": grads, "metrics": metrics, "retnorm": agent.retnorm.state_dict()}
+
+
+def _agent(start):
+    from dreamer_core.agent import Agent
+
+    agent = Agent(start["config"], start["obs_space"], start["act_space"])
+    agent.load_state_dict(start["model"])
+    return agent
+
+
+def _half_update(rank: int, out) -> None:
+    distributed.init(torch.device("cpu"))
+    start = torch.load(out / "start.pt", weights_only=False)
+    half = {k: v[rank * 4 : (rank + 1) * 4] for k, v in start["batch"].items()}  # B = 4 of the 2B = 8
+    torch.save(_one_update(_agent(start), half), out / f"half{rank}.pt")
+
+
+def test_two_ranks_at_batch_b_make_the_update_of_one_at_2b(tmp_path):
+    config = debug_config()
+    filler = Trainer(config)
+    try:
+        for _ in range(80):
+            filler.step()  # replay only: no update before train_fill
+        batch = filler.replay.sample(8)
+        batch.pop("index")
+        env = filler.envs[0]
+        start = {"config": config, "obs_space": env.obs_space, "act_space": env.act_space,
+                 "model": filler.agent.state_dict(), "batch": {k: v for k, v in batch.items() if "/" not in k}}
+    finally:
+        filler.close()
+    torch.save(start, tmp_path / "start.pt")
+    spawn(_half_update, tmp_path)
+    rand, randn = torch.rand, torch.randn
+    try:
+        whole = _one_update(_agent(start), start["batch"])
+    finally:
+        torch.rand, torch.randn = rand, randn
+    halves = [torch.load(tmp_path / f"half{r}.pt", weights_only=False) for r in range(WORLD)]
+    for half in halves:  # every rank holds the averaged, clipped gradient of the whole batch
+        assert half["grads"].keys() == whole["grads"].keys()
+        for name, grad in whole["grads"].items():
+            torch.testing.assert_close(half["grads"][name], grad, rtol=1e-4, atol=1e-6 * float(grad.abs().max()) + 1e-9,
+                                       msg=lambda m, name=name: f"{name}: {m}")
+        assert half["retnorm"] == pytest.approx(whole["retnorm"], rel=1e-5)  # the percentiles of all returns
+        assert half["metrics"]["grad_norm"] == pytest.approx(whole["metrics"]["grad_norm"], rel=1e-4)
+    mean = {k: sum(h["metrics"][k] for h in halves) / WORLD for k in ("loss/rew", "loss/dyn", "loss/policy")}
+    assert mean == pytest.approx({k: whole["metrics"][k] for k in mean}, rel=1e-4)  # the ranks' losses average
