@@ -1,6 +1,6 @@
 """Building blocks: RMSNorm, truncated-normal fan-in init, Linear, BlockLinear, MLP, conv encoder and decoder.
 
-Legend: N any leading dims, D deter, G blocks, U units, d CNN depth, E token width, F feature width (D + S*C).
+Shape comments use the legend in docs/tensor_shapes.md; N is the rows of a flattened (..., ...) input.
 Layer order everywhere is Linear/Conv -> RMSNorm -> SiLU, every layer has a zero-initialised bias (HEAD).
 """
 
@@ -38,17 +38,17 @@ class RMSNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dtype = x.dtype
         if self.dim == -1:
-            return F.rms_norm(x.float(), (x.shape[-1],), self.scale, self.eps).to(dtype)
+            return F.rms_norm(x.float(), (x.shape[-1],), self.scale, self.eps).to(dtype)  # shape of x
         if self.dim == 1 and x.dim() == 4:
-            # Channel norm of an (N, C, H, W) map: normalise the channels-last view with the fused kernel
+            # Channel norm of an (N, channels, h, w) map: normalise the channels-last view with the fused kernel
             # (a strided reduction over dim 1 is several times slower on CPU).
-            y = F.rms_norm(x.float().permute(0, 2, 3, 1), (x.shape[1],), self.scale, self.eps)
-            return y.permute(0, 3, 1, 2).to(dtype)
+            y = F.rms_norm(x.float().permute(0, 2, 3, 1), (x.shape[1],), self.scale, self.eps)  # (N, h, w, channels)
+            return y.permute(0, 3, 1, 2).to(dtype)  # (N, channels, h, w)
         x = x.float()
-        x = x * torch.rsqrt(x.square().mean(self.dim, keepdim=True) + self.eps)
+        x = x * torch.rsqrt(x.square().mean(self.dim, keepdim=True) + self.eps)  # shape of x
         shape = [1] * x.dim()
         shape[self.dim] = -1
-        return (x * self.scale.view(shape)).to(dtype)
+        return (x * self.scale.view(shape)).to(dtype)  # shape of x
 
 
 class Linear(nn.Linear):
@@ -67,7 +67,7 @@ class NormLinear(nn.Module):
         self.norm = RMSNorm(out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.silu(self.norm(self.linear(x)))
+        return F.silu(self.norm(self.linear(x)))  # (..., out)
 
 
 class BlockLinear(nn.Module):
@@ -84,10 +84,10 @@ class BlockLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lead = x.shape[:-1]
-        x = x.reshape(-1, self.blocks, x.shape[-1] // self.blocks).transpose(0, 1)  # (G, N, in/G)
+        x = x.reshape(-1, self.blocks, x.shape[-1] // self.blocks).transpose(0, 1)  # (G, N, inp/G)
         y = torch.bmm(x, self.weight)  # (G, N, out/G)
-        y = y.transpose(0, 1).reshape(*lead, -1)  # (N, out)
-        return y + self.bias
+        y = y.transpose(0, 1).reshape(*lead, -1)  # (..., out)
+        return y + self.bias  # (..., out)
 
 
 class MLP(nn.Module):
@@ -99,7 +99,7 @@ class MLP(nn.Module):
         self.out_width = units if layers else inp
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x)
+        return self.layers(x)  # (..., U), or x itself with no layers
 
 
 class Conv(nn.Conv2d):
@@ -146,17 +146,17 @@ class Encoder(nn.Module):
     def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         parts = []
         if self.vector_keys:
-            x = torch.cat([obs[k].float() for k in self.vector_keys], -1)  # (N, sum dims)
-            parts.append(self.mlp(symlog(x)))  # (N, U)
+            x = torch.cat([obs[k].float() for k in self.vector_keys], -1)  # (..., V)
+            parts.append(self.mlp(symlog(x)))  # (..., U)
         if self.image_keys:
-            img = torch.cat([obs[k] for k in self.image_keys], -1)  # (N, H, W, sum C) uint8
+            img = torch.cat([obs[k] for k in self.image_keys], -1)  # (..., h, w, c) uint8
             lead = img.shape[:-3]
-            x = img.reshape(-1, *img.shape[-3:]).permute(0, 3, 1, 2).float() / 255.0 - 0.5  # (N, sum C, H, W)
+            x = img.reshape(-1, *img.shape[-3:]).permute(0, 3, 1, 2).float() / 255.0 - 0.5  # (N, c, h, w)
             x = x.contiguous(memory_format=torch.channels_last)  # NHWC storage: faster convs and norms on CPU
-            for conv, norm in zip(self.convs, self.norms):
-                x = F.silu(norm(F.max_pool2d(conv(x), 2)))  # (N, c, H/2, W/2)
-            parts.append(x.reshape(*lead, -1))  # (N, 4d * (H/16)^2)
-        return torch.cat(parts, -1)  # (N, E)
+            for conv, norm in zip(self.convs, self.norms):  # to (N, 2d, h/2, w/2), then 3d, 4d, 4d at h/4 .. h/16
+                x = F.silu(norm(F.max_pool2d(conv(x), 2)))
+            parts.append(x.reshape(*lead, -1))  # (..., 4d * (h/16)^2)
+        return torch.cat(parts, -1)  # (..., E)
 
 
 class Decoder(nn.Module):
@@ -189,25 +189,26 @@ class Decoder(nn.Module):
             self.out = Conv(channels[-1], out_channels, kernel)
 
     def forward(self, deter: torch.Tensor, stoch_flat: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Returns symlog-space vectors (N, dims) and images in [0, 1] (N, H, W, C), C from each image's space."""
+        """From deter (..., D) and stoch_flat (..., S*C): symlog-space vectors (..., dims) and images in [0, 1]
+        (..., h, w, c), c from each image's space."""
         out: dict[str, torch.Tensor] = {}
         if self.vector_keys:
-            x = self.mlp(torch.cat([deter, stoch_flat], -1))  # (N, U)
-            out.update({k: head(x) for k, head in self.heads.items()})
+            x = self.mlp(torch.cat([deter, stoch_flat], -1))  # (..., U)
+            out.update({k: head(x) for k, head in self.heads.items()})  # (..., dims) each
         if self.image_keys:
             lead = deter.shape[:-1]
             h = deter.reshape(-1, deter.shape[-1])  # (N, D)
             z = stoch_flat.reshape(-1, stoch_flat.shape[-1])  # (N, S*C)
             n, r, c, g = h.shape[0], self.res, self.start_channels, self.blocks
             # Each block of h fills its own channel slice of the start map.
-            x_h = self.space(h).reshape(n, g, r, r, c // g).permute(0, 1, 4, 2, 3).reshape(n, c, r, r)
+            x_h = self.space(h).reshape(n, g, r, r, c // g).permute(0, 1, 4, 2, 3).reshape(n, c, r, r)  # (N, 4d, r, r)
             x_z = self.z_out(self.z_in(z)).reshape(n, r, r, c).permute(0, 3, 1, 2)  # (N, 4d, r, r)
             x = F.silu(self.start_norm(x_h + x_z)).contiguous(memory_format=torch.channels_last)  # (N, 4d, r, r)
-            for conv, norm in zip(self.convs, self.norms):
+            for conv, norm in zip(self.convs, self.norms):  # to (N, 4d, h/8, w/8), then 3d at h/4, 2d at h/2
                 x = F.silu(norm(conv(F.interpolate(x, scale_factor=2, mode="nearest"))))
-            x = torch.sigmoid(self.out(F.interpolate(x, scale_factor=2, mode="nearest")))  # (N, sum C, H, W)
-            x = x.permute(0, 2, 3, 1).reshape(*lead, *x.shape[2:], x.shape[1])  # (N, H, W, sum C)
-            out.update(zip(self.image_keys, x.split(self.image_channels, -1)))  # (N, H, W, C) each
+            x = torch.sigmoid(self.out(F.interpolate(x, scale_factor=2, mode="nearest")))  # (N, c, h, w)
+            x = x.permute(0, 2, 3, 1).reshape(*lead, *x.shape[2:], x.shape[1])  # (..., h, w, c)
+            out.update(zip(self.image_keys, x.split(self.image_channels, -1)))  # (..., h, w, c of the key) each
         return out
 
 
@@ -220,4 +221,4 @@ class Head(nn.Module):
         self.out = Linear(self.mlp.out_width, out, outscale)
 
     def forward(self, feat: torch.Tensor) -> torch.Tensor:
-        return self.out(self.mlp(feat))
+        return self.out(self.mlp(feat))  # (..., out)
