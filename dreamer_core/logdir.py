@@ -1,4 +1,5 @@
-"""A run directory's files, its lock, and setting an old run aside (the Trainer's side of a run directory)."""
+"""A run directory's files, its lock, setting an old run aside (the Trainer's side of a run directory), and the
+name of a new one."""
 
 from __future__ import annotations
 
@@ -7,12 +8,28 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dreamer_core.faults import remove_stale_temps
+
+if TYPE_CHECKING:
+    from dreamer_core.config import Config
 
 CHECKPOINT_NAME = "latest.ckpt"
 LOCK_NAME = ".trainer.lock"
 RUN_FILES = (CHECKPOINT_NAME, "config.json", "scores.jsonl", "metrics.jsonl")
+RUNS_ROOT = Path("runs")  # new run directories go here, relative to the working directory
+STUDIO_RUNS = RUNS_ROOT / "studio"  # the app's own runs and the copies it trains of watched runs
+
+
+def new_run_dir(root: Path, *name_parts: str) -> Path:
+    """`root/<part>-<part>-...-<YYYYmmdd-HHMMSS>`: a new run directory, unique by the second it was named."""
+    return Path(root) / "-".join([*name_parts, time.strftime("%Y%m%d-%H%M%S")])
+
+
+def default_run_dir(config: Config, root: Path = RUNS_ROOT) -> Path:
+    """Where a run goes when no --logdir is given: `root/<task>-<obs>-<preset>-<time>`."""
+    return new_run_dir(root, config.env.task, config.env.obs, config.preset)
 
 
 def row_step(line: str) -> float | None:
@@ -43,7 +60,7 @@ class LogdirLock:
             owner = handle.read().strip() or "another process"
             handle.close()
             raise ValueError(f"{logdir} is in use by a running trainer ({owner}); stop it first, or pass another "
-                             f"--logdir. To watch a live run, open it in the app: dreamer-studio --open {logdir}")
+                             f"--logdir. To watch a live run, open it in the app (--open {logdir})")
         handle.truncate(0)
         handle.write(f"pid {os.getpid()}\n")
         handle.flush()

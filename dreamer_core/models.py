@@ -53,7 +53,7 @@ def refuse_model_dir(logdir: str | Path) -> None:
     written, so no trainer may adopt it as its run directory."""
     if is_model_dir(logdir):
         raise ValueError(f"{logdir} holds a trained model ({MODEL_FILE}), which is read-only; watch it with "
-                         f"`dreamer-studio --open {logdir}` (Continue training there trains a copy), or pass another "
+                         f"the app (--open {logdir}; Continue training there trains a copy), or pass another "
                          "--logdir")
 
 

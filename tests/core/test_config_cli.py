@@ -1,4 +1,6 @@
-"""Config round trips and errors; the real CLI entry point for a few steps; the Qt-free contract."""
+"""Config round trips and errors; resuming a Trainer exactly; the Qt-free contract of the core.
+
+The command line's own tests are in tests/studio/test_cli.py."""
 
 import json
 import subprocess
@@ -7,9 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from dreamer_core.cli import _format_score, main
 from dreamer_core.config import Config, make_config, parse_overrides
-from dreamer_core.video import read_video
 
 
 def test_config_round_trip_and_layering():
@@ -69,46 +69,6 @@ def test_parse_overrides():
         parse_overrides(["lr=3"])
 
 
-def test_headless_train_resume_and_export(tmp_path, capsys):
-    logdir = tmp_path / "run"
-    args = ["train", "--headless", "--task", "dummy_disc", "--obs", "vision", "--preset", "debug",
-            "--steps", "100", "--logdir", str(logdir), "--set", "run.log_every=0"]
-    assert main(args) == 0
-    out = capsys.readouterr().out
-    assert "updates" in out and "env steps/s" in out and "ETA" in out
-    rows = [json.loads(line) for line in (logdir / "metrics.jsonl").read_text().splitlines()]
-    assert rows[-1]["agent_steps"] == 100 and rows[-1]["updates"] > 0
-    assert (logdir / "latest.ckpt").exists() and (logdir / "config.json").exists()
-    logged = json.loads((logdir / "scores.jsonl").read_text().splitlines()[-1])["episode/score"]
-    # Running the same command with more steps resumes from the checkpoint.
-    assert main(args[:-4] + ["--steps", "140", "--logdir", str(logdir)]) == 0
-    out = capsys.readouterr().out
-    assert "resumed from" in out
-    # Until a new episode ends, the progress line shows the newest score the checkpointed run logged.
-    first_progress = next(line for line in out.splitlines() if line.startswith("frames"))
-    assert f"last score {logged:.1f}" in first_progress
-    assert _format_score(float("nan")) == "-"
-    rows = [json.loads(line) for line in (logdir / "metrics.jsonl").read_text().splitlines()]
-    assert rows[-1]["agent_steps"] == 140
-    video = tmp_path / "rollout.mp4"
-    assert main(["export", "--logdir", str(logdir), "--out", str(video), "--samples", "2"]) == 0
-    frames = read_video(video)
-    assert frames.shape[0] == 16 and frames.shape[2] >= 4 * 64 * 2  # truth, open loop, 2 samples at scale 2
-    assert frames.std() > 1
-
-
-def test_cli_errors_are_one_clear_line(tmp_path, capsys):
-    assert main(["train", "--headless", "--task", "dmc_nonexistent_task", "--logdir", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert "error:" in err and "Traceback" not in err and "dmc_" in err
-    (tmp_path / "bad").mkdir()
-    (tmp_path / "bad" / "config.json").write_text(make_config("dummy_cont", "vision", "debug").to_json())
-    (tmp_path / "bad" / "latest.ckpt").write_bytes(b"not a checkpoint")
-    assert main(["export", "--logdir", str(tmp_path / "bad"), "--out", str(tmp_path / "x.mp4")]) == 2
-    err = capsys.readouterr().err
-    assert "latest.ckpt" in err and "pick" in err and "Traceback" not in err
-
-
 def test_checkpoint_of_another_config_is_refused(tmp_path):
     from dreamer_core.checkpoint import CheckpointError
     from dreamer_core.run import Trainer
@@ -163,7 +123,7 @@ def test_resume_drops_log_rows_past_the_checkpoint(tmp_path):
 
 
 def test_core_never_imports_qt():
-    code = ("import sys, dreamer_core.run, dreamer_core.cli, dreamer_core.report, dreamer_core.export;"
+    code = ("import sys, dreamer_core.run, dreamer_core.report, dreamer_core.export;"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'dreamer_studio')];"
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -203,83 +163,3 @@ def test_compile_falls_back_to_eager_with_a_clear_note(monkeypatch, tmp_path):
         trainer.step()
     assert trainer.updates > 0
     trainer.close()
-
-
-def entry_point(args: list[str], cwd) -> subprocess.CompletedProcess:
-    """`python -m dreamer_studio ...`, the real command line, on one torch thread."""
-    import os
-
-    from pathlib import Path
-
-    root = str(Path(__file__).parents[2])  # this checkout's code, whatever the venv has installed
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MUJOCO_GL": "egl", "PYTHONPATH": root}
-    return subprocess.run([sys.executable, "-m", "dreamer_studio", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
-
-
-def unwritable_dir(tmp_path):
-    """An existing directory this process cannot create files in. Root passes every permission check, so as root it
-    is sysfs (/sys refuses new files even to root); otherwise a folder with mode 555."""
-    import os
-    import tempfile
-    from pathlib import Path
-
-    if os.geteuid() == 0:
-        folder = Path("/sys")
-    else:
-        folder = tmp_path / "read-only"
-        folder.mkdir()
-        folder.chmod(0o555)
-    with pytest.raises(OSError):  # the premise, so the tests below cannot pass vacuously
-        tempfile.TemporaryFile(dir=folder)
-    return folder
-
-
-def assert_one_line_error(result, *fragments) -> None:
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("dreamer-studio: error: "), \
-        result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-
-
-def test_bad_logdir_is_one_clear_line(tmp_path):
-    train = ["train", "--headless", "--task", "dummy_disc", "--preset", "debug", "--steps", "5", "--logdir"]
-    (tmp_path / "afile").write_text("not a directory")
-    assert_one_line_error(entry_point(train + [str(tmp_path / "afile")], tmp_path), "is a file, not a directory",
-                          "--logdir")
-    assert_one_line_error(entry_point(train + [str(tmp_path / "afile" / "run")], tmp_path),
-                          "cannot be created", "afile is a file", "--logdir")
-    locked = unwritable_dir(tmp_path)
-    assert_one_line_error(entry_point(train + [str(locked)], tmp_path), "is not writable", "--logdir")
-    assert_one_line_error(entry_point(train + [str(locked / "run")], tmp_path), "cannot be created", "--logdir")
-    assert (tmp_path / "afile").read_text() == "not a directory"
-
-
-@pytest.mark.parametrize("steps", ["0", "-5"])
-def test_steps_below_one_are_refused(tmp_path, steps):
-    logdir = tmp_path / "run"
-    result = entry_point(["train", "--headless", "--task", "dummy_cont", "--preset", "debug", "--steps", steps,
-                          "--logdir", str(logdir)], tmp_path)
-    assert_one_line_error(result, f"--steps must be a positive number of env frames, got {steps}")
-    assert not (logdir / "latest.ckpt").exists()
-
-
-def test_export_to_an_unwritable_place_is_one_clear_line(tmp_path):
-    from dreamer_core.run import Trainer
-
-    config = make_config("dummy_disc", "vision", "debug", {"run": {"device": "cpu", "replay_size": 1000}})
-    trainer = Trainer(config, tmp_path / "run")
-    for _ in range(40):  # enough replay for a report: a real export would succeed
-        trainer.step()
-    trainer.save()
-    trainer.close()
-    export = ["export", "--logdir", str(tmp_path / "run"), "--out"]
-    locked = unwritable_dir(tmp_path)
-    assert_one_line_error(entry_point(export + [str(locked / "rollout.mp4")], tmp_path), "is not writable",
-                          "--out")
-    (tmp_path / "afile").write_text("x")
-    assert_one_line_error(entry_point(export + [str(tmp_path / "afile" / "rollout.mp4")], tmp_path),
-                          "afile is a file", "--out")
-    (tmp_path / "folder.mp4").mkdir()
-    assert_one_line_error(entry_point(export + [str(tmp_path / "folder.mp4")], tmp_path), "is a directory")

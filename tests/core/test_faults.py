@@ -17,9 +17,9 @@ import pytest
 import torch
 
 from dreamer_core import checkpoint, faults
-from dreamer_core.cli import main
 from dreamer_core.config import make_config
 from dreamer_core.run import Trainer
+from dreamer_studio.cli import main
 
 ROOT = Path(__file__).parents[2]
 FAST = {"train_fill": 64, "log_every": 0.0, "steps": 100_000}
@@ -75,7 +75,7 @@ def test_a_dm_control_physics_error_rebuilds_the_env(tmp_path):
 
 def test_too_many_env_failures_stop_the_cli_after_a_save_naming_the_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DREAMER_DUMMY_FAULT", "ValueError:10")
-    args = ["train", "--headless", "--task", "dummy_cont", "--preset", "debug", "--steps", "400",
+    args = ["train", "--obs", "proprio", "--task", "dummy_cont", "--preset", "debug", "--steps", "400",
             "--logdir", str(tmp_path), "--set", "run.train_fill=32"]
     assert main(args) == 1  # not 2: a ValueError from the env is no bad argument
     out, err = capsys.readouterr()
@@ -212,7 +212,7 @@ def test_a_signal_mid_update_saves_a_consistent_state(tmp_path, sig, code):
     """Ten updates per step, so a signal nearly always lands inside one; the saved updates must match the credit
     the saved steps earned (before: one short), and SIGTERM must not pose as Ctrl-C."""
     logdir = tmp_path / "run"
-    cmd = [sys.executable, "-m", "dreamer_core.cli", "train", "--headless", "--task", "dummy_cont", "--preset",
+    cmd = [sys.executable, "-m", "dreamer_studio", "train", "--obs", "proprio", "--task", "dummy_cont", "--preset",
            "debug", "--steps", "1000000", "--logdir", str(logdir), "--set", "run.train_ratio=640",
            "run.train_fill=64", "run.log_every=0", "run.threads=1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
@@ -306,7 +306,7 @@ def test_a_skipped_update_leaves_every_piece_of_state_untouched(tmp_path):
 
 def test_skipped_updates_show_and_a_long_streak_stops_the_cli_with_a_save(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DREAMER_DUMMY_FAULT", "nan:80")
-    base = ["train", "--headless", "--task", "dummy_cont", "--preset", "debug"]
+    base = ["train", "--obs", "proprio", "--task", "dummy_cont", "--preset", "debug"]
     limit = ["--set", "run.train_fill=64", "run.nonfinite_limit"]
     assert main(base + ["--steps", "240", "--logdir", str(tmp_path / "a"), *limit[:-1], limit[-1] + "=0"]) == 0
     out = capsys.readouterr().out

@@ -12,9 +12,9 @@ import torch
 
 from dreamer_core import checkpoint
 from dreamer_core.checkpoint import CheckpointError
-from dreamer_core.cli import main
 from dreamer_core.config import make_config, parse_overrides
 from dreamer_core.run import Trainer
+from dreamer_studio.cli import main
 
 ROOT = Path(__file__).parents[2]
 
@@ -35,7 +35,7 @@ def test_one_trainer_per_run_directory(tmp_path, capsys):
     first = Trainer(config, tmp_path)
     with pytest.raises(ValueError, match="in use by a running trainer .pid"):
         Trainer(config, tmp_path)
-    args = ["train", "--headless", "--task", "dummy_cont", "--preset", "debug", "--steps", "20",
+    args = ["train", "--obs", "proprio", "--task", "dummy_cont", "--preset", "debug", "--steps", "20",
             "--logdir", str(tmp_path)]
     assert main(args) == 2
     err = capsys.readouterr().err
@@ -74,7 +74,7 @@ def test_export_checks_its_arguments_before_loading(tmp_path, capsys):
 
 
 def test_fresh_start_sets_the_previous_run_aside(tmp_path, capsys):
-    args = ["train", "--headless", "--task", "dummy_cont", "--preset", "debug", "--steps", "60",
+    args = ["train", "--obs", "proprio", "--task", "dummy_cont", "--preset", "debug", "--steps", "60",
             "--logdir", str(tmp_path)]
     assert main(args) == 0
     old_scores = (tmp_path / "scores.jsonl").read_text()
@@ -88,7 +88,7 @@ def test_fresh_start_sets_the_previous_run_aside(tmp_path, capsys):
 
 
 def test_rerunning_a_finished_command_does_nothing(tmp_path, capsys):
-    args = ["train", "--headless", "--task", "dummy_cont", "--preset", "debug", "--steps", "60",
+    args = ["train", "--obs", "proprio", "--task", "dummy_cont", "--preset", "debug", "--steps", "60",
             "--logdir", str(tmp_path), "--set", "run.log_every=0"]
     assert main(args) == 0
     stamp, rows = (tmp_path / "latest.ckpt").stat().st_mtime_ns, lines(tmp_path / "metrics.jsonl")
@@ -156,7 +156,7 @@ def test_resume_drops_a_partly_written_log_line(tmp_path):
 
 def test_sigterm_saves_and_prints_the_resume_command(tmp_path):
     logdir = tmp_path / "run"
-    cmd = [sys.executable, "-m", "dreamer_core.cli", "train", "--headless", "--task", "dummy_cont", "--preset",
+    cmd = [sys.executable, "-m", "dreamer_studio", "train", "--obs", "proprio", "--task", "dummy_cont", "--preset",
            "debug", "--steps", "1000000", "--logdir", str(logdir)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
     try:
@@ -211,7 +211,7 @@ def test_imagination_shorter_than_two_steps_is_refused():
 
 
 def test_gymnasium_errors_are_one_clear_line(tmp_path, capsys):
-    args = ["train", "--headless", "--preset", "debug", "--logdir", str(tmp_path)]
+    args = ["train", "--obs", "proprio", "--preset", "debug", "--logdir", str(tmp_path)]
     assert main(args + ["--task", "gym_Pendulum-v0"]) == 2  # a deprecated version
     err = capsys.readouterr().err
     assert "gymnasium cannot make 'gym_Pendulum-v0'" in err and "v1" in err and "Traceback" not in err
@@ -282,7 +282,7 @@ def failing_saves(monkeypatch, fail: set[int]) -> list[int]:
 
 
 def headless(logdir: Path, *extra: str) -> list[str]:
-    return ["train", "--headless", "--task", "dummy_cont", "--preset", "debug", "--steps", "40",
+    return ["train", "--obs", "proprio", "--task", "dummy_cont", "--preset", "debug", "--steps", "40",
             "--logdir", str(logdir), *extra]
 
 

@@ -11,10 +11,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from dreamer_core.cli import main
 from dreamer_core.config import make_config
 from dreamer_core.run import Trainer
 from dreamer_core.tensorboard_log import BORDER, CONFIG_TAG, GREEN, IMAGE_TAG, RED, openloop_grid
+from dreamer_studio.cli import main
 
 ROOT = Path(__file__).parents[2]
 
@@ -126,7 +126,7 @@ def test_without_tensorboard_installed_the_error_is_one_line_with_the_pip_comman
                                          r"'tensorboard>=2.14'") as info:
         Trainer(config, tmp_path)
     assert "\n" not in str(info.value)
-    args = ["train", "--headless", "--task", "dummy_cont", "--preset", "debug", "--steps", "20",
+    args = ["train", "--obs", "proprio", "--task", "dummy_cont", "--preset", "debug", "--steps", "20",
             "--logdir", str(tmp_path / "cli"), "--set", "run.tensorboard=true"]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
@@ -136,7 +136,7 @@ def test_without_tensorboard_installed_the_error_is_one_line_with_the_pip_comman
 def test_the_core_imports_and_trains_without_tensorboard(tmp_path):
     code = ("import sys\n"
             "sys.modules['tensorboard'] = sys.modules['torch.utils.tensorboard'] = None  # as if not installed\n"
-            "import dreamer_core.cli, dreamer_core.tensorboard_log\n"
+            "import dreamer_studio.cli, dreamer_core.tensorboard_log\n"
             "from dreamer_core.config import make_config\n"
             "from dreamer_core.run import Trainer\n"
             f"t = Trainer(make_config('dummy_cont', 'proprio', 'debug'), {str(tmp_path)!r})\n"

@@ -1,16 +1,12 @@
 """`dreamer-studio` (the app entry point): flags are parsed, a bad task shows a dialog, closing joins the thread.
 
 `app.main` is `launch` + `app.exec()`; the tests drive `launch` and pytest-qt's event loop instead of exec().
+The defaults, shared with `train`, are tested in test_cli.py.
 """
 
 from __future__ import annotations
 
-from dreamer_studio.app import build_parser, launch
-
-
-def test_defaults_are_the_issue_defaults():
-    args = build_parser().parse_args([])
-    assert (args.task, args.obs, args.preset, args.device) == ("dmc_cartpole_balance", "vision", "cpu", "auto")
+from dreamer_studio.app import launch
 
 
 def test_bad_task_shows_dialog(qtbot):
@@ -32,22 +28,18 @@ def test_flags_start_a_run_and_closing_joins_it(qtbot, tmp_path):
 
 
 def test_without_a_display_the_app_says_how_to_run_instead_of_crashing(monkeypatch, capsys):
-    from dreamer_studio import app
+    from dreamer_studio import app, cli
 
     for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(app.sys, "platform", "linux")
-    assert app.main([]) == 2
+    assert app.main(cli.parse_args([])) == 2
     err = capsys.readouterr().err
     assert "no display found" in err and "xvfb-run" in err and "--headless" in err
 
 
 def test_train_help_prints_the_headless_flags_without_a_window(capsys):
-    import pytest
-
     from dreamer_studio.__main__ import main
 
-    with pytest.raises(SystemExit) as exit_info:
-        main(["train", "--help"])
-    assert exit_info.value.code == 0
+    assert main(["train", "--help"]) == 0
     assert "--headless" in capsys.readouterr().out

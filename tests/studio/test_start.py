@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 
 import model_helpers
 from dreamer_core import models
-from dreamer_studio import app
+from dreamer_studio import cli
 from dreamer_studio.app import launch
 from dreamer_studio.shipped import ModelWorker
 
@@ -72,7 +72,7 @@ def test_watch_opens_the_model_read_only_and_a_report_arrives(qtbot, packaged):
     report = entry.report
     assert report.updates == model_helpers.UPDATES  # the trained model's, not a fresh agent's
     assert report.real is not None and report.decoded is not None and report.openloop is not None
-    assert result.base.frames.shape[0] == window.settings.samples  # K imagined futures
+    assert result.base.frames.shape[0] == window.model.settings.samples  # K imagined futures
     assert report.critic_probs.shape[1] == report.bins.shape[0] and report.latent_post.ndim == 3
     qtbot.waitUntil(lambda: "replay starts empty" in window.worker.status.get()[1].message, timeout=10_000)
     assert window.actions_by_name["start"].text() == "Continue training"
@@ -82,7 +82,7 @@ def test_watch_opens_the_model_read_only_and_a_report_arrives(qtbot, packaged):
 
 
 def test_continue_training_trains_a_copy_and_the_model_stays_byte_identical(qtbot, packaged, tmp_path):
-    from dreamer_core.cli import main as cli_main
+    from dreamer_studio.cli import main as cli_main
     from dreamer_core.run import CHECKPOINT_NAME
 
     before = fingerprint(packaged)
@@ -106,8 +106,8 @@ def test_continue_training_trains_a_copy_and_the_model_stays_byte_identical(qtbo
 
 
 def test_train_on_the_start_page_starts_a_live_run(qtbot, packaged, monkeypatch, tmp_path):
-    monkeypatch.setattr(app, "DEFAULT_TASK", "dummy_disc")
-    monkeypatch.setattr(app, "DEFAULT_PRESET", "debug")
+    monkeypatch.setattr(cli, "DEFAULT_TASK", "dummy_disc")
+    monkeypatch.setattr(cli, "DEFAULT_PRESET", "debug")
     window = open_app(qtbot, ["--device", "cpu"])  # --device alone still shows the start page
     assert window.worker is None
     qtbot.mouseClick(window.start_page.train_button, Qt.MouseButton.LeftButton)

@@ -1,4 +1,11 @@
-"""Headless commands: `dreamer-studio train --headless ...` and `dreamer-studio export ...`.
+"""The `dreamer-studio` command line, one parser tree for the whole program:
+
+    dreamer-studio [run flags] [--open RUN_DIR] [--paused]   the desktop app
+    dreamer-studio train [run flags] [--fresh] [--window]    train in this terminal (or, with --window, in the app)
+    dreamer-studio export --logdir DIR --out x.mp4           imagined rollouts of a run as a labelled video
+
+The run flags and their defaults are the same for the app and for `train`. This module imports no Qt: the window's
+code is imported only once a window is to open, so `train`, `export` and `--help` run on a machine without one.
 
 Errors a user can cause (unknown task, bad override, corrupt checkpoint) print one clear line and exit 2.
 Ctrl-C, SIGTERM and SIGHUP stop training between two steps, save a consistent checkpoint and exit 128 + the
@@ -11,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
-import os
 import shlex
 import signal
 import sys
@@ -23,31 +29,43 @@ from typing import Any
 
 from dreamer_core.config import PRESETS, Config, make_config, parse_overrides
 
-
-def _env_defaults() -> None:
-    # Headless rendering must be chosen before dm_control / pygame are imported.
-    os.environ.setdefault("MUJOCO_GL", "egl")
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+PROG = "dreamer-studio"
+DEFAULT_TASK, DEFAULT_OBS, DEFAULT_PRESET = "dmc_cartpole_balance", "vision", "cpu"
 
 
-def add_train_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--headless", action="store_true", help="train without the window")
-    parser.add_argument("--task", default="dmc_cartpole_balance",
-                        help="dmc_<domain>_<task>, gym_<EnvId> or dummy_disc/dummy_cont")
-    parser.add_argument("--obs", default="proprio", choices=["proprio", "vision"])
-    parser.add_argument("--preset", default="cpu", choices=PRESETS)
-    parser.add_argument("--steps", type=int, default=None, help="env frames to train for (action repeat included)")
+def add_run_flags(parser: argparse.ArgumentParser) -> set[str]:
+    """Adds the flags that describe a run, the same with the same defaults for the app and for `train`; returns
+    their option strings."""
+    before = len(parser._actions)
+    parser.add_argument("--task", default=DEFAULT_TASK,
+                        help="dmc_<domain>_<task>, gym_<EnvId>, atari_<game>, atari100k_<game> or dummy_disc / "
+                             "dummy_cont (default %(default)s)")
+    parser.add_argument("--obs", default=DEFAULT_OBS, choices=["vision", "proprio"], help="default %(default)s")
+    parser.add_argument("--preset", default=DEFAULT_PRESET, choices=PRESETS, help="default %(default)s")
+    parser.add_argument("--frames", type=int, default=None,
+                        help="env frames to train for, action repeat included (default: the task's run.steps "
+                             "agent steps × the action repeat)")
+    parser.add_argument("--steps", type=int, default=None, help="deprecated name of --frames (env frames too)")
     parser.add_argument("--ratio", type=float, default=None, help="train ratio: replayed steps per agent step")
     parser.add_argument("--repeat", type=int, default=None, help="action repeat")
-    parser.add_argument("--envs", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--device", default=None, help="auto | cpu | cuda")
-    parser.add_argument("--logdir", default=None, help="run directory (default runs/<task>-<preset>-<time>)")
-    parser.add_argument("--fresh", action="store_true", help="ignore a checkpoint already in the logdir")
+    parser.add_argument("--envs", type=int, default=None, help="environments stepped per agent step")
+    parser.add_argument("--seed", type=int, default=None, help="default: run.seed (0)")
+    parser.add_argument("--device", default=None, help="auto | cpu | cuda (default: run.device, auto)")
+    parser.add_argument("--logdir", default=None,
+                        help="run directory for metrics and checkpoints; an existing one is resumed (default: a new "
+                             "one under runs/ for train, runs/studio/ for the app)")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the RSSM and imagination steps (faster updates after a one-off compile)")
     parser.add_argument("--set", nargs="*", default=[], metavar="SECTION.FIELD=VALUE",
                         help="override any config field, e.g. train.lr=1e-4 run.report_every=60")
+    return {option for action in parser._actions[before:] for option in action.option_strings}
+
+
+def frames_flag(args: argparse.Namespace) -> tuple[str, int | None]:
+    """The flag that set the run's length (`--frames`, or the deprecated `--steps`) and its value."""
+    if args.frames is not None and args.steps is not None:
+        raise ValueError("--steps is the old name of --frames: pass one of them")
+    return ("--steps", args.steps) if args.steps is not None else ("--frames", args.frames)
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -64,14 +82,15 @@ def config_from_args(args: argparse.Namespace) -> Config:
         run["seed"] = args.seed
     if args.device is not None:
         run["device"] = args.device
-    if getattr(args, "compile", False):
+    if args.compile:
         run["compile"] = True
-    if args.steps is not None and args.steps < 1:  # would run one step and save; say so instead
-        raise ValueError(f"--steps must be a positive number of env frames, got {args.steps}; e.g. --steps 100000")
+    flag, frames = frames_flag(args)
+    if frames is not None and frames < 1:  # would run one step and save; say so instead
+        raise ValueError(f"{flag} must be a positive number of env frames, got {frames}; e.g. --frames 100000")
     config = make_config(args.task, args.obs, args.preset, overrides)
-    if args.steps is not None:
+    if frames is not None:  # run.steps counts agent steps: one per action repeat of env frames
         config = make_config(args.task, args.obs, args.preset,
-                             {**overrides, "run": {**run, "steps": max(1, args.steps // config.env.action_repeat)}})
+                             {**overrides, "run": {**run, "steps": max(1, frames // config.env.action_repeat)}})
     return config
 
 
@@ -132,18 +151,29 @@ def _resume_command(argv: list[str], logdir: Path) -> str:
     argv = [a for a in argv if a != "--fresh"]
     if "--logdir" not in argv and not any(a.startswith("--logdir=") for a in argv):
         argv += ["--logdir", str(logdir)]
-    return "dreamer-studio " + shlex.join(argv)
+    return f"{PROG} " + shlex.join(argv)
 
 
 def train(args: argparse.Namespace) -> int:
+    """`train`: in this terminal, or with --window in the app (the same run the app's flags would start)."""
+    if args.window:
+        if args.fresh:
+            raise ValueError("--fresh sets a run aside only when training in this terminal: drop --window, or "
+                             "pass a new --logdir")
+        return open_app(args)
+    from dreamer_core.logdir import default_run_dir
     from dreamer_core.run import Trainer
 
     config = config_from_args(args)
-    logdir = Path(args.logdir or f"runs/{config.env.task}-{config.preset}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if args.steps is not None:
+        print("note: --steps is the old name of --frames (both count env frames); it still works", flush=True)
+    logdir = Path(args.logdir) if args.logdir else default_run_dir(config)
     trainer = Trainer(config, logdir, resume=not args.fresh)
     counts = trainer.agent.param_counts()
-    print(f"dreamer-studio: {config.env.task} ({config.env.obs}), preset {config.preset}, "
-          f"{sum(counts.values()):,} parameters, device {trainer.device}, logdir {logdir}", flush=True)
+    repeat = config.env.action_repeat
+    print(f"{PROG} train: {config.env.task} ({config.env.obs}), preset {config.preset}, "
+          f"{config.run.steps * repeat:,} env frames (action repeat {repeat}), {sum(counts.values()):,} parameters, "
+          f"device {trainer.device}, logdir {logdir}", flush=True)
     if trainer.set_aside_to:
         print(f"--fresh: moved the previous run's files to {trainer.set_aside_to}", flush=True)
     if trainer.compile_note:
@@ -152,8 +182,8 @@ def train(args: argparse.Namespace) -> int:
         print(f"resumed from {trainer.resumed_from} at {trainer.counters.env_frames:,} env frames", flush=True)
     total = config.run.steps
     if trainer.done:
-        print(f"nothing to do: the run is at {trainer.counters.env_frames:,} env frames, already at --steps "
-              f"{total * config.env.action_repeat:,}; pass a larger --steps to train on", flush=True)
+        print(f"nothing to do: the run is at {trainer.counters.env_frames:,} env frames, already at --frames "
+              f"{total * repeat:,}; pass a larger --frames to train on", flush=True)
         trainer.close()
         return 0
     last_score = trainer.scores[-1][1] if trainer.scores else float("nan")  # a resumed run's newest, from its checkpoint
@@ -168,7 +198,7 @@ def train(args: argparse.Namespace) -> int:
         return 130
     if stop.signum is not None or fault is not None:
         if fault is not None:
-            print(f"dreamer-studio: error: {fault}", file=sys.stderr, flush=True)
+            print(f"{PROG}: error: {fault}", file=sys.stderr, flush=True)
         print(f"\n{stop.reason if fault is None else 'stopped'}: saving a checkpoint ...", flush=True)
         path = _final_save(trainer, args.argv, logdir)
         if path:
@@ -195,7 +225,7 @@ def _final_save(trainer, argv: list[str], logdir: Path) -> Path | None:
             kept = trainer.intact_checkpoint()
             if trainer.checkpoint_frames is not None:
                 kept += f"; resume from it with: {_resume_command(argv, logdir)}"
-            print(f"dreamer-studio: error: could not save the checkpoint at {trainer.counters.env_frames:,} env "
+            print(f"{PROG}: error: could not save the checkpoint at {trainer.counters.env_frames:,} env "
                   f"frames ({exc}); {kept}", file=sys.stderr, flush=True)
         if not sys.stdin or not sys.stdin.isatty():
             return None
@@ -266,10 +296,31 @@ def export(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dreamer-studio", description="DreamerV3 trainer and studio")
-    sub = parser.add_subparsers(dest="command")
-    train_p = sub.add_parser("train", help="train an agent (add --headless for no window)")
-    add_train_args(train_p)
+    """The whole command line: the app's flags at the top, `train` and `export` below."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Dreamer Studio: train DreamerV3 live in a desktop app and look inside its world model. "
+                    "Without arguments the app opens on its start page (watch a trained model, or train one); any "
+                    "run flag (--task, --frames, --set, ...) starts training in the window at once.",
+        epilog=f"subcommands (no window):\n"
+               f"  {PROG} train --headless ...   train in this terminal (headless is the default;\n"
+               f"      `{PROG} train --help` lists its flags, `--window` trains in the app instead)\n"
+               f"  {PROG} export --logdir DIR --out x.mp4   export imagined rollouts of a run as video")
+    add_run_flags(parser)
+    parser.add_argument("--open", dest="open_dir", default=None, metavar="RUN_DIR",
+                        help="watch a run directory written by `train`, or a trained model (assets/models/<name>)")
+    parser.add_argument("--paused", action="store_true", help="build the run but wait for Start")
+    sub = parser.add_subparsers(dest="command", metavar="{train,export}")
+    train_p = sub.add_parser("train", help="train in this terminal (no window unless --window)",
+                             description="Train a run in this terminal: progress lines, checkpoints on a schedule "
+                                         "and on Ctrl-C; running the same command again resumes it.")
+    add_run_flags(train_p)
+    train_p.add_argument("--fresh", action="store_true",
+                         help="start over: set the logdir's previous run aside instead of resuming it")
+    train_p.add_argument("--window", dest="window", action="store_true", default=False,
+                         help=f"train in the app's window instead (as `{PROG}` with these flags, minus --fresh)")
+    train_p.add_argument("--headless", dest="window", action="store_false",
+                         help="train in this terminal, without a window: the default; undoes an earlier --window")
     export_p = sub.add_parser("export", help="export imagined rollouts of a run as mp4 or gif")
     export_p.add_argument("--logdir", required=True, help="run directory holding latest.ckpt")
     export_p.add_argument("--out", required=True, help="output .mp4 or .gif")
@@ -280,24 +331,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    _env_defaults()
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    args.argv = list(argv)  # the command as given: the resume command repeats it
+    return args
+
+
+def run_flags_given(args: argparse.Namespace) -> bool:
+    """Whether the command line asks for a run (any run flag but --device, or --paused): the app then trains at
+    once instead of showing its start page."""
+    flags = add_run_flags(argparse.ArgumentParser(add_help=False)) - {"--device"} | {"--paused"}
+    return any(arg.split("=", 1)[0] in flags for arg in args.argv)
+
+
+def open_app(args: argparse.Namespace) -> int:
+    from dreamer_studio.app import main as app_main  # the first import of the window's code (and of Qt)
+
+    return app_main(args)
+
+
+def report_user_errors(prog: str, command, *args) -> int:
+    """Runs `command(*args)`; a problem a user can cause (a bad flag value, a missing file, a damaged checkpoint)
+    prints one line `prog: error: ...` and returns 2, instead of a traceback."""
     from dreamer_core.checkpoint import CheckpointError
 
     try:
-        if args.command == "train":
-            return train(args)
-        return export(args)
+        return command(*args)
     except (ValueError, FileNotFoundError, CheckpointError) as exc:
-        # Problems a user can cause get one clear message, not a traceback dump.
-        print(f"dreamer-studio: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The program: returns its exit code (also for --help and a flag argparse refuses, 0 and 2)."""
+    try:
+        args = parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    if args.command is None:
+        return open_app(args)
+    return report_user_errors(PROG, train if args.command == "train" else export, args)
 
 
 if __name__ == "__main__":
