@@ -1,8 +1,9 @@
 """DreamerV3 replay: FIFO ring buffers per worker, uniform sampling plus an online queue, stored latents.
 
-Layout. Every key gets one preallocated array of shape (workers * cap, *shape) where cap = capacity // workers;
+Layout. Every key gets one preallocated array of shape (W * cap, *shape) where cap = capacity // W workers;
 worker w owns rows [w * cap, (w + 1) * cap) as its own ring buffer, so a window never mixes two workers'
-streams and a whole batch is gathered with one fancy-indexing call per key. Images stay uint8.
+streams and a whole batch is gathered with one fancy-indexing call per key. Images stay uint8. Shape comments
+use the legend in docs/tensor_shapes.md.
 
 Addressing. Each worker counts the steps it has added; its t-th step (t = 0, 1, ...) lives in ring slot
 t % cap and stays stored while t >= count - cap. `sample` returns `index` of shape (B, L, 2) holding
@@ -59,9 +60,9 @@ class Replay:
         self.online = online
         self.cap = cap
         self.rng = np.random.default_rng(seed)
-        # np.zeros is lazily committed by the OS, so an unfilled buffer costs (almost) no RAM.
+        # (W * cap, ...) per key. np.zeros is lazily committed by the OS, so an unfilled buffer costs (almost) no RAM.
         self.data = {k: np.zeros((workers * cap, *shape), dt) for k, (shape, dt) in self.spaces.items()}
-        self.counts = np.zeros(workers, np.int64)  # steps ever added per worker
+        self.counts = np.zeros(workers, np.int64)  # (W,) steps ever added per worker
         self.queue: collections.deque[tuple[int, int]] = collections.deque(maxlen=QUEUE_LIMIT)
         self.inserts = 0
         self.samples = 0  # windows handed out
@@ -94,13 +95,14 @@ class Replay:
             self.data["is_last"][worker * self.cap + (int(self.counts[worker]) - 1) % self.cap] = True
 
     def update(self, index: np.ndarray, values: dict[str, np.ndarray]) -> None:
-        """Write `values[key]` (B, L', *shape) back at `index` (B, L', 2), skipping overwritten slots."""
+        """Write `values[key]` (B, T, *shape) back at `index` (B, T, 2) (any part of sampled windows, such as the T
+        steps after their context), skipping overwritten slots."""
         index = np.asarray(index, np.int64)
-        worker, t = index[..., 0], index[..., 1]  # (B, L')
-        live = (t >= self.counts[worker] - self.cap) & (t < self.counts[worker])
+        worker, t = index[..., 0], index[..., 1]  # (B, T) each
+        live = (t >= self.counts[worker] - self.cap) & (t < self.counts[worker])  # (B, T)
         if not live.any():
             return
-        rows = worker[live] * self.cap + t[live] % self.cap  # (K,)
+        rows = worker[live] * self.cap + t[live] % self.cap  # (live,)
         for key, value in values.items():
             if key not in self.data:
                 raise KeyError(f"Replay.update: unknown key '{key}' (stored keys: {sorted(self.data)})")
@@ -136,11 +138,11 @@ class Replay:
     def _uniform(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """n window starts drawn uniformly over all items of all workers."""
         items = self._items()  # (W,)
-        k = self.rng.integers(0, items.sum(), size=n)  # flat item ids
+        k = self.rng.integers(0, items.sum(), size=n)  # (n,) flat item ids
         worker = np.searchsorted(np.cumsum(items), k, side="right")  # (n,)
-        offset = k - (np.cumsum(items) - items)[worker]
+        offset = k - (np.cumsum(items) - items)[worker]  # (n,)
         oldest = self.counts - self._stored()  # (W,) first stored stream step
-        return worker, oldest[worker] + offset
+        return worker, oldest[worker] + offset  # (n,) each
 
     def sample(self, batch: int) -> dict[str, np.ndarray]:
         """A batch of windows: every key as (B, L, *shape) plus `index` (B, L, 2) = (worker, stream step)."""
@@ -162,7 +164,7 @@ class Replay:
         t = start[:, None] + np.arange(length)  # (B, L) stream steps
         worker = np.broadcast_to(worker[:, None], t.shape)  # (B, L)
         rows = (worker * self.cap + t % self.cap).reshape(-1)  # (B*L,)
-        out = {k: v[rows].reshape(len(start), length, *v.shape[1:]) for k, v in self.data.items()}
+        out = {k: v[rows].reshape(len(start), length, *v.shape[1:]) for k, v in self.data.items()}  # (B, L, ...)
         out["index"] = np.stack([worker, t], -1).astype(np.int64)  # (B, L, 2)
         return out
 
@@ -259,15 +261,15 @@ def replay_episodes(replay: Replay, env_frames: int = 0, frames_per_step: int = 
         t = np.arange(int(replay.counts[w]) - n, int(replay.counts[w]))  # (n,) stream steps, oldest first
         rows = w * replay.cap + t % replay.cap  # (n,)
         first = replay.data["is_first"][rows].astype(bool)  # (n,)
-        last = replay.data["is_last"][rows].astype(bool) if "is_last" in replay.data else np.zeros(n, bool)
+        last = replay.data["is_last"][rows].astype(bool) if "is_last" in replay.data else np.zeros(n, bool)  # (n,)
         # A step after an is_last starts a new episode too (the env was reset), whether or not it says so.
-        begins = first.copy()
+        begins = first.copy()  # (n,)
         begins[0] = True
         begins[1:] |= last[:-1]
-        starts = np.flatnonzero(begins)  # (E,)
-        ends = np.append(starts[1:], n) - 1  # (E,) inclusive
-        reward = replay.data["reward"][rows].astype(np.float64) if "reward" in replay.data else np.zeros(n)
-        returns = np.add.reduceat(reward, starts)  # (E,)
+        starts = np.flatnonzero(begins)  # (episodes,)
+        ends = np.append(starts[1:], n) - 1  # (episodes,) inclusive
+        reward = replay.data["reward"][rows].astype(np.float64) if "reward" in replay.data else np.zeros(n)  # (n,)
+        returns = np.add.reduceat(reward, starts)  # (episodes,)
         for s, e, r in zip(starts, ends, returns):
             end_frames = env_frames - (int(replay.counts[w]) - int(t[e])) * frames_per_step
             out.append(EpisodeInfo(w, int(t[s]), int(e - s + 1), float(r), max(0, end_frames), bool(first[s]),
