@@ -14,7 +14,7 @@ import torch.nn as nn
 
 def agc_(params: list[torch.Tensor], clip: float, floor: float) -> None:
     """g <- g / max(1, ||g|| / (clip * max(floor, ||w||))), per tensor (Frobenius norms), in place."""
-    grads = [p.grad for p in params]
+    grads = [p.grad for p in params]  # P tensors, each of its parameter's shape
     gnorms = torch.stack([torch.linalg.vector_norm(g) for g in grads])  # (P,)
     pnorms = torch.stack([torch.linalg.vector_norm(p.detach()) for p in params])  # (P,)
     factors = 1.0 / torch.clamp(gnorms / (clip * pnorms.clamp_min(floor)), min=1.0)  # (P,)
@@ -51,6 +51,7 @@ class LaProp(torch.optim.Optimizer):
             step = self.state[params[0]]["step"] + 1
             lr = _warmup_lr(group, step)
             b1, b2 = group["beta1"], group["beta2"]
+            # Lists of P tensors, each of its parameter's shape: the updates are elementwise.
             grads = [p.grad for p in params]
             nus = [self.state[p]["nu"] for p in params]
             moms = [self.state[p]["mom"] for p in params]
