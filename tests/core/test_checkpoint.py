@@ -140,9 +140,17 @@ def test_latest(tmp_path):
     assert checkpoint.latest(str(tmp_path)).name == "a.ckpt"
 
 
-def test_map_location(tmp_path):
-    checkpoint.save(tmp_path / "m.ckpt", {"w": torch.ones(2)})
-    assert checkpoint.load(tmp_path / "m.ckpt", map_location=torch.device("cpu"))["w"].device.type == "cpu"
+def test_loaded_tensors_go_to_the_requested_device(tmp_path):
+    """`map_location` places every tensor, however deeply nested, on that device. The 'meta' device stands for a
+    second device on a CPU-only machine: ignoring `map_location` would leave these tensors on the CPU."""
+    state = {"model": {"w": torch.randn(3, 4), "b": torch.zeros(4, dtype=torch.bfloat16)}, "opt": [torch.tensor(7)]}
+    checkpoint.save(tmp_path / "m.ckpt", state)
+    placed = checkpoint.load(tmp_path / "m.ckpt", map_location=torch.device("meta"))
+    tensors = [placed["model"]["w"], placed["model"]["b"], placed["opt"][0]]
+    assert all(t.device.type == "meta" for t in tensors)
+    assert [(t.shape, t.dtype) for t in tensors] == [((3, 4), torch.float32), ((4,), torch.bfloat16), ((), torch.int64)]
+    default = checkpoint.load(tmp_path / "m.ckpt")
+    assert default["model"]["w"].device.type == "cpu" and torch.equal(default["model"]["w"], state["model"]["w"])
 
 
 def write_version_1(path, state) -> None:
