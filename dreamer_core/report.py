@@ -1,10 +1,12 @@
-"""Reports and interactive imagination: everything the app needs from the model, as numpy data.
+"""Reports and interactive imagination: everything the app needs from the model, as numpy data (and the
+torch latent that imagination starts from, to imagine again from it).
 
 `make_report` runs the posterior over a replay window (reconstruction), an open-loop prior rollout under the true
 actions from the middle of it, and K policy-sampled futures from the same context. `imagine_from` is the same
 imagination from any (possibly user-edited) latent, seeded so the same seed gives the same future.
 
-Legend: L report length, Lc context steps, Hi imagined steps, K samples, S latents, C classes, NB bins, V vector dims.
+Shape comments use the legend in docs/tensor_shapes.md: T report steps, Tc of them context, H imagined steps, M
+samples, Bins two-hot bins, V vector dims.
 """
 
 from __future__ import annotations
@@ -24,60 +26,61 @@ from dreamer_core.video import to_rgb
 
 @dataclass
 class Imagination:
-    """K imagined futures of Hi steps from one start state (index 0 of each is the first imagined step)."""
+    """M imagined futures of H steps from one start state (index 0 of each is the first imagined step)."""
 
-    frames: np.ndarray | None  # (K, Hi, H, W, 3) uint8, None when the model decodes no image
-    vectors: np.ndarray | None  # (K, Hi, V) decoded vector observations, raw space
-    actions: np.ndarray  # (K, Hi, A) action that led into each imagined step
-    rewards: np.ndarray  # (K, Hi) predicted reward mean
-    continues: np.ndarray  # (K, Hi) predicted continue probability
-    values: np.ndarray  # (K, Hi) critic mean
-    critic_probs: np.ndarray  # (K, Hi, NB)
-    reward_probs: np.ndarray  # (K, Hi, NB)
-    latent_probs: np.ndarray  # (K, Hi, S, C) prior probabilities
-    returns: np.ndarray  # (K, Hi - 1) λ-returns along the imagined trajectory
+    frames: np.ndarray | None  # (M, H, h, w, 3) uint8, None when the model decodes no image
+    vectors: np.ndarray | None  # (M, H, V) decoded vector observations, raw space
+    actions: np.ndarray  # (M, H, A) action that led into each imagined step
+    rewards: np.ndarray  # (M, H) predicted reward mean
+    continues: np.ndarray  # (M, H) predicted continue probability
+    values: np.ndarray  # (M, H) critic mean
+    critic_probs: np.ndarray  # (M, H, Bins)
+    reward_probs: np.ndarray  # (M, H, Bins)
+    latent_probs: np.ndarray  # (M, H, S, C) prior probabilities
+    returns: np.ndarray  # (M, H-1) λ-returns along the imagined trajectory
     seed: int
     temperature: float
-    recheck: np.ndarray | None = None  # (K, Hi) re-encoding KL of each imagined step, nats (dreamer_core.confidence)
-    features: np.ndarray | None = None  # (K, Hi, F) float32 features (deter ++ stoch) of each imagined step
+    recheck: np.ndarray | None = None  # (M, H) re-encoding KL of each imagined step, nats (dreamer_core.confidence)
+    features: np.ndarray | None = None  # (M, H, F) float32 features (deter ++ stoch) of each imagined step
 
 
 @dataclass
 class Report:
-    """A snapshot of what the world model sees, reconstructs and imagines (DESIGN §2)."""
+    """A snapshot of what the world model sees, reconstructs and imagines: numpy arrays and plain
+    numbers, except `start`, the torch `Latent` (on the model's device) that imagination starts from."""
 
-    real: np.ndarray | None  # (L, H, W, 3) uint8: the observed frames (log/image on proprio tasks; gray as RGB)
-    decoded: np.ndarray | None  # (L, H, W, 3) uint8 posterior reconstructions; None if no image is modelled
-    real_vectors: np.ndarray | None  # (L, V)
-    decoded_vectors: np.ndarray | None  # (L, V)
+    real: np.ndarray | None  # (T, h, w, 3) uint8: the observed frames (log/image on proprio tasks; gray as RGB)
+    decoded: np.ndarray | None  # (T, h, w, 3) uint8 posterior reconstructions; None if no image is modelled
+    real_vectors: np.ndarray | None  # (T, V)
+    decoded_vectors: np.ndarray | None  # (T, V)
     vector_keys: list[str]
-    openloop: np.ndarray | None  # (L - Lc, H, W, 3) uint8 prior rollout under the true actions
-    openloop_vectors: np.ndarray | None  # (L - Lc, V)
+    openloop: np.ndarray | None  # (T - Tc, h, w, 3) uint8 prior rollout under the true actions
+    openloop_vectors: np.ndarray | None  # (T - Tc, V)
     context_len: int  # Lc
-    imagination: Imagination  # K policy-sampled futures from the last context state
-    kl: np.ndarray  # (L, S) KL[q || p] per latent (dyn and rep share this value; they differ in gradients)
+    imagination: Imagination  # M policy-sampled futures from the last context state
+    kl: np.ndarray  # (T, S) KL[q || p] per latent (dyn and rep share this value; they differ in gradients)
     free_nats: float
-    latent_post: np.ndarray  # (L, S, C) posterior probabilities
-    latent_prior: np.ndarray  # (L, S, C) prior probabilities
-    critic_probs: np.ndarray  # (L, NB) critic two-hot distribution at each posterior state
-    reward_probs: np.ndarray  # (L, NB)
-    bins: np.ndarray  # (NB,)
-    values: np.ndarray  # (L,) critic mean
-    returns: np.ndarray  # (L,) imagined λ-return R_0 from each posterior state
-    reward_pred: np.ndarray  # (L,)
-    rewards: np.ndarray  # (L,) real rewards
-    actions: np.ndarray  # (L, A) actions taken at each step
-    is_first: np.ndarray  # (L,)
-    entropy: np.ndarray  # (L,) policy entropy at each posterior state
-    start: Latent = field(repr=False)  # the last context state (1, ...), where imagination starts
+    latent_post: np.ndarray  # (T, S, C) posterior probabilities
+    latent_prior: np.ndarray  # (T, S, C) prior probabilities
+    critic_probs: np.ndarray  # (T, Bins) critic two-hot distribution at each posterior state
+    reward_probs: np.ndarray  # (T, Bins)
+    bins: np.ndarray  # (Bins,)
+    values: np.ndarray  # (T,) critic mean
+    returns: np.ndarray  # (T,) imagined λ-return R_0 from each posterior state
+    reward_pred: np.ndarray  # (T,)
+    rewards: np.ndarray  # (T,) real rewards
+    actions: np.ndarray  # (T, A) actions taken at each step
+    is_first: np.ndarray  # (T,)
+    entropy: np.ndarray  # (T,) policy entropy at each posterior state
+    start: Latent = field(repr=False)  # (1, ...) torch, not numpy: the last context state, where imagination starts
     updates: int = 0
     env_frames: int = 0
     seed: int = 0
     wall_time: float = 0.0
-    # (K + 1, Hi) float32 re-encoding KL per imagined step (dreamer_core.confidence), nats: row 0 the open loop,
-    # rows 1..K the K futures; NaN-padded when their horizons differ. None in reports made before it existed.
+    # (M + 1, H) float32 re-encoding KL per imagined step (dreamer_core.confidence), nats: row 0 the open loop,
+    # rows 1..M the M futures; NaN-padded when their horizons differ. None in reports made before it existed.
     imagined_recheck: np.ndarray | None = None
-    features: np.ndarray | None = None  # (L, F) float32 posterior features (deter ++ stoch); None in old reports
+    features: np.ndarray | None = None  # (T, F) float32 posterior features (deter ++ stoch); None in old reports
     episode: tuple[int, int] | None = None  # (worker, stream step) of the replay episode chosen as the context
 
 
@@ -110,16 +113,16 @@ def imagine_from(agent: Agent, start: Latent, horizon: int, seed: int = 0, sampl
     else:
         policy = lambda s: agent.actor(s.feat()).sample(gen)  # noqa: E731
     traj, acts, priors = agent.rssm.imagine(begin, policy, horizon, gen, temperature)
-    future = traj.index((slice(None), slice(1, None)))  # (K, Hi, ...)
+    future = traj.index((slice(None), slice(1, None)))  # (M, H, ...)
     feat = future.feat()
     critic = agent.head_dist(agent.critic, feat)
     reward = agent.head_dist(agent.reward, feat)
-    con = torch.sigmoid(agent.cont(feat)[..., 0])  # (K, Hi)
+    con = torch.sigmoid(agent.cont(feat)[..., 0])  # (M, H)
     values = critic.mean()
     returns = losses.lambda_return(torch.zeros_like(con), 1 - con, reward.mean(), values, 1.0,
                                    agent.config.train.lam)
     frames, vectors = _decode(agent, future)
-    rechecked = confidence.reencode_kl(agent, future, priors).float().cpu().numpy() if recheck else None  # (K, Hi)
+    rechecked = confidence.reencode_kl(agent, future, priors).float().cpu().numpy() if recheck else None  # (M, H)
     return Imagination(
         frames=frames, vectors=vectors, actions=acts[:, :-1].cpu().numpy(),
         rewards=reward.mean().cpu().numpy(), continues=con.cpu().numpy(), values=values.cpu().numpy(),
@@ -132,7 +135,7 @@ def imagine_from(agent: Agent, start: Latent, horizon: int, seed: int = 0, sampl
 def make_report(agent: Agent, batch: dict[str, np.ndarray], seed: int = 0, samples: int = 3,
                 horizon: int | None = None, temperature: float = 1.0, updates: int = 0,
                 env_frames: int = 0) -> Report:
-    """Builds a Report from one replay window `batch` of shape (1, K + L, ...)."""
+    """Builds a Report from one replay window `batch` of shape (1, K + T, ...)."""
     was_training = agent.training
     agent.eval()
     gen = torch.Generator(agent.device).manual_seed(int(seed))
@@ -140,27 +143,27 @@ def make_report(agent: Agent, batch: dict[str, np.ndarray], seed: int = 0, sampl
     start, prev_action, data = agent.split_context(data)
     length = data["is_first"].shape[1]
     ctx = max(1, length // 2)
-    _, states, post, prior = agent.observe(start, prev_action, data, gen)  # (1, L, ...)
+    _, states, post, prior = agent.observe(start, prev_action, data, gen)  # (1, T, ...)
     decoded, decoded_vec = _decode(agent, states)
-    # Open loop: posterior on the first Lc steps, then the prior under the true actions.
+    # Open loop: posterior on the first Tc steps, then the prior under the true actions.
     last_ctx = states.index((slice(None), ctx - 1))  # (1, ...)
-    true_actions = data["action"][0, ctx - 1 : length - 1].float()  # (L - Lc, A)
+    true_actions = data["action"][0, ctx - 1 : length - 1].float()  # (T - Tc, A)
     openloop = imagine_from(agent, last_ctx, length - ctx, seed, 1, true_actions, temperature)
     sampled = imagine_from(agent, last_ctx, horizon or (length - ctx), seed, samples, None, temperature)
     # Critic, reward and imagined returns at every posterior state.
-    feat = states.feat()[0]  # (L, F)
+    feat = states.feat()[0]  # (T, F)
     critic = agent.head_dist(agent.critic, feat)
     reward = agent.head_dist(agent.reward, feat)
     flat = states.reshape(length)
     traj, _, _ = agent.rssm.imagine(flat, lambda s: agent.actor(s.feat()).sample(gen),
                                     agent.config.train.imag_horizon, gen)
-    tfeat = traj.feat()  # (L, Hs+1, F)
+    tfeat = traj.feat()  # (T, H+1, F)
     tcon = torch.sigmoid(agent.cont(tfeat)[..., 0])
     tret = losses.lambda_return(torch.zeros_like(tcon), 1 - tcon, agent.head_dist(agent.reward, tfeat).mean(),
                                 agent.head_dist(agent.critic, tfeat).mean(), 1.0, agent.config.train.lam)
     image_key = agent.image_keys[0] if agent.image_keys else ("log/image" if "log/image" in batch else None)
     k = agent.config.train.replay_context
-    real = to_rgb(batch[image_key][0, k:]) if image_key else None  # (L, H, W, 3), grayscale repeated
+    real = to_rgb(batch[image_key][0, k:]) if image_key else None  # (T, h, w, 3), grayscale repeated
     vkeys = sorted(agent.vector_dims)
     real_vec = np.concatenate([batch[v][0, k:] for v in vkeys], -1) if vkeys else None
     report = Report(
