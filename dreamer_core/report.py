@@ -56,7 +56,7 @@ class Report:
     vector_keys: list[str]
     openloop: np.ndarray | None  # (T - Tc, h, w, 3) uint8 prior rollout under the true actions
     openloop_vectors: np.ndarray | None  # (T - Tc, V)
-    context_len: int  # Lc
+    context_len: int  # Tc
     imagination: Imagination  # M policy-sampled futures from the last context state
     kl: np.ndarray  # (T, S) KL[q || p] per latent (dyn and rep share this value; they differ in gradients)
     free_nats: float
