@@ -30,10 +30,10 @@ from dreamer_core.replay import replay_episodes, report_from_episode
 from dreamer_studio import commands as cmd
 from dreamer_studio.imagine import imagine
 from dreamer_studio.phase import STICKY, Phase
+from dreamer_studio.run_status import live_phase, run_status
 from dreamer_studio.run_watcher import RunWatcher
 from dreamer_studio.rundir import CHECKPOINT_NAME, WATCH_NAME
-from dreamer_studio.session import (ImagineSettings, Latest, MetricsStore, ReportEntry, ReportStore, RunInfo,
-                                    Status)
+from dreamer_studio.session import ImagineSettings, Latest, MetricsStore, ReportEntry, ReportStore, RunInfo, Status
 
 IDLE_WAIT = 0.05  # s a paused trainer waits for a command before publishing again
 REPORT_BUDGET = 0.02  # automatic reports take at most this share of wall time (a slow report spaces them out)
@@ -69,11 +69,10 @@ class TrainerWorker(QThread):
         self.config = config
         self.logdir = Path(logdir) if logdir else None
         self.resume = resume
-        self.watch_dir = Path(watch_dir) if watch_dir else None
         self.device = device
         self.save_on_exit = save_on_exit
         self.fork_root = Path(fork_root) if fork_root else None  # where Resume on a watched run trains its copy
-        self.watcher = self._watcher_for(self.watch_dir) if self.watch_dir else None  # None once forked
+        self.watcher = self._watcher_for(Path(watch_dir)) if watch_dir else None  # None once forked
         self.settings = settings or ImagineSettings()
         self.inbox = cmd.Inbox()
         self.status = Latest(Status())
@@ -97,6 +96,11 @@ class TrainerWorker(QThread):
     def _watcher_for(self, watch_dir: Path) -> RunWatcher:
         """How this worker follows `watch_dir` (a trained model's directory is followed differently)."""
         return RunWatcher(watch_dir)
+
+    @property
+    def watch_dir(self) -> Path | None:
+        """The run directory this worker watches; None for a run it trains (a forked one too)."""
+        return self.watcher.run_dir if self.watcher is not None else None
 
     # -- GUI side ------------------------------------------------------------------------------------------------
     def send(self, command: cmd.Command) -> None:
@@ -165,16 +169,14 @@ class TrainerWorker(QThread):
 
         if self.watcher is not None:
             self.config = self.watcher.config(self.device)
-            self.trainer = Trainer(self.config, None)
-            self.trainer.row_listeners.append(self._forward_row)  # rows of the local copy, once forked
+        self.trainer = Trainer(self.config, None if self.watcher else self.logdir, resume=self.resume)
+        self.trainer.row_listeners.append(self._forward_row)  # the curves (of a watched run: its copy, once forked)
+        if self.watcher is not None:
             self.watcher.follow_rows(self.metrics)
             self._hold(Phase.WATCHING)  # published before the first report, so the status that comes with it says so
             self._publish()
             self._show_watched(self.watcher.reload(self.trainer, force=True))
             self._paused = True
-        else:
-            self.trainer = Trainer(self.config, self.logdir, resume=self.resume)
-            self.trainer.row_listeners.append(self._forward_row)
         tr = self.trainer
         act = tr.envs[0].act_space
         self.info = RunInfo(config=self.config, device=str(tr.device), params=dict(tr.agent.param_counts()),
@@ -360,10 +362,21 @@ class TrainerWorker(QThread):
             self.reports.clear()
             self._next_report = 0.0
 
+    # -- watching ------------------------------------------------------------------------------------------------
+    def _watch(self) -> None:
+        self._show_watched(self.watcher.poll(self.trainer, self.metrics))
+
+    def _show_watched(self, loaded: str | None) -> None:
+        """New weights of the watched run (`loaded`, their checkpoint) are on screen: a report on them."""
+        if loaded is not None:
+            self._after_load(fresh_history=False)
+            self._checkpoints = [loaded]
+            self._make_report()
+
     def _fork(self) -> None:
         """Resume on a watched run: from now on it is a local copy, trained and saved in a run directory of its
         own under `fork_root` (the watched directory is never written)."""
-        watcher, self.watcher, self.watch_dir = self.watcher, None, None
+        watcher, self.watcher = self.watcher, None
         self._hold(None)
         if self.fork_root is not None:
             logdir = watcher.copy_dir(self.fork_root)
@@ -372,6 +385,7 @@ class TrainerWorker(QThread):
             self._checkpoints = []
         self.info = replace(self.info, logdir=str(self.logdir) if self.logdir else None, watch_dir=None)
 
+    # -- stopping ------------------------------------------------------------------------------------------------
     def _save_before_stop(self) -> bool:
         """After a Stop: saves latest.ckpt if anything would be lost. True: go on stopping. False: the save
         failed, the run stays alive (paused) and `stop_save_failed` tells the GUI."""
@@ -403,16 +417,6 @@ class TrainerWorker(QThread):
         self.exit_note = f"stopped · saved {latest}"
         return True
 
-    def _watch(self) -> None:
-        self._show_watched(self.watcher.poll(self.trainer, self.metrics))
-
-    def _show_watched(self, loaded: str | None) -> None:
-        """New weights of the watched run (`loaded`, their checkpoint) are on screen: a report on them."""
-        if loaded is not None:
-            self._after_load(fresh_history=False)
-            self._checkpoints = [loaded]
-            self._make_report()
-
     def _shutdown(self) -> None:
         if self.trainer is None:
             return
@@ -437,48 +441,9 @@ class TrainerWorker(QThread):
         self._held = phase
 
     def _phase_now(self) -> Phase:
-        if self._held is not None:
-            return self._held
-        if self._paused:
-            return Phase.PAUSED
-        tr = self.trainer
-        return Phase.COLLECTING if tr.replay.steps < tr.train_fill else Phase.TRAINING
+        return self._held if self._held is not None else live_phase(self.trainer, self._paused)
 
     def _publish(self, message: str | None = None) -> None:
-        tr = self.trainer
-        phase = self._phase_now()
-        if tr is None:
-            self.status.put(Status(phase=phase, message=message or phase.value, time=time.time()))
-            return
-        fill, have = tr.train_fill, tr.replay.steps
-        if message is None:
-            message = self._message(phase)
-        eta = None
-        if phase.running:
-            eta = max(0.0, self._next_report - time.time()) if self._next_report else None
-        rates = tr.rates if phase.running else {}
-        counts = dict(agent_steps=tr.counters.agent_steps, env_frames=tr.counters.env_frames, updates=tr.updates,
-                      episodes=tr.counters.episodes)
-        if phase == Phase.WATCHING and self.watcher is not None:
-            counts.update(self.watcher.counters(tr.updates))
-        self.status.put(Status(
-            phase=phase, message=message, paused=self._paused, replay_steps=have, train_fill=fill,
-            policy_fps=rates.get("fps/policy", 0.0), update_fps=rates.get("fps/updates", 0.0), report_eta=eta,
-            last_score=self._last_score, checkpoints=tuple(self._checkpoints), time=time.time(), **counts))
-
-    def _message(self, phase: Phase) -> str:
-        tr = self.trainer
-        fill, have = tr.train_fill, tr.replay.steps
-        match phase:
-            case Phase.COLLECTING:
-                return f"collecting the first {fill:,} steps… {have:,}/{fill:,}"
-            case Phase.TRAINING:
-                skipped = tr.agent.skipped_updates
-                return "training" + (f" · {skipped:,} updates skipped (non-finite)" if skipped else "")
-            case Phase.PAUSED:
-                return "paused" + ("" if have >= fill else f" (collected {have:,}/{fill:,} steps)")
-            case Phase.WATCHING:
-                return self.watcher.message(tr)
-            case Phase.FINISHED:
-                return f"finished: {tr.counters.agent_steps:,} steps"
-        return phase.value
+        self.status.put(run_status(self._phase_now(), self.trainer, self.watcher, paused=self._paused,
+                                   message=message, next_report=self._next_report, last_score=self._last_score,
+                                   checkpoints=self._checkpoints))
