@@ -76,7 +76,7 @@ class RSSM(nn.Module):
     def initial(self, batch: int, device: torch.device | str = "cpu") -> Latent:
         """All-zero state, as at every episode start (HEAD has no learned initial state)."""
         return Latent(torch.zeros(batch, self.deter, device=device),
-                      torch.zeros(batch, self.stoch, self.classes, device=device))
+                      torch.zeros(batch, self.stoch, self.classes, device=device))  # (B, D), (B, S, C)
 
     # -- pieces ------------------------------------------------------------------------------------------------
     def action_input(self, action: torch.Tensor) -> torch.Tensor:
@@ -145,7 +145,8 @@ class RSSM(nn.Module):
     def _uniform(self, lead: tuple[int, ...], like: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
         # float32 whatever `like` is: under bf16 autocast the tokens are bf16, and bf16 uniforms (8-bit mantissa)
         # would cut the Gumbel tail at ~5.5 and skew the samples of the float32 log-probabilities they perturb.
-        return torch.rand(*lead, self.stoch, self.classes, generator=gen, device=like.device, dtype=torch.float32)
+        return torch.rand(*lead, self.stoch, self.classes, generator=gen, device=like.device,
+                          dtype=torch.float32)  # (*lead, S, C)
 
     # -- sequences ---------------------------------------------------------------------------------------------
     def observe(self, carry: Latent, tokens: torch.Tensor, prev_actions: torch.Tensor, is_first: torch.Tensor,
