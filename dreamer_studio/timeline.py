@@ -1,6 +1,6 @@
 """The one time cursor: imagined/observed time within a report, and training time across reports.
 
-The window owns the cursor and passes it to every panel; this bar shows it and lets the user move it
+The StudioModel owns the cursor and the window passes it to every panel; this bar shows it and lets the user move it
 (space plays and pauses, ←/→ step, Home/End jump, ↑/↓ move through the report history). It takes the focus
 back from input fields (Escape or Enter there, or a click on the bar), so those keys reach the window again.
 """
