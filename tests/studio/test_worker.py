@@ -244,3 +244,15 @@ def test_watched_metrics_start_over_when_the_trainer_resumes(qtbot, make_worker,
     Trainer(config, tmp_path).close()  # resumes: metrics.jsonl is rewritten, shorter, under a new inode
     qtbot.waitUntil(lambda: worker.metrics.snapshot()[1]
                     and max(r["step"] for r in worker.metrics.snapshot()[1]) <= saved_at, timeout=10_000)
+
+
+def test_the_metric_curves_get_exactly_the_rows_the_trainer_logs(qtbot, make_worker, tmp_path):
+    import json
+
+    worker = make_worker(logdir=tmp_path, config=debug_config(steps=30, log_every=0.0))  # a row every step
+    worker.start()
+    qtbot.waitUntil(lambda: worker.status.get()[1].phase == "finished", timeout=60_000)
+    worker.stop_and_wait()
+    written = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    forwarded = worker.metrics.snapshot()[1]
+    assert len(written) == 30 and [r["time"] for r in forwarded] == [r["time"] for r in written]  # none twice
