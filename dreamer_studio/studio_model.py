@@ -48,10 +48,10 @@ class StudioModel:
     change; `held(action)` when the held keys spell a new action; `notice(text, ms)` for a short-lived notice.
     """
 
-    def __init__(self, send: Callable[[cmd.Command], bool], settings: ImagineSettings | None = None) -> None:
+    def __init__(self, send: Callable[[cmd.Command], bool]) -> None:
         self._send = send
         self.events = Events("follow", "edits", "held", "notice")
-        self._settings = settings or ImagineSettings()
+        self._settings = ImagineSettings()
         self.held_keys = HeldKeys()
         self._request_id = 0
         self.reset(None)
