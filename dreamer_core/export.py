@@ -1,7 +1,8 @@
-"""Rollout videos: a report's context, open-loop prediction and sampled futures as one labelled grid video.
+"""Rollout videos from the command line: a run's report as the app's labelled imagination grid video.
 
-Columns: truth | open loop (true actions) | sample 1..K (policy). Context frames get a green border, imagined
-frames a red one, as in the official open-loop video; every frame is labelled with step, seed and horizon.
+One frame per timeline step: truth | open loop (true actions) | dream 1..M (policy) side by side, as the app's
+Export writes them (dreamer_core.image_grid): green borders on context frames, red on imagined, grey on the truth,
+each frame captioned with update count, seed, horizon, temperature, actions and step.
 """
 
 from __future__ import annotations
@@ -9,45 +10,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from dreamer_core import video
+from dreamer_core.image_grid import ImaginationGrid
 from dreamer_core.paths import writable_dir
 from dreamer_core.report import Report
 
 
-def report_grid(report: Report) -> tuple[np.ndarray, list[str]]:
-    """(N, H, W*(2+K), 3) frames of the report's rollout grid and per-frame labels."""
-    if report.decoded is None or report.openloop is None or report.imagination.frames is None:
-        raise ValueError("this run's model reads vectors only (a proprio task), so it imagines no frames to export; "
-                         "train with --obs vision to export imagined videos")
-    ctx = report.context_len
-    samples = report.imagination.frames  # (K, Hi, H, W, 3)
-    k, hi = samples.shape[:2]
-    length = ctx + max(hi, report.openloop.shape[0])
-    truth = _pad(report.real, length)
-    openloop = _pad(np.concatenate([report.decoded[:ctx], report.openloop]), length)
-    futures = [_pad(np.concatenate([report.decoded[:ctx], samples[i]]), length) for i in range(k)]
-    frames, labels = [], []
-    for t in range(length):
-        color = video.CONTEXT if t < ctx else video.IMAGINED
-        tiles = [video.add_border(col[t], color) for col in [truth, openloop, *futures]]
-        frames.append(np.concatenate(tiles, axis=1))
-        phase = "context" if t < ctx else f"imagined +{t - ctx + 1}"
-        labels.append(f"update {report.updates} seed {report.seed} H{hi} t{t} {phase}")
-    return np.stack(frames), labels
-
-
-def _pad(frames: np.ndarray, length: int) -> np.ndarray:
-    """Repeats the last frame so every column has `length` frames."""
-    if frames.shape[0] >= length:
-        return frames[:length]
-    return np.concatenate([frames, np.repeat(frames[-1:], length - frames.shape[0], 0)])
-
-
-def write_report_video(report: Report, out: Path, fps: int = 10, scale: int = 2) -> Path:
-    frames, labels = report_grid(report)
-    return video.write_video(out, frames, fps=fps, labels=labels, scale=scale)
+def write_report_video(report: Report, out: Path, fps: int = 10) -> Path:
+    """Writes the report's imagination grid with its own M futures to `out` (.mp4 or .gif)."""
+    grid, own = ImaginationGrid(report), report.imagination
+    return video.write_video(out, grid.video_frames(), fps=fps, labels=grid.video_captions(own.seed, own.temperature))
 
 
 def export_rollout(logdir: Path, out: Path, seed: int = 0, samples: int = 3, horizon: int | None = None,
@@ -73,7 +45,7 @@ def export_rollout(logdir: Path, out: Path, seed: int = 0, samples: int = 3, hor
     config_path = logdir / "config.json"
     if not config_path.exists() or not (model or (logdir / CHECKPOINT_NAME).exists()):
         raise FileNotFoundError(f"{logdir} is not a run directory with config.json and {CHECKPOINT_NAME}; "
-                                f"pass the --logdir of a run trained with `dreamer-studio train --headless`")
+                                "pass the --logdir of a run that `train` wrote")
     try:
         config = Config.from_dict(json.loads(config_path.read_text()))
     except ValueError as exc:  # not JSON, or a field config validation refuses (env.task, a number out of range)

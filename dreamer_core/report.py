@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -98,9 +99,23 @@ def _decode(agent: Agent, states: Latent) -> tuple[np.ndarray | None, np.ndarray
     return frames, vectors
 
 
+def edit_start(start: Latent, edits: Sequence[tuple[int, int]]) -> Latent:
+    """A copy of `start` (1, ...) with latent s set to the one-hot class c for each (s, c) edit: the user's edit
+    of the start latent, to imagine from with `imagine_from`."""
+    _, latents, classes = start.stoch.shape
+    edited = start.clone()
+    for s, c in edits:
+        if not (0 <= s < latents and 0 <= c < classes):
+            raise ValueError(f"latent edit (latent {s}, class {c}) is outside the {latents} x {classes} start latent")
+        edited.stoch[0, s] = 0
+        edited.stoch[0, s, c] = 1
+    return edited
+
+
 @torch.no_grad()
 def imagine_from(agent: Agent, start: Latent, horizon: int, seed: int = 0, samples: int = 1,
-                 actions: torch.Tensor | None = None, temperature: float = 1.0, recheck: bool = True) -> Imagination:
+                 actions: torch.Tensor | np.ndarray | None = None, temperature: float = 1.0,
+                 recheck: bool = True) -> Imagination:
     """Imagines `samples` futures of `horizon` steps from `start` (1, ...). With `actions` (horizon, A) the
     futures follow those actions (open loop); otherwise the policy samples them. Deterministic given `seed`."""
     if horizon < 2:
@@ -109,7 +124,7 @@ def imagine_from(agent: Agent, start: Latent, horizon: int, seed: int = 0, sampl
     gen = torch.Generator(agent.device).manual_seed(int(seed))
     begin = Latent(start.deter.expand(samples, -1).contiguous(), start.stoch.expand(samples, -1, -1).contiguous())
     if actions is not None:
-        policy = actions.to(agent.device).float()[None].expand(samples, -1, -1)  # (K, Hi, A)
+        policy = torch.as_tensor(actions, device=agent.device).float()[None].expand(samples, -1, -1)  # (M, H, A)
     else:
         policy = lambda s: agent.actor(s.feat()).sample(gen)  # noqa: E731
     traj, acts, priors = agent.rssm.imagine(begin, policy, horizon, gen, temperature)

@@ -88,13 +88,15 @@ def add_border(frame: np.ndarray, color: Color, width: int = 2) -> np.ndarray:
     return out
 
 
-def _pad_to_macro(frames: np.ndarray) -> np.ndarray:
-    """Pad (N, H, W, 3) with black at the bottom/right up to multiples of 16."""
-    h, w = frames.shape[1:3]
-    ph, pw = -h % _MACRO, -w % _MACRO
-    if not ph and not pw:
+def pad_to_macro(frames: np.ndarray, color: Color = (0, 0, 0)) -> np.ndarray:
+    """(N, H, W, 3) padded with `color` at the bottom/right up to multiples of 16."""
+    n, h, w, _ = frames.shape
+    if not h % _MACRO and not w % _MACRO:
         return frames
-    return np.pad(frames, ((0, 0), (0, ph), (0, pw), (0, 0)))
+    out = np.empty((n, h + (-h % _MACRO), w + (-w % _MACRO), 3), np.uint8)
+    out[:] = np.asarray(color, np.uint8)
+    out[:, :h, :w] = frames
+    return out
 
 
 def _decorate(
@@ -126,7 +128,7 @@ def _write_mp4(path: str, frames: np.ndarray, fps: int) -> None:
         macro_block_size=_MACRO, ffmpeg_log_level="error", quality=None, output_params=["-crf", "18"],
     )
     try:
-        for frame in _pad_to_macro(frames):
+        for frame in pad_to_macro(frames):
             writer.append_data(frame)
     finally:
         writer.close()

@@ -1,4 +1,5 @@
-"""Imagination requests served in the trainer thread: action sources and latent edits (Qt-free, uses torch).
+"""Imagination requests served in the trainer thread: action sources, latent edits, the report's kept weights
+(Qt-free; the core does the tensor work).
 
 Only the trainer thread may call these: the agent is not thread-safe.
 """
@@ -10,11 +11,9 @@ import weakref
 from collections import OrderedDict
 
 import numpy as np
-import torch
 
-from dreamer_core.report import Report, imagine_from
-from dreamer_core.rssm import Latent
-from dreamer_studio.session import ImagineResult, ImagineSettings
+from dreamer_core.report import Report, edit_start, imagine_from
+from dreamer_studio.session import ImagineResult, ImagineSettings, is_reports_own, reports_own_result
 
 
 def replayed_actions(report: Report, horizon: int) -> np.ndarray:
@@ -41,15 +40,6 @@ def actions_for(report: Report, settings: ImagineSettings, act_dim: int) -> np.n
     if settings.source == "keys":
         return held_actions(settings.held, act_dim, settings.horizon)
     return None
-
-
-def edit_latent(start: Latent, edits: tuple[tuple[int, int], ...]) -> Latent:
-    """A copy of `start` (1, ...) with latent s set to the one-hot class c for each (s, c) edit."""
-    edited = start.clone()
-    for s, c in edits:
-        edited.stoch[0, s] = 0
-        edited.stoch[0, s, c] = 1
-    return edited
 
 
 # Re-imagining an old report (an edit, other settings) uses the weights the report was made with, not today's:
@@ -84,13 +74,16 @@ def _report_weights(agent, report_id: int) -> tuple[dict | None, bool]:
 def imagine(agent, report: Report, settings: ImagineSettings, edits: tuple[tuple[int, int], ...],
             report_id: int, request_id: int = 0) -> ImagineResult:
     """The unedited future and, with edits, the edited one, both with the same seed and actions, imagined with the
-    weights that made the report when they were kept (see KEEP_BYTES)."""
+    weights that made the report when they were kept (see KEEP_BYTES). A request for what the report already
+    imagined (no edits, the policy's actions, its seed, M, horizon and temperature) is answered with the report's
+    own futures: the model runs only when the settings, the edits or the actions differ."""
     began = time.perf_counter()
-    weights, first = _report_weights(agent, report_id)
+    weights, first = _report_weights(agent, report_id)  # also keeps a new report's weights
+    if not edits and is_reports_own(report, settings):
+        return reports_own_result(report_id, report, settings, request_id)
     act_dim = report.actions.shape[-1]
     actions = actions_for(report, settings, act_dim)
-    tensor = torch.as_tensor(actions) if actions is not None else None
-    kwargs = dict(horizon=settings.horizon, seed=settings.seed, samples=settings.samples, actions=tensor,
+    kwargs = dict(horizon=settings.horizon, seed=settings.seed, samples=settings.samples, actions=actions,
                   temperature=settings.temperature)
     was_training = agent.training
     now = {k: v.detach().clone() for k, v in agent.state_dict().items()} if weights is not None else None
@@ -99,7 +92,7 @@ def imagine(agent, report: Report, settings: ImagineSettings, edits: tuple[tuple
         if weights is not None:
             agent.load_state_dict(weights)
         base = imagine_from(agent, report.start, **kwargs)
-        edited = imagine_from(agent, edit_latent(report.start, edits), **kwargs) if edits else None
+        edited = imagine_from(agent, edit_start(report.start, edits), **kwargs) if edits else None
     finally:
         agent.train(was_training)
         if now is not None:

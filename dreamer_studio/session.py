@@ -25,7 +25,7 @@ class ImagineSettings:
     """How imagination is rolled out from a report's start latent."""
 
     horizon: int = 16  # imagined steps
-    samples: int = 3  # K futures side by side
+    samples: int = 3  # M futures side by side
     temperature: float = 1.0  # prior sampling temperature (1 = the model's own distribution)
     seed: int = 0  # the same seed gives the same futures
     source: str = "policy"  # policy | replayed | keys
@@ -87,9 +87,29 @@ class ImagineResult:
     edits: tuple[tuple[int, int], ...]  # (latent s, class c) pairs applied to the start latent
     base: Any  # dreamer_core.report.Imagination
     edited: Any | None
-    actions: np.ndarray | None  # (Hi, A) actions used when not sampled by the policy
-    elapsed_ms: float = 0.0
+    actions: np.ndarray | None  # (H, A) actions used when not sampled by the policy
+    elapsed_ms: float | None = None  # how long the re-imagination took; None: the report's own futures
     weights_updates: int | None = None  # the update count of the weights that imagined it; None: today's weights
+
+
+def is_reports_own(report, settings: ImagineSettings) -> bool:
+    """Whether `settings` ask for the futures the report imagined when it was made (the policy's actions, its
+    seed, M, horizon and temperature), so that no second imagination is needed."""
+    own = report.imagination
+    return (settings.source == "policy" and settings.seed == own.seed and settings.temperature == own.temperature
+            and (settings.samples, settings.horizon) == own.rewards.shape)
+
+
+def reports_own_result(report_id: int, report, settings: ImagineSettings | None = None,
+                       request_id: int = 0) -> ImagineResult:
+    """The report's own M futures as the ImagineResult on screen until the user asks for other settings, edits or
+    actions. `settings`: the request it answers (they may hold keys that the policy's actions ignore)."""
+    own = report.imagination
+    if settings is None:
+        samples, horizon = own.rewards.shape
+        settings = ImagineSettings(horizon=horizon, samples=samples, temperature=own.temperature, seed=own.seed)
+    return ImagineResult(report_id=report_id, request_id=request_id, settings=settings, edits=(), base=own,
+                         edited=None, actions=None, weights_updates=report.updates)
 
 
 @dataclass
@@ -97,23 +117,26 @@ class View:
     """Everything a panel draws from, assembled by the window on each timer tick."""
 
     entry: ReportEntry | None = None
-    result: ImagineResult | None = None
-    t: int = 0  # the time cursor: report step (t < L) and imagined step t - Lc (t >= Lc)
+    result: ImagineResult | None = None  # set whenever entry is: the report's own futures unless given others
+    t: int = 0  # the time cursor: report step (t < T) and imagined step t - Tc (t >= Tc)
     sample: int = 0  # which imagined future the critic and latent panels follow
     status: Status = field(default_factory=Status)
     info: RunInfo | None = None
     metrics_version: int = 0
     metrics: list[dict[str, float]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        if self.entry is not None and self.result is None:
+            self.result = reports_own_result(self.entry.id, self.entry.report)
+
 
 def timeline_length(entry: ReportEntry | None, result: ImagineResult | None) -> int:
-    """Steps on the shared timeline: the report's steps, or context + imagined steps if that is longer."""
+    """Steps on the shared timeline: the report's steps, or context + imagined steps if that is longer. `result`
+    is the entry's (ReportStore.get gives one with every entry)."""
     if entry is None:
         return 1
     report = entry.report
-    length = len(report.rewards)
-    horizon = result.base.rewards.shape[1] if result is not None else report.imagination.rewards.shape[1]
-    return max(length, report.context_len + horizon)
+    return max(len(report.rewards), report.context_len + result.base.rewards.shape[1])
 
 
 class Latest(Generic[T]):
@@ -182,11 +205,11 @@ class ReportStore:
             self._next_id += 1
             return self._next_id
 
-    def add(self, entry: ReportEntry, result: ImagineResult | None = None) -> None:
+    def add(self, entry: ReportEntry, result: ImagineResult) -> None:
+        """A new report and what is shown of it (for most reports, `reports_own_result`)."""
         with self._lock:
             self._entries[entry.id] = entry
-            if result is not None:
-                self._results[entry.id] = result
+            self._results[entry.id] = result
             while len(self._entries) > self._maxlen:
                 old, _ = self._entries.popitem(last=False)
                 self._results.pop(old, None)

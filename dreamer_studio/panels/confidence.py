@@ -63,15 +63,14 @@ class ConfidenceStrip(QWidget):
         self._boxes: list[QGraphicsRectItem] = []
 
     def rows(self, roll) -> list[tuple[str, np.ndarray | None]]:
-        """(row key as in tiles.Rollout, that row's imagined-step signal (Hi,) or None) for every imagined row."""
-        r, res = roll.report, roll.result
-        base = res.base if res is not None else r.imagination
+        """(row key as in image_grid.ImaginationGrid, that row's imagined-step signal (Hi,) or None) for every
+        imagined row."""
+        r, base, edited = roll.report, roll.base, roll.edited
         recheck = getattr(r, "imagined_recheck", None)
         out = [("openloop", recheck[0] if recheck is not None else None)]
         dreams = getattr(base, "recheck", None)
         k = base.rewards.shape[0]
         out += [(f"dream{i}", dreams[i] if dreams is not None else None) for i in range(k)]
-        edited = res.edited if res is not None else None
         if edited is not None:
             ed = getattr(edited, "recheck", None)
             out += [(f"edited{i}", ed[i] if ed is not None else None) for i in range(k)]

@@ -56,7 +56,7 @@ def at_cursor(view: View, head: str):
     r = view.entry.report
     ctx, t = r.context_len, view.t
     result = view.result
-    base = result.base if result is not None else r.imagination
+    base = result.base
     i = t - ctx
     if i >= 0 and i < base.rewards.shape[1]:
         k = min(view.sample, base.rewards.shape[0] - 1)
@@ -64,7 +64,7 @@ def at_cursor(view: View, head: str):
         mean = (base.values if head == "critic" else base.rewards)[k, i]
         target = base.returns[k, i] if head == "critic" and i < base.returns.shape[1] else None
         edited = None
-        if result is not None and result.edited is not None:
+        if result.edited is not None:
             e = result.edited
             edited = (e.critic_probs if head == "critic" else e.reward_probs)[k, i]
         return probs, mean, target, f"imagined step {i + 1}, dream {k + 1}", edited
@@ -156,7 +156,7 @@ class CriticPanel(Panel):
             self.show_placeholder("The critic's value distribution appears with the first report.")
             return
         self.show_content()
-        edited = view.result is not None and view.result.edited is not None
+        edited = view.result.edited is not None
         entries = [("#42a5f5", "▮", "two-hot"), ("#ffffff", "|", "mean"), ("#66bb6a", "┆", "λ-return / reward")]
         if edited:  # the orange curve exists only with an edit
             entries.append(("#ffa000", "—", "edited latent"))

@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout
 
-from dreamer_studio import tiles
+from dreamer_core import image_grid, video
 from dreamer_studio.panels.base import ElidedLabel, ImageView, Panel, report_caption
 from dreamer_studio.session import View, timeline_length
 
@@ -79,13 +79,13 @@ class FramesPanel(Panel):
         self.legend.setText(ERROR_LEGEND if not proprio else PROPRIO_NOTE if r.real is not None else NO_FRAME_NOTE)
         if proprio:
             frame, text = (r.real[t], "real (not a model input)") if r.real is not None else (
-                tiles.blank(64, 64), "no frame (env.log_image=false)")
-            self.view.set_image(tiles.captioned(tiles.upscale(frame, SCALE), text))
+                image_grid.blank(64, 64), "no frame (env.log_image=false)")
+            self.view.set_image(video.burn_label(video.upscale(frame, SCALE), text))
         else:
             real, dec = r.real[t], r.decoded[t]
-            row = [tiles.captioned(tiles.upscale(img, SCALE), text)
-                   for img, text in ((real, "real"), (dec, "decoded"), (tiles.error_image(real, dec), "error"))]
-            self.view.set_image(tiles.hstack(row, gap=6))
+            row = [video.burn_label(video.upscale(img, SCALE), text)
+                   for img, text in ((real, "real"), (dec, "decoded"), (image_grid.error_image(real, dec), "error"))]
+            self.view.set_image(image_grid.hstack(row, gap=6))
         if r.decoded_vectors is not None:
             n = r.real_vectors.shape[-1]
             x = np.arange(n)

@@ -17,10 +17,10 @@ from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGraphicsRectItem, QHBoxLayout, QLabel, QPushButton,
                                QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
+from dreamer_core.image_grid import ImaginationGrid
 from dreamer_studio.panels.base import ElidedLabel, ImageView, LegendLabel, Panel, report_caption, weights_caption
 from dreamer_studio.panels.confidence import ConfidenceStrip
 from dreamer_studio.session import ImagineSettings, View
-from dreamer_studio.tiles import Rollout
 
 FRAME_LEGEND = ("filmstrip: rows × steps, dashed line = end of the context (left: observed, right: imagined) · "
                 "green border: observed context (posterior reconstruction) · red: imagined by the prior · orange: "
@@ -148,7 +148,7 @@ class ImaginationPanel(Panel):
         self.legend = ElidedLabel(FRAME_LEGEND)
         self.legend.setStyleSheet("color: #aaa; font-size: 11px;")
         layout.addWidget(self.legend)
-        self._rollout: Rollout | None = None
+        self.grid: ImaginationGrid | None = None
         self._strip_key: object = None
         self._recheck_key: object = None
 
@@ -161,48 +161,47 @@ class ImaginationPanel(Panel):
             return
         self.show_content()
         report, result = view.entry.report, view.result
-        roll = Rollout(report, result)
-        self._rollout = roll
-        t = min(view.t, roll.length - 1)
-        self.current.setVisible(roll.has_frames)
-        self.strip.setVisible(roll.has_frames)
-        self.vectors.setVisible(not roll.has_frames)
-        self.vec_legend.setVisible(not roll.has_frames)
-        self.legend.setText(FRAME_LEGEND if roll.has_frames else VECTOR_LEGEND)
+        grid = ImaginationGrid(report, result.base, result.edited)
+        self.grid = grid
+        t = min(view.t, grid.length - 1)
+        self.current.setVisible(grid.has_frames)
+        self.strip.setVisible(grid.has_frames)
+        self.vectors.setVisible(not grid.has_frames)
+        self.vec_legend.setVisible(not grid.has_frames)
+        self.legend.setText(FRAME_LEGEND if grid.has_frames else VECTOR_LEGEND)
         self.weights.setText(weights_caption(view))
-        settings = result.settings if result is not None else None
-        where = "context (observed)" if t < roll.ctx else f"imagined step {t - roll.ctx + 1}/{roll.horizon}"
-        text = f"t = {t + 1}/{roll.length}: {where} · {report_caption(view)}"
-        if settings is not None:
-            text += (f" · seed {settings.seed}, K {settings.samples}, temp {settings.temperature:g}, "
-                     f"actions: {SOURCES[settings.source]}")
-            if result.edits:
-                text += f" · {len(result.edits)} latent edit(s)"
-            text += f" · imagined in {result.elapsed_ms:.0f} ms"
+        settings = result.settings
+        where = "context (observed)" if t < grid.ctx else f"imagined step {t - grid.ctx + 1}/{grid.horizon}"
+        text = (f"t = {t + 1}/{grid.length}: {where} · {report_caption(view)} · seed {settings.seed}, "
+                f"K {settings.samples}, temp {settings.temperature:g}, actions: {SOURCES[settings.source]}")
+        if result.edits:
+            text += f" · {len(result.edits)} latent edit(s)"
+        text += (" · imagined with the report" if result.elapsed_ms is None
+                 else f" · re-imagined in {result.elapsed_ms:.0f} ms")
         self.caption.setText(text)
         strip_key = (id(view.entry), id(result))
-        if roll.has_frames:
-            self.current.set_image(roll.column(t))
+        if grid.has_frames:
+            self.current.set_image(grid.column(t))
             if strip_key != self._strip_key:
                 self._strip_key = strip_key
-                self.strip.set_image(roll.filmstrip())
-            w, h = roll.filmstrip_cell()
+                self.strip.set_image(grid.filmstrip())
+            w, h = grid.filmstrip_cell()
             self.cursor_box.setRect(QRectF(t * w - 1, -1, w, self.strip.image.height() + 2))
-            self.ctx_line.setValue(roll.ctx * w - 0.5)
+            self.ctx_line.setValue(grid.ctx * w - 0.5)
         else:
-            self._draw_vectors(roll, t)
+            self._draw_vectors(grid, t)
         if strip_key != self._recheck_key:  # the values change with the report or the result, not the cursor
             self._recheck_key = strip_key
-            self.recheck.show_rollout(roll, t)
-            if roll.has_frames:
-                self.recheck.mark_filmstrip(self.strip.box, roll)
+            self.recheck.show_rollout(grid, t)
+            if grid.has_frames:
+                self.recheck.mark_filmstrip(self.strip.box, grid)
         self.recheck.set_cursor(t)
 
-    def _draw_vectors(self, roll: Rollout, t: int) -> None:
+    def _draw_vectors(self, grid: ImaginationGrid, t: int) -> None:
         plot = self.vectors.plotItem
         plot.clear()
-        r = roll.report
-        base = roll.result.base if roll.result is not None else r.imagination
+        r = grid.report
+        base = grid.base
         if r.real_vectors is None or base.vectors is None:
             return
         k_count = base.vectors.shape[0]
@@ -210,7 +209,7 @@ class ImaginationPanel(Panel):
                       "and the real vector (dotted)", size="9pt")
         dims = min(6, r.real_vectors.shape[-1])
         steps = np.arange(len(r.real_vectors))
-        future = np.arange(roll.ctx, roll.ctx + base.vectors.shape[1])
+        future = np.arange(grid.ctx, grid.ctx + base.vectors.shape[1])
         names = vector_names(r)
         entries = []
         for d in range(dims):
@@ -228,12 +227,12 @@ class ImaginationPanel(Panel):
         self.vec_legend.set_entries(entries)
         plot.addItem(self.vec_ctx)
         plot.addItem(self.vec_cursor)
-        self.vec_ctx.setValue(roll.ctx - 0.5)
+        self.vec_ctx.setValue(grid.ctx - 0.5)
         self.vec_cursor.setValue(t)
 
     def _strip_clicked(self, event) -> None:
-        if self._rollout is None:
+        if self.grid is None:
             return
-        w, _ = self._rollout.filmstrip_cell()
+        w, _ = self.grid.filmstrip_cell()
         self.cursor_requested.emit(int(max(0, event.pos().x()) // w))
         event.accept()

@@ -101,7 +101,7 @@ class LatentMapPanel(Panel):
             self.show_placeholder("waiting for the first report…")
             return
         report = view.entry.report
-        imagination = view.result.base if view.result is not None else report.imagination
+        imagination = view.result.base
         fit_key = (id(report), view.entry.id)
         points = map_points(self.pca, report, imagination, fit=fit_key not in self._fitted)
         if points is None:

@@ -13,12 +13,12 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout
 
-from dreamer_studio import tiles
+from dreamer_core import image_grid, video
 from dreamer_studio.panels.base import ElidedLabel, ImageView, Panel, heat_lut
 from dreamer_studio.session import View
 
 ORIGINAL = (235, 235, 235)
-EDIT = tiles.EDITED
+EDIT = image_grid.EDITED
 OFF = (40, 40, 48)
 REMOVED = (110, 110, 110)
 
@@ -111,7 +111,7 @@ class LatentsPanel(Panel):
         self.show_content()
         r = view.entry.report
         ctx, t = r.context_len, view.t
-        base = view.result.base if view.result is not None else r.imagination
+        base = view.result.base
         i = t - ctx
         if 0 <= i < base.latent_probs.shape[1]:
             k = min(view.sample, base.latent_probs.shape[0] - 1)
@@ -127,16 +127,16 @@ class LatentsPanel(Panel):
 
     def _draw_compare(self, view: View) -> None:
         result = view.result
-        if result is None or result.edited is None or result.base.frames is None:
+        if result.edited is None or result.base.frames is None:
             self.compare.image.clear()
-            msg = "no edits yet" if result is None or result.edited is None else "edited (vector task: see plots)"
+            msg = "no edits yet" if result.edited is None else "edited (vector task: see plots)"
             self.compare_caption.setText(msg)
             return
         k = min(view.sample, result.base.frames.shape[0] - 1)
         rows = []
-        for frames, color in ((result.base.frames[k], tiles.video.IMAGINED), (result.edited.frames[k], EDIT)):
-            rows.append(tiles.hstack([tiles.framed(f, color, 2) for f in frames], gap=1))
-        self.compare.set_image(tiles.vstack(rows))
+        for frames, color in ((result.base.frames[k], video.IMAGINED), (result.edited.frames[k], EDIT)):
+            rows.append(image_grid.hstack([image_grid.framed(f, color, 2) for f in frames], gap=1))
+        self.compare.set_image(image_grid.vstack(rows))
         self.compare_caption.setText(f"dream {k + 1}, same seed: unedited (red, top) vs edited (orange, bottom) · "
                                      f"{len(result.edits)} edit(s), re-imagined in {result.elapsed_ms:.0f} ms")
 

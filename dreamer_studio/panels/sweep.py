@@ -21,9 +21,9 @@ from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout,
                                QWidget)
 
-from dreamer_core import play, sweep
+from dreamer_core import image_grid, play, sweep, video
 from dreamer_core.rssm import Latent
-from dreamer_studio import imagine, tiles
+from dreamer_studio import imagine
 from dreamer_studio.jobs import Job
 from dreamer_studio.panels.base import ElidedLabel, ImageView, Panel
 from dreamer_studio.session import View
@@ -210,9 +210,9 @@ class SweepPanel(Panel):
             self.captions.append(label)
             if f.frames is not None:
                 view = ImageView()
-                frames = [tiles.framed(frame, (255, 235, 59) if f is best else tiles.video.IMAGINED, 2)
+                frames = [image_grid.framed(frame, (255, 235, 59) if f is best else video.IMAGINED, 2)
                           for frame in f.frames]
-                view.set_image(tiles.vstack(frames, gap=2))  # the future top to bottom
+                view.set_image(image_grid.vstack(frames, gap=2))  # the future top to bottom
             else:
                 view = pg.PlotWidget()
                 view.setLabel("bottom", "imagined step")

@@ -80,8 +80,8 @@ def test_a_step_over_the_threshold_gets_a_marker_and_a_box_on_its_filmstrip_tile
     assert len(strip.markers.data) == 1 and strip.markers.data["x"][0] == ctx + 3
     assert "1 imagined step(s)" in strip.legend.entries[-1]
     (box,) = strip._boxes
-    w, h = panel._rollout.filmstrip_cell()
-    row = [key for key, _ in panel._rollout.rows()].index("dream1")
+    w, h = panel.grid.filmstrip_cell()
+    row = [key for key, _ in panel.grid.rows()].index("dream1")
     assert box.rect().x() == pytest.approx((ctx + 3) * w - 0.5) and box.rect().y() == pytest.approx(row * h - 0.5)
     assert box.scene() is panel.strip.box.scene()
     # A context step over the threshold is an observed frame, never flagged as made up.
