@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dreamer_core.video import CONTEXT, IMAGINED, add_border, burn_label, read_video, upscale, write_video
+from dreamer_core.video import (CONTEXT, IMAGINED, add_border, burn_label, pad_to_macro, read_video, upscale,
+                                 write_video)
 
 
 def gradient_frames(n: int = 8, h: int = 64, w: int = 64) -> np.ndarray:
@@ -132,3 +133,11 @@ def test_failed_write_keeps_previous_video(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="encoder crashed"):
         write_video(path, gradient_frames(3))
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["v.gif"]
+
+
+def test_pad_to_macro_fills_with_the_colour_and_keeps_the_content():
+    frames = gradient_frames(2, h=50, w=32)
+    padded = pad_to_macro(frames, (24, 24, 24))
+    assert padded.shape == (2, 64, 32, 3) and np.array_equal(padded[:, :50], frames)
+    assert (padded[:, 50:] == 24).all()
+    assert pad_to_macro(padded) is padded  # already a multiple of 16: nothing to do
