@@ -156,7 +156,7 @@ def weights_caption(view: View) -> str:
     """Which weights imagined the future on screen: the report's own, or (when they were not kept) today's."""
     if view.entry is None:
         return ""
-    at = view.result.weights_updates if view.result is not None else view.entry.report.updates
+    at = view.result.weights_updates
     if at is not None:
         return f"imagined with the weights at {at:,} updates (the report's own)"
     return ("imagined with the weights of now, newer than the report's (too large a model to keep a copy of "
