@@ -243,19 +243,13 @@ DOMAINS: dict[str, dict[str, dict[str, Any]]] = {
 
 
 def domain_of(task: str, obs: str) -> str:
-    if task.startswith("dmc_"):
+    """The per-domain block of DOMAINS that a task and observation mode take (a ValueError for an unknown task)."""
+    from dreamer_core.envs import task_family  # lazy, as check_task below
+
+    family = task_family(task)
+    if family == "dmc":
         return "dmc_vision" if obs == "vision" else "dmc_proprio"
-    if task.startswith("gym_"):
-        return "gym"
-    if task.startswith("dummy_"):
-        return "dummy"
-    if task.startswith(("atari_", "atari100k_")):
-        return task.split("_", 1)[0]
-    raise ValueError(
-        f"unknown task {task!r}: use dmc_<domain>_<task> (e.g. dmc_cartpole_balance), "
-        f"gym_<EnvId> (e.g. gym_CartPole-v1), atari_<game> / atari100k_<game> (e.g. atari_pong) "
-        f"or dummy_disc / dummy_cont"
-    )
+    return family
 
 
 def apply(config: Config, overrides: dict[str, dict[str, Any]]) -> Config:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from dreamer_core import checkpoint
 from dreamer_core.config import make_config, parse_overrides
+from dreamer_core.envs import task_family
 
 # What a checkpoint is, for the message about a file that is not one.
 CHECKPOINT_LOOKS_LIKE = (
@@ -52,11 +53,12 @@ def new_run_config(task: str, obs: str, preset: str, seed: int, device: str, ove
     parsed = parse_overrides(overrides.split()) if overrides.strip() else {}
     parsed.setdefault("run", {}).update(seed=seed, device=device)
     config = make_config(task, obs, preset, parsed)
-    if task.startswith("dmc_"):
+    family = task_family(task)
+    if family == "dmc":
         from dreamer_core.envs.dmc import parse_task  # imports dm_control (a second, once): only for dmc names
 
         parse_task(task[len("dmc_"):])
-    elif task.startswith("dummy_") and task not in ("dummy_disc", "dummy_cont"):
+    elif family == "dummy" and task not in ("dummy_disc", "dummy_cont"):
         raise ValueError(f"unknown dummy task {task!r}: use dummy_disc or dummy_cont")
     return config
 

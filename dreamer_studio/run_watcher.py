@@ -64,4 +64,6 @@ class RunWatcher:
 
     def copy_dir(self, fork_root: Path) -> Path:
         """A new run directory for the local copy that Resume trains (the watched directory is never written)."""
-        return fork_root / f"{self.run_dir.name}-local-{time.strftime('%Y%m%d-%H%M%S')}"
+        from dreamer_core.logdir import new_run_dir
+
+        return new_run_dir(fork_root, self.run_dir.name, "local")

@@ -322,8 +322,9 @@ class MainWindow(RunLifecycle, QMainWindow):
         except ValueError as exc:
             self.show_error("Cannot start the run", str(exc))
             return
-        logdir = Path("runs") / "studio" / f"{task}-{obs}-{preset}-{time.strftime('%Y%m%d-%H%M%S')}"
-        self.start_run(config, logdir=logdir)
+        from dreamer_core.logdir import STUDIO_RUNS, default_run_dir
+
+        self.start_run(config, logdir=default_run_dir(config, STUDIO_RUNS))
 
     @Slot()
     def on_export_clicked(self) -> None:

@@ -13,7 +13,7 @@ from .base import Env, Space, is_log_key
 if TYPE_CHECKING:
     from ..config import EnvConfig
 
-__all__ = ["Env", "Space", "check_task", "gym_spec", "is_log_key", "make_env", "make_envs"]
+__all__ = ["Env", "Space", "check_task", "gym_spec", "is_log_key", "make_env", "make_envs", "task_family"]
 
 TASK_HELP = (
     "task names are dmc_<domain>_<task> (e.g. dmc_cartpole_balance, dmc_walker_walk, dmc_ball_in_cup_catch), "
@@ -23,6 +23,16 @@ TASK_HELP = (
 # Task names come from config.json files that other people hand over, so they are data: the characters of env ids
 # (namespaces like ALE/Pong-v5 included), and never gymnasium's `module:EnvId` form, which imports `module`.
 _TASK_CHARS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*")
+FAMILIES = ("dmc", "gym", "dummy", "atari", "atari100k")  # the prefix of a task name, before its first '_'
+
+
+def task_family(task: str) -> str:
+    """The family of a task name, which picks its backend and its config block: `dmc`, `gym`, `dummy`, `atari` or
+    `atari100k` (the part before the first underscore). Any other name is a one-line ValueError."""
+    family, _, rest = task.partition("_")
+    if family not in FAMILIES or not rest:
+        raise ValueError(f"unknown task {task!r}: {TASK_HELP}")
+    return family
 
 
 def check_task(task: Any) -> None:
@@ -32,7 +42,7 @@ def check_task(task: Any) -> None:
     if not isinstance(task, str) or not _TASK_CHARS.fullmatch(task) or ".." in task:
         why = " (the 'module:EnvId' form is refused: it would import module)" if ":" in str(task) else ""
         raise ValueError(f"env.task {task!r} is not a task name{why}; {TASK_HELP}")
-    if task.startswith("gym_"):
+    if task_family(task) == "gym":
         gym_spec(task)
 
 
@@ -65,24 +75,22 @@ def make_env(config: EnvConfig, seed: int, parallel: bool = False) -> Env:
         from .parallel import EnvWorker
 
         return EnvWorker(config, seed).ready()
-    task = config.task
-    if task.startswith("dmc_"):
+    family = task_family(config.task)
+    if family == "dmc":
         from .dmc import DMCEnv
 
         return DMCEnv(config, seed)
-    if task.startswith("gym_"):
+    if family == "gym":
         from .gym import GymEnv
 
         return GymEnv(config, seed)
-    if task.startswith("dummy_"):
+    if family == "dummy":
         from .dummy import DummyEnv
 
         return DummyEnv(config, seed)
-    if task.startswith(("atari_", "atari100k_")):
-        from .atari import AtariEnv
+    from .atari import AtariEnv  # atari and atari100k
 
-        return AtariEnv(config, seed)
-    raise ValueError(f"unknown task {task!r}: {TASK_HELP}")
+    return AtariEnv(config, seed)
 
 
 def make_envs(config: EnvConfig, seeds: list[int], parallel: bool = False) -> list[Env]:

@@ -19,7 +19,7 @@ TASKS = ["dmc_cartpole_balance", "dmc_cartpole_swingup", "dmc_reacher_easy", "dm
          "dmc_cheetah_run", "gym_CartPole-v1", "gym_Pendulum-v1", "dummy_disc", "dummy_cont"]
 GPU_NOTE = ("On this CPU only the small presets are practical: `debug` for a smoke test, `cpu` to watch frames "
             "sharpen within minutes. A CUDA GPU runs the official sizes (size12m and up) tens of times faster: "
-            "train there with `dreamer-studio train --headless --logdir DIR` and open DIR here to watch it.")
+            "train there with `dreamer-studio train --logdir DIR` and open DIR here to watch it.")
 
 
 def field_docs() -> dict[str, str]:

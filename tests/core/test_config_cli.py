@@ -62,6 +62,28 @@ def test_numeric_fields_are_checked_at_config_time(item, message):
         Config.from_dict(data)
 
 
+@pytest.mark.parametrize("task, family, domain", [
+    ("dmc_cartpole_balance", "dmc", "dmc_vision"), ("gym_CartPole-v1", "gym", "gym"), ("dummy_disc", "dummy", "dummy"),
+    ("atari_pong", "atari", "atari"), ("atari100k_pong", "atari100k", "atari100k"),
+])
+def test_one_function_reads_a_task_name(task, family, domain):
+    from dreamer_core.config import domain_of
+    from dreamer_core.envs import task_family
+
+    assert task_family(task) == family and domain_of(task, "vision") == domain
+
+
+@pytest.mark.parametrize("task", ["procgen_coinrun", "dmc_", "dmc", "gymCartPole-v1"])
+def test_a_name_of_no_family_is_refused_alike_everywhere(task):
+    from dreamer_core.config import EnvConfig
+    from dreamer_core.envs import check_task, make_env, task_family
+
+    for call in (lambda: task_family(task), lambda: check_task(task), lambda: make_config(task, "proprio", "debug"),
+                 lambda: make_env(EnvConfig(task=task), seed=0)):
+        with pytest.raises(ValueError, match=f"unknown task '{task}'"):
+            call()
+
+
 def test_parse_overrides():
     assert parse_overrides(["train.lr=1e-4", "env.task=dmc_walker_walk", "run.online_queue=false"]) == {
         "train": {"lr": 1e-4}, "env": {"task": "dmc_walker_walk"}, "run": {"online_queue": False}}
