@@ -140,7 +140,6 @@ def main_() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    os.environ.setdefault("MUJOCO_GL", "egl")
     with tempfile.TemporaryDirectory() as tmp:
         began = time.time()
         crash = crashes(args.crashes, rng, Path(tmp))

@@ -16,19 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
-os.environ.setdefault("MUJOCO_GL", "egl")
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from dreamer_core import checkpoint  # noqa: E402
-from dreamer_core.agent import Agent  # noqa: E402
-from dreamer_core.config import Config  # noqa: E402
-from dreamer_core.dists import symexp  # noqa: E402
-from dreamer_core.envs import make_env  # noqa: E402
-from dreamer_core.rssm import Latent  # noqa: E402
+from dreamer_core import checkpoint
+from dreamer_core.agent import Agent
+from dreamer_core.config import Config
+from dreamer_core.dists import symexp
+from dreamer_core.envs import make_env
+from dreamer_core.rssm import Latent
 
 
 def realised_returns(reward: np.ndarray, is_first: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray]:

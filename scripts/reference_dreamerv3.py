@@ -11,10 +11,7 @@ Symbols: B batch, T time, K replay context, A action dims, N envs.
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass
-
-os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; must precede dm_control's import
 
 import numpy as np
 import torch

@@ -186,14 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--return-min", type=float, default=None, help="override the picked return threshold")
     parser.add_argument("--force", action="store_true", help="replace a model already in OUT")
     args = parser.parse_args(argv)
-    os.environ.setdefault("MUJOCO_GL", "egl")
-    from dreamer_core.checkpoint import CheckpointError
+    from dreamer_studio.cli import report_user_errors
 
-    try:
-        return ship(args)
-    except (ValueError, FileNotFoundError, CheckpointError) as exc:
-        print(f"ship_model: error: {exc}", file=sys.stderr)
-        return 2
+    return report_user_errors("ship_model", ship, args)
 
 
 if __name__ == "__main__":

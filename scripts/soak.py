@@ -40,7 +40,6 @@ def main() -> None:
     parser.add_argument("--logdir", type=Path, default=Path("runs/soak"))
     parser.add_argument("app_args", nargs="*", help="extra app flags after --")
     args = parser.parse_args()
-    os.environ.setdefault("MUJOCO_GL", "egl")
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
