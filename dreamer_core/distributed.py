@@ -135,6 +135,16 @@ def rank0_decides(world: World, *flags: bool) -> tuple[bool, ...]:
     return tuple(bool(v) for v in values.tolist())
 
 
+def any_rank(world: World, flag: bool) -> bool:
+    """True on every rank when `flag` is true on any: a stop (a signal, a failing env) must end all ranks at the
+    same step, or the ones left would wait forever in their next collective."""
+    if world.size == 1:
+        return flag
+    value = torch.tensor([float(flag)])
+    dist.all_reduce(value, op=dist.ReduceOp.MAX, group=world.control)
+    return bool(value.item())
+
+
 def gather_to_main(world: World, obj: Any) -> list[Any] | None:
     """Every rank's `obj` (picklable) as a list in rank order on rank 0, None on the others."""
     if world.size == 1:

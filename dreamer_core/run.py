@@ -240,8 +240,9 @@ class Trainer:
         self._update_rates()
         self._maybe_log()
         self._maybe_watch_snapshot()
-        if self._stop is not None:
-            stop, self._stop = self._stop, None
+        if distributed.any_rank(self.world, self._stop is not None):  # DDP: one rank's stop stops them all
+            stop = self._stop or RunStopped("another rank of this run had to stop; its output says why")
+            self._stop = None
             raise stop
         return StepInfo(trained, scores, metrics)
 

@@ -240,13 +240,15 @@ def _train_loop(trainer, last_score: float, stop: StopRequest):
     """Steps the trainer to its end or a stop signal, saving on schedule and printing a progress line every 5 s
     and every warning the trainer has (an env rebuilt, a full disk). Returns the `RunStopped` that ended the
     run early, or None."""
+    from dreamer_core import distributed
     from dreamer_core.checkpoint import SAVE_ERRORS
     from dreamer_core.faults import RunStopped
 
     total = trainer.config.run.steps
     last_print = 0.0
     recent: deque[tuple[float, int]] = deque(maxlen=13)  # (time, agent steps) at the last ~60 s of prints
-    while not trainer.done and stop.signum is None:
+    # Under torchrun every rank leaves the loop at the same step when any rank got the signal (DDP, distributed.py)
+    while not trainer.done and not distributed.any_rank(trainer.world, stop.signum is not None):
         try:
             info = trainer.step()
         except RunStopped as exc:

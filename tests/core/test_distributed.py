@@ -15,6 +15,7 @@ import torch.multiprocessing as mp
 
 from dreamer_core import checkpoint, distributed, models
 from dreamer_core.config import make_config
+from dreamer_core.faults import RunStopped
 from dreamer_core.run import CHECKPOINT_NAME, Trainer
 
 WORLD = 2
@@ -55,41 +56,19 @@ def step_until_updates(trainer: Trainer, updates: int, limit: int = 500) -> None
     raise AssertionError(f"{trainer.updates} updates after {limit} steps")
 
 
-# -- (a) the ranks stay identical ------------------------------------------------------------------------------
-def _train_and_dump(rank: int, out, updates: int) -> None:
-    trainer = Trainer(debug_config())
-    try:
-        initial = {k: v.clone() for k, v in trainer.agent.state_dict().items()}
-        step_until_updates(trainer, updates)
-        torch.save({"initial": initial, "final": trainer.agent.state_dict(), "seed": trainer.config.run.seed,
-                    "obs": torch.as_tensor(trainer.replay.state_dict()["data"]["vector"]),
-                    "counters": vars(trainer.counters)}, out / f"rank{rank}.pt")
-    finally:
-        trainer.close()
-
-
-def test_ranks_start_and_stay_identical_with_their_own_envs(tmp_path):
-    spawn(_train_and_dump, tmp_path, 3)
-    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD))
-    for key in r0["final"]:
-        assert torch.equal(r0["initial"][key], r1["initial"][key]), f"{key} differs at the start"
-        assert torch.equal(r0["final"][key], r1["final"][key]), f"{key} differs after 3 updates"
-    assert any(not torch.equal(r0["initial"][k], r0["final"][k]) for k in r0["final"])  # they did train
-    assert (r0["seed"], r1["seed"]) == (0, 1)  # seed + rank * run.envs
-    assert not torch.equal(r0["obs"], r1["obs"])  # each rank's replay shard holds its own envs' steps
-    # The counters are the run's: both ranks' envs together
-    assert r0["counters"]["agent_steps"] == r1["counters"]["agent_steps"] and r0["counters"]["agent_steps"] % 2 == 0
-
-
-# -- (b) resume with the same world size, refuse another ---------------------------------------------------------
+# -- a 2-rank run that trains, saves, resumes and trains on: (a), (b) and (d) read it ------------------------------
 def _train_save(rank: int, logdir, updates: int) -> None:
     trainer = Trainer(debug_config(watch_every=1e-6), logdir)
     try:
+        initial = {k: v.clone() for k, v in trainer.agent.state_dict().items()}
         step_until_updates(trainer, updates)
         trainer.flush()
         trainer.save()
         torch.save({"counters": vars(trainer.counters), "updates": trainer.updates,
-                    "replay_steps": trainer.replay.steps, "obs": trainer.obs["vector"]}, logdir / f"saved{rank}.pt")
+                    "replay_steps": trainer.replay.steps, "obs": trainer.obs["vector"],
+                    "initial": initial, "final": trainer.agent.state_dict(), "seed": trainer.config.run.seed,
+                    "replay_obs": torch.as_tensor(trainer.replay.state_dict()["data"]["vector"])},
+                   logdir.parent / f"saved{rank}.pt")
     finally:
         trainer.close()
 
@@ -97,7 +76,7 @@ def _train_save(rank: int, logdir, updates: int) -> None:
 def _resume_and_step(rank: int, logdir) -> None:
     trainer = Trainer(debug_config(watch_every=1e-6), logdir)
     try:
-        saved = torch.load(logdir / f"saved{rank}.pt", weights_only=False)
+        saved = torch.load(logdir.parent / f"saved{rank}.pt", weights_only=False)
         assert trainer.resumed_from == logdir / CHECKPOINT_NAME
         assert vars(trainer.counters) == saved["counters"]  # this rank's own counters, not rank 0's
         assert (trainer.updates, trainer.replay.steps) == (saved["updates"], saved["replay_steps"])
@@ -114,9 +93,22 @@ def _resume_and_step(rank: int, logdir) -> None:
 def two_rank_run(tmp_path_factory):
     """A run directory written by a 2-rank run that trained, saved, resumed and trained on."""
     logdir = tmp_path_factory.mktemp("ddp") / "run"
-    spawn(_train_save, logdir, 2)
+    spawn(_train_save, logdir, 3)
     spawn(_resume_and_step, logdir)
     return logdir
+
+
+# -- (a) the ranks stay identical; (b) resume with the same world size, refuse another ------------------------------
+def test_ranks_start_and_stay_identical_with_their_own_envs(two_rank_run):
+    r0, r1 = (torch.load(two_rank_run.parent / f"saved{r}.pt", weights_only=False) for r in range(WORLD))
+    for key in r0["final"]:
+        assert torch.equal(r0["initial"][key], r1["initial"][key]), f"{key} differs at the start"
+        assert torch.equal(r0["final"][key], r1["final"][key]), f"{key} differs after 3 updates"
+    assert any(not torch.equal(r0["initial"][k], r0["final"][k]) for k in r0["final"])  # they did train
+    assert (r0["seed"], r1["seed"]) == (0, 1)  # seed + rank * run.envs
+    assert not torch.equal(r0["replay_obs"], r1["replay_obs"])  # each rank's replay shard holds its own envs' steps
+    # The counters are the run's: both ranks' envs together
+    assert r0["counters"]["agent_steps"] == r1["counters"]["agent_steps"] and r0["counters"]["agent_steps"] % 2 == 0
 
 
 def test_a_two_rank_checkpoint_resumes_in_two_ranks_and_is_refused_in_one(two_rank_run, tmp_path):
@@ -146,6 +138,26 @@ def test_an_older_checkpoint_without_a_world_size_still_resumes(tmp_path):
         assert resumed.resumed_from is not None and resumed.updates == 1
     finally:
         resumed.close()
+
+
+def _stop_on_rank1(rank: int, out) -> None:
+    if rank == 1:  # only rank 1's env fails, and one failure stops a run
+        os.environ["DREAMER_DUMMY_FAULT"] = "ValueError:20"
+    trainer = Trainer(debug_config(env_failures=1))
+    try:
+        with pytest.raises(RunStopped) as stopped:
+            for _ in range(200):
+                trainer.step()
+        torch.save({"steps": trainer.counters.agent_steps, "why": str(stopped.value)}, out / f"stop{rank}.pt")
+    finally:
+        trainer.close()
+
+
+def test_a_rank_that_must_stop_stops_every_rank_at_the_same_step(tmp_path):
+    spawn(_stop_on_rank1, tmp_path)
+    r0, r1 = (torch.load(tmp_path / f"stop{r}.pt") for r in range(WORLD))
+    assert r0["steps"] == r1["steps"] < 200 * WORLD
+    assert "ValueError" in r1["why"] and "another rank" in r0["why"]
 
 
 # -- (d) the Studio's read paths open a DDP run directory ---------------------------------------------------------
