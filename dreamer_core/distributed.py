@@ -95,9 +95,9 @@ def all_reduce_grads(groups: Iterable[Iterable[torch.Tensor]], loss: torch.Tenso
         grads = [p.grad for p in group if p.grad is not None]
         if not grads:
             continue
-        flat = torch.cat([g.reshape(-1) for g in grads])  # (P,) one bucket
+        flat = torch.cat([g.reshape(-1) for g in grads])  # the group's gradients, flattened: one bucket
         if poison is not None:
-            flat = torch.cat([flat, poison.to(flat)])  # (P+1,)
+            flat = torch.cat([flat, poison.to(flat)])  # and the poison last
         dist.all_reduce(flat, op=dist.ReduceOp.SUM)
         flat = flat[:-1] + flat[-1] if poison is not None else flat  # adds 0, or NaN to every entry
         flat /= size
@@ -117,7 +117,7 @@ def broadcast_module(module: torch.nn.Module, src: int = 0) -> None:
 
 
 def all_gather_cat(x: torch.Tensor) -> torch.Tensor:
-    """Every rank's `x` (same shape on all ranks) concatenated along dim 0, in rank order: (N*R, ...)."""
+    """Every rank's `x` (same shape on all ranks) concatenated along dim 0, in rank order: (R·len(x), ...)."""
     if not active():
         return x
     parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
@@ -130,7 +130,7 @@ def rank0_decides(world: World, *flags: bool) -> tuple[bool, ...]:
     together, because what they do communicates."""
     if world.size == 1:
         return flags
-    values = torch.tensor([float(f) for f in flags])  # (F,)
+    values = torch.tensor([float(f) for f in flags])  # one per flag
     dist.broadcast(values, 0, group=world.control)
     return tuple(bool(v) for v in values.tolist())
 

@@ -58,7 +58,7 @@ def export_rollout(logdir: Path, out: Path, seed: int = 0, samples: int = 3, hor
     trainer = models.open_model(logdir, replay_size=1000) if model else Trainer(config, None)
     try:
         if not model:
-            trainer.load(logdir / CHECKPOINT_NAME)
+            trainer.load(logdir / CHECKPOINT_NAME, any_world_size=True)  # a DDP run's: its rank 0 part
         report = trainer.report(seed=seed, samples=samples, horizon=horizon)
         if report is None:
             raise ValueError(f"{logdir} holds too little replay data for a report; train longer first")

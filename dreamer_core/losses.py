@@ -63,7 +63,7 @@ class ReturnNorm:
     def updated(self, ret: torch.Tensor) -> ReturnNorm:
         """The normaliser after one more batch of returns; `self` is left as it was, so a caller can drop the
         update (a skipped, non-finite train step)."""
-        flat = distributed.all_gather_cat(ret.detach().float().flatten())  # DDP: every rank's returns (N*R,)
+        flat = distributed.all_gather_cat(ret.detach().float().flatten())  # (R·N·H,) DDP: every rank's returns
         q = torch.quantile(flat, torch.tensor([self.lo_perc / 100, self.hi_perc / 100], device=flat.device))
         lo, hi = q.tolist()
         return replace(self, lo=self.decay * self.lo + (1 - self.decay) * lo,

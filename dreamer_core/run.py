@@ -459,13 +459,15 @@ class Trainer:
         """After a failed periodic save (disk full, say): try again in `seconds` rather than every step."""
         self._last_save = time.time() - self.config.run.save_every + seconds
 
-    def load(self, path: str | Path) -> None:
+    def load(self, path: str | Path, any_world_size: bool = False) -> None:
+        """Swaps in a checkpoint's state, all or nothing (trainer_state.check). A checkpoint of a DDP run resumes
+        only with as many processes; `any_world_size` (viewers: a watching Studio, export) takes its rank 0 part."""
         # Everything loads to the CPU first: parameters and optimizer state are copied onto the device by
         # load_state_dict, and the replay (gigabytes) stays in host memory where it lives.
         from dreamer_core import trainer_state
 
         state = checkpoint.load(path, map_location="cpu")
-        state = trainer_state.for_rank(state, self.world, path)  # DDP: this rank's shard; N processes resume N's
+        state = trainer_state.for_rank(state, self.world, path, any_world_size)  # DDP: this rank's shard
         # The episode in flight must fit too (its envs' states are opaque: a misfit there resets the envs).
         in_flight = {**episode.capture(self), "envs": [None] * len(self.envs)}
         checked = trainer_state.check(state, self, path, optional={"episode": in_flight})  # all, before any swap

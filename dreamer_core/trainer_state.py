@@ -107,14 +107,17 @@ def check(state: Any, trainer: Trainer, path: Any, optional: dict[str, Any] | No
             "rng": _check_rng(c, state["rng"], trainer)}
 
 
-def for_rank(state: Any, world: World, path: Any) -> Any:
+def for_rank(state: Any, world: World, path: Any, any_world_size: bool = False) -> Any:
     """The checkpoint as rank `world.rank` of `world.size` resumes it: with its own replay shard, counters, scores,
     RNG and episode in flight. A checkpoint resumes only with the world size that wrote it (each rank's shard and
-    envs are its own); a checkpoint without `world_size` (older, or single-process) was written by one process."""
+    envs are its own); a checkpoint without `world_size` (older, or single-process) was written by one process.
+    `any_world_size`: a viewer (a watching Studio, export) takes rank 0's part of a checkpoint of any world size."""
     if not isinstance(state, dict):
         return state  # check() says what is wrong with it
     c = _Checker(path)
     saved = c.count(state.get("world_size", 1), "world_size")
+    if any_world_size and world.size == 1:
+        return state
     if saved != world.size:
         raise CheckpointError(f"checkpoint {path} was written by a run of {saved} process(es) (world size {saved}) "
                               f"and cannot resume in one of {world.size}: start it with torchrun "

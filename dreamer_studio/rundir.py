@@ -134,7 +134,7 @@ class RunWatch:
                 models.collect(trainer, need)
             written = float(state.get("saved_at", written))
         else:
-            trainer.load(path)
+            trainer.load(path, any_world_size=True)  # a DDP run's checkpoint shows its rank 0 part
         self.weights = (written, trainer.updates)
 
     def counters(self, updates: int) -> dict[str, int]:

@@ -160,9 +160,12 @@ def test_a_rank_that_must_stop_stops_every_rank_at_the_same_step(tmp_path):
     assert "ValueError" in r1["why"] and "another rank" in r0["why"]
 
 
-# -- (d) the Studio's read paths open a DDP run directory ---------------------------------------------------------
-def test_a_two_rank_run_directory_reads_like_any_other(two_rank_run):
-    rows = [json.loads(line) for line in (two_rank_run / "metrics.jsonl").read_text().splitlines()]
+# -- (d) the Studio watches a DDP run directory like any other ----------------------------------------------------
+def test_a_two_rank_run_directory_is_watched_like_any_other(two_rank_run):
+    from dreamer_studio.rundir import RunWatch  # Qt-free: how the Studio's watcher reads a run directory
+
+    watch = RunWatch(two_rank_run)
+    rows = watch.read_rows()
     repeat = debug_config().env.action_repeat
     assert rows and all(r["step"] == r["agent_steps"] * repeat for r in rows)
     assert {r["agent_steps"] % 2 for r in rows} == {0}  # both ranks' env steps: the run's count
@@ -171,12 +174,14 @@ def test_a_two_rank_run_directory_reads_like_any_other(two_rank_run):
     scores = [json.loads(line) for line in (two_rank_run / "scores.jsonl").read_text().splitlines()]
     assert scores and [s["step"] for s in scores] == sorted(s["step"] for s in scores)
     assert json.loads((two_rank_run / "config.json").read_text())["run"]["seed"] == 0  # rank 0's, the run's
-    watch = models.read_model(two_rank_run / checkpoint.WATCH_NAME)  # what a watching Studio loads
     viewer = Trainer(debug_config())  # a single process, as the Studio's
     try:
-        models.load_into(viewer, watch, two_rank_run / checkpoint.WATCH_NAME)
-        assert viewer.updates == watch["agent"]["updates"] > 0
-        assert viewer.report() is None or viewer.report().real.ndim == 4
+        due = watch.due(force=True)
+        assert due == [CHECKPOINT_NAME, checkpoint.WATCH_NAME]  # the resumed run's snapshot is the newer
+        watch.load(viewer, CHECKPOINT_NAME)  # the checkpoint's weights and rank 0's replay shard
+        assert viewer.replay.steps > 0 and viewer.report() is not None
+        watch.load(viewer, checkpoint.WATCH_NAME)
+        assert viewer.updates == models.read_model(two_rank_run / checkpoint.WATCH_NAME)["agent"]["updates"] > 3
     finally:
         viewer.close()
 
