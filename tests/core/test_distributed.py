@@ -217,7 +217,15 @@ def _half_update(rank: int, out) -> None:
     distributed.init(torch.device("cpu"))
     start = torch.load(out / "start.pt", weights_only=False)
     half = {k: v[rank * 4 : (rank + 1) * 4] for k, v in start["batch"].items()}  # B = 4 of the 2B = 8
-    torch.save(_one_update(_agent(start), half), out / f"half{rank}.pt")
+    agent = _agent(start)
+    result = _one_update(agent, half)
+    if rank == 1:  # then a non-finite loss on rank 1 alone: both ranks must skip that update
+        half["reward"] = half["reward"] * float("nan")
+    before = {k: v.clone() for k, v in agent.state_dict().items()}
+    poisoned = _one_update(agent, half)
+    result["poisoned"] = {"finite": poisoned["metrics"]["finite"], "skipped": agent.skipped_updates,
+                          "unchanged": all(torch.equal(v, agent.state_dict()[k]) for k, v in before.items())}
+    torch.save(result, out / f"half{rank}.pt")
 
 
 def test_two_ranks_at_batch_b_make_the_update_of_one_at_2b(tmp_path):
@@ -250,3 +258,4 @@ def test_two_ranks_at_batch_b_make_the_update_of_one_at_2b(tmp_path):
         assert half["metrics"]["grad_norm"] == pytest.approx(whole["metrics"]["grad_norm"], rel=1e-4)
     mean = {k: sum(h["metrics"][k] for h in halves) / WORLD for k in ("loss/rew", "loss/dyn", "loss/policy")}
     assert mean == pytest.approx({k: whole["metrics"][k] for k in mean}, rel=1e-4)  # the ranks' losses average
+    assert [h["poisoned"] for h in halves] == [{"finite": 0.0, "skipped": 1, "unchanged": True}] * WORLD
