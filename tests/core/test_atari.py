@@ -147,8 +147,8 @@ def test_a_few_debug_train_steps_on_atari_through_the_trainer(tmp_path):
     trainer = Trainer(config, tmp_path)
     try:
         for _ in range(48):
-            info = trainer.step()
-        assert trainer.updates > 0 and info.env_frames == 48 * 4
+            trainer.step()
+        assert trainer.updates > 0 and trainer.counters.env_frames == 48 * 4
         assert trainer.agent.encoder.convs[0].in_channels == 1 and trainer.agent.act_space.shape == (18,)
         report = trainer.report(samples=1)
         assert report is not None and report.decoded.shape[-3:] == (96, 96, 3)  # gray shown as RGB
