@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dreamer_core import video
+from dreamer_core import cursor, video
 from dreamer_core.agent import Agent
 from dreamer_core.dists import symexp
 from dreamer_core.rssm import Latent
@@ -30,6 +30,8 @@ from dreamer_core.rssm import Latent
 RESTORED = "real env restored to the context's exact state"
 FRESH = "this env cannot restore a state: dream and real both start from a fresh reset"
 NO_REAL = "no real env beside the dream (a replay moment)"
+REPLAY_FRESH = ("replay stores no physics state: the dream starts at the replay moment, the real env from a fresh "
+                "reset")
 REAL_ENDED = "the real episode ended; the dream goes on"
 KEEP_STEPS = 4500  # steps a session keeps for its recording (5 min at 15/s, ~110 MB of 64x64 frame pairs)
 
@@ -45,6 +47,7 @@ class PlayContext:
     env_state: dict[str, Any] | None = None  # `Env.get_state()` at the start; None: the env cannot say
     source: str = ""  # where the context came from, for captions
     policy_steps: int = 0  # policy steps from the reset (env contexts)
+    replay: bool = False  # a replay moment: a real env beside it cannot go there and starts from a fresh reset
 
 
 @dataclass
@@ -138,13 +141,15 @@ def context_from_moment(agent: Agent, env, moment: dict[str, Any], seed: int = 0
                        f"the trainer's latest real frame (agent step {moment['agent_steps']:,})")
 
 
-def context_from_report(report) -> PlayContext:
-    """A replay moment: the report's last context state (where its imagination starts) and that real frame."""
-    ctx = report.context_len - 1
-    frame = report.real[ctx] if report.real is not None else None
-    vector = report.real_vectors[ctx] if report.real_vectors is not None else None
-    return PlayContext(report.start.clone(), frame, vector, None, None,
-                       f"replay moment (report at {report.updates:,} updates, step {ctx + 1})")
+def context_from_report(report, t: int | None = None) -> PlayContext:
+    """A replay moment: the posterior at report step `t` (None: the last context step, where the report's
+    imagination starts) and that real frame, on the CPU. Replay keeps frames, not physics states, so a real env
+    beside it starts from a fresh reset (`REPLAY_FRESH`)."""
+    t = report.context_len - 1 if t is None else max(0, min(int(t), len(report.rewards) - 1))
+    frame = report.real[t] if report.real is not None else None  # (h, w, 3)
+    vector = report.real_vectors[t] if report.real_vectors is not None else None  # (V,)
+    return PlayContext(cursor.posterior_at(report, t), frame, vector, None, None,
+                       f"replay moment (report at {report.updates:,} updates, step {t + 1})", replay=True)
 
 
 class DreamPlayer:
@@ -175,29 +180,37 @@ class DreamPlayer:
         """What the real side is: restored, fresh reset, or none."""
         if self.real_env is None:
             return NO_REAL
-        return RESTORED if self.restorable else FRESH
+        if self.restorable:
+            return RESTORED
+        return REPLAY_FRESH if self.context.replay else FRESH
 
     @torch.no_grad()
     def reset(self) -> DreamStep:
         """Back to the real context: same latent, same seed, the real env at the same start. Returns step 0."""
         began = time.perf_counter()
         self._resets += 1
+        c = self.context
+        real_frame, real_vector = c.frame, c.vector
         if self.real_env is not None:
             if self.restorable:
                 self.real_env.set_state(self.context.env_state)
+            elif c.replay:  # the dream keeps the replay moment; the real env can only start over
+                obs = self.real_env.step(None, reset=True)
+                real_frame, real_vector = _frame_of(obs, self.agent), _vector_of(obs, self.agent)
             elif self._resets > 1:  # the env cannot go back: both sides start over from a new reset
-                self.context = context_from_env(self.agent, self.real_env, self.context.policy_steps, self.seed)
+                self.context = c = context_from_env(self.agent, self.real_env, c.policy_steps, self.seed)
+                real_frame, real_vector = c.frame, c.vector
             self._real_running = True
         self.gen.manual_seed(self.seed)
-        self._state = self.context.latent.clone()
+        device = self.agent.device
+        self._state = Latent(c.latent.deter.to(device, copy=True), c.latent.stoch.to(device, copy=True))
         feat = self._state.feat()  # (1, F)
         reward, cont, value = self._heads(feat)
-        c = self.context
         frame = c.frame if self.agent.image_keys else None  # a proprio model decodes no frames: none at step 0
         step = DreamStep(0, None, frame, c.vector, reward, cont, value,
                          self._state.deter[0].cpu().numpy(), self._state.stoch[0].cpu().numpy(),
-                         real_frame=c.frame if self.real_env is not None else None,
-                         real_vector=c.vector if self.real_env is not None else None,
+                         real_frame=real_frame if self.real_env is not None else None,
+                         real_vector=real_vector if self.real_env is not None else None,
                          info=self.source_info())
         step.error = _error(step)
         step.latency = time.perf_counter() - began

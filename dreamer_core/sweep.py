@@ -1,5 +1,8 @@
 """Counterfactual action sweep: futures from one context that differ only in their first action.
 
+The context is any state on the Studio's timeline (`sweep_from_cursor`, by way of dreamer_core.cursor): a report
+step's posterior, or an imagined step of one of its futures; `sweep` takes the start latent itself.
+
 For a discrete action space the sweep tries each action (or the given choices); for a continuous one it sets one
 dimension of the first action to each of a few values, the other dimensions as the policy sampled them. After that
 first action the policy acts. Every future is rolled out with its own generator seeded with the same seed, so all
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from dreamer_core import cursor
 from dreamer_core.agent import Agent
 from dreamer_core.dists import symexp
 from dreamer_core.rssm import Latent
@@ -47,6 +51,7 @@ class Sweep:
     dim: int | None  # the swept dimension (continuous), None for discrete
     seed: int
     horizon: int
+    origin: cursor.CursorState | None = None  # the timeline step it branched from (sweep_from_cursor)
 
     def best(self) -> Future:
         return max(self.futures, key=lambda f: f.predicted_return)
@@ -78,6 +83,15 @@ def sweep(agent: Agent, start: Latent, horizon: int = 15, seed: int = 0, dim: in
     picked = choices_for(agent, dim, choices)
     futures = [_future(agent, start, horizon, seed, dim, c, temperature, decode) for c in picked]
     return Sweep(futures, None if agent.act_space.discrete else dim, int(seed), int(horizon))
+
+
+def sweep_from_cursor(agent: Agent, report, imagination, t: int, sample: int = 0, **kwargs) -> Sweep:
+    """`sweep` from the state under timeline step `t` (`cursor.state_at`: a report step, or imagined step t - Tc of
+    future `sample` of `imagination`); the keywords are `sweep`'s. The result's `origin` says which state."""
+    origin = cursor.state_at(report, imagination, t, sample)
+    out = sweep(agent, origin.latent, **kwargs)
+    out.origin = origin
+    return out
 
 
 def _future(agent: Agent, start: Latent, horizon: int, seed: int, dim: int | None, choice: float,
