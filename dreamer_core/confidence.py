@@ -90,10 +90,76 @@ def flagged(signal: np.ndarray, threshold: float = THRESHOLD) -> np.ndarray:
     return np.nan_to_num(np.asarray(signal, np.float32), nan=-np.inf) > threshold
 
 
+# ---------------------------------------------------------------------- validation (scripts/confidence_eval.py)
+# Does the signal flag the steps where the open loop is wrong, and more than "later steps are worse" does?
+
+
+def _finite_pairs(*arrays: np.ndarray) -> list[np.ndarray]:
+    flat = [np.asarray(a, np.float64).ravel() for a in arrays]
+    ok = np.logical_and.reduce([np.isfinite(a) for a in flat])
+    return [a[ok] for a in flat]
+
+
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation over the finite pairs (NaN if fewer than 3)."""
-    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3 or a[ok].std() == 0 or b[ok].std() == 0:
+    a, b = _finite_pairs(a, b)
+    if len(a) < 3 or a.std() == 0 or b.std() == 0:
         return float("nan")
-    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 0..n-1 of x (n,), ties sharing their average rank (the step index ties across windows)."""
+    _, inverse, counts = np.unique(np.asarray(x).ravel(), return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    return ((ends - counts + ends - 1) / 2.0)[inverse]
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation over the finite pairs: the Pearson correlation of their tie-averaged ranks."""
+    a, b = _finite_pairs(a, b)
+    return pearson(ranks(a), ranks(b)) if len(a) else float("nan")
+
+
+def partial_spearman(x: np.ndarray, y: np.ndarray, control: np.ndarray) -> float:
+    """Rank correlation of x and y with `control` held fixed (first-order partial correlation of the ranks): what
+    x says about y beyond what `control` (the imagined step's index) already says about both."""
+    x, y, control = _finite_pairs(x, y, control)
+    if len(x) < 4:
+        return float("nan")
+    rx, ry, rc = ranks(x), ranks(y), ranks(control)
+    xy, xc, yc = pearson(rx, ry), pearson(rx, rc), pearson(ry, rc)
+    if not np.isfinite([xy, xc, yc]).all() or max(abs(xc), abs(yc)) >= 1:
+        return float("nan")
+    return float((xy - xc * yc) / np.sqrt((1 - xc**2) * (1 - yc**2)))
+
+
+def within_step_spearman(signal: np.ndarray, error: np.ndarray) -> float:
+    """signal, error (windows, Hi): the rank correlation across windows at each imagined step, averaged over the
+    steps: does the signal rank same-horizon steps by their error (where the step index cannot help)?"""
+    per_step = [spearman(signal[:, i], error[:, i]) for i in range(signal.shape[1])]
+    per_step = [r for r in per_step if np.isfinite(r)]
+    return float(np.mean(per_step)) if per_step else float("nan")
+
+
+def flag_scores(signal: np.ndarray, high: np.ndarray, threshold: float) -> dict[str, float]:
+    """Flags `signal > threshold` scored against the boolean `high` (high open-loop error), both (steps,): the share
+    of steps flagged, precision (flagged steps that are high), recall (high steps flagged) and their F1."""
+    flag, high = flagged(signal, threshold).ravel(), np.asarray(high, bool).ravel()
+    hits = float((flag & high).sum())
+    precision = hits / flag.sum() if flag.any() else float("nan")
+    recall = hits / high.sum() if high.any() else float("nan")
+    f1 = 2 * hits / (flag.sum() + high.sum()) if flag.any() or high.any() else float("nan")
+    return dict(threshold=float(threshold), flagged=float(flag.mean()), precision=float(precision),
+                recall=float(recall), f1=float(f1))
+
+
+def best_f1_threshold(signal: np.ndarray, high: np.ndarray, max_flagged: float = 1.0) -> dict[str, float]:
+    """The rule that chooses THRESHOLD: of the cuts between neighbouring observed values (every distinct way to
+    flag "the steps over t") that flag at most `max_flagged` of the steps, the one with the highest F1 for `high`;
+    its scores. The cap keeps a signal no better than chance from "winning" by flagging everything."""
+    values = np.unique(np.asarray(signal, np.float64)[np.isfinite(signal)])
+    candidates = np.concatenate([[values[0] - 1.0], (values[:-1] + values[1:]) / 2, [values[-1]]]) if len(values) \
+        else [np.inf]
+    scored = [s for s in (flag_scores(signal, high, t) for t in candidates) if s["flagged"] <= max_flagged]
+    return max(scored, key=lambda s: s["f1"])

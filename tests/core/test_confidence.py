@@ -95,3 +95,43 @@ def test_timeline_and_flags():
     np.testing.assert_array_equal(confidence.flagged(dream, 3.0), [False, True, False, True])
     assert abs(confidence.pearson(np.arange(5.0), 2 * np.arange(5.0) + 1) - 1) < 1e-9
     assert np.isnan(confidence.pearson(np.ones(5), np.arange(5.0)))
+
+
+def test_the_evaluation_statistics_on_a_synthetic_case_with_known_answers():
+    # Ranks: ties share their average rank; Spearman is the Pearson of ranks (monotone -> 1, reversed -> -1).
+    np.testing.assert_array_equal(confidence.ranks(np.array([3.0, 1.0, 3.0, 2.0])), [2.5, 0.0, 2.5, 1.0])
+    x = np.array([0.1, 5.0, 2.0, 40.0, 3.0])
+    assert abs(confidence.spearman(x, np.exp(x)) - 1) < 1e-12 and abs(confidence.spearman(x, -x) + 1) < 1e-12
+    assert abs(confidence.spearman([1.0, 2.0, np.nan, 4.0, 3.0], [1.0, 2.0, 9.0, 3.0, 4.0]) - 0.8) < 1e-12
+    # Error = step + noise; signal A = step + its own noise (it only knows the step), signal B = the error's noise
+    # (it knows what the step does not). Both correlate with the error, but only B survives holding the step fixed.
+    gen = np.random.default_rng(0)
+    step = np.broadcast_to(np.arange(16.0), (200, 16))  # (windows, Hi)
+    noise = gen.normal(size=step.shape)
+    error = step + 4 * noise
+    knows_step, knows_noise = step + 4 * gen.normal(size=step.shape), noise
+    assert confidence.spearman(knows_step, error) > 0.3 and confidence.spearman(knows_noise, error) > 0.5
+    assert abs(confidence.partial_spearman(knows_step, error, step)) < 0.05
+    assert confidence.partial_spearman(knows_noise, error, step) > 0.8
+    assert abs(confidence.within_step_spearman(knows_step, error)) < 0.05
+    assert confidence.within_step_spearman(knows_noise, error) > 0.95
+    # The partial correlation by its formula on the ranks.
+    r = [confidence.pearson(confidence.ranks(a), confidence.ranks(b))
+         for a, b in ((knows_noise, error), (knows_noise, step), (error, step))]
+    expected = (r[0] - r[1] * r[2]) / np.sqrt((1 - r[1] ** 2) * (1 - r[2] ** 2))
+    assert abs(confidence.partial_spearman(knows_noise, error, step) - expected) < 1e-12
+
+
+def test_flag_scores_and_the_best_f1_rule_by_hand():
+    signal = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, np.nan, 0.9])
+    high = np.array([0, 0, 0, 0, 0, 1, 0, 1, 1, 1], bool)
+    s = confidence.flag_scores(signal, high, 0.55)  # flags 0.6..0.9 (4 of 10; NaN never flags)
+    assert s["flagged"] == 0.4 and s["precision"] == 0.75 and s["recall"] == 0.75 and abs(s["f1"] - 0.75) < 1e-12
+    none = confidence.flag_scores(signal, high, 5.0)
+    assert none["flagged"] == 0 and np.isnan(none["precision"]) and none["recall"] == 0 and none["f1"] == 0
+    # Over every cut between observed values: cut at 0.75 flags 0.8, 0.9 (both high): P 1, R 0.5, F1 2/3;
+    # cut at 0.55: F1 0.75; cut at 0.65 flags 0.7..0.9: P 2/3, R 0.5, F1 4/7. The best is 0.55.
+    best = confidence.best_f1_threshold(signal, high)
+    assert abs(best["threshold"] - 0.55) < 1e-6 and abs(best["f1"] - 0.75) < 1e-12
+    capped = confidence.best_f1_threshold(signal, high, max_flagged=0.25)  # at most 2 of 10 flagged
+    assert abs(capped["threshold"] - 0.75) < 1e-6 and capped["precision"] == 1.0
