@@ -1,7 +1,8 @@
 """Sweep: branch the future on one choice (issue 16 §3), from the report on screen (dreamer_core.sweep).
 
-From the report's start latent (the last context step, where the imagination starts) one future per choice of the
-first action: every discrete action, or one continuous dimension over a few values with the others from the
+From the step under the time cursor (dreamer_core.cursor: a context step's posterior, or an imagined step of the
+dream the critic and latent panels follow, in the report's unedited futures) one future per choice of the first
+action: every discrete action, or one continuous dimension over a few values with the others from the
 policy; after it the policy acts, and all futures share one seeded random stream, so the choice is the only
 difference. Side by side, each captioned with its predicted return (the sum of predicted rewards plus the critic's
 value at the horizon, undiscounted); the best one is marked. Frames top to bottom for vision, a plot of the decoded
@@ -22,7 +23,6 @@ from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QSpi
                                QWidget)
 
 from dreamer_core import image_grid, play, sweep, video
-from dreamer_core.rssm import Latent
 from dreamer_studio import imagine
 from dreamer_studio.jobs import Job
 from dreamer_studio.panels.base import ElidedLabel, ImageView, Panel
@@ -100,10 +100,15 @@ class SweepPanel(Panel):
         # Whether the report's weights are kept yet: a view that found none tries again once they are.
         worker = getattr(self.window, "worker", None)
         kept = view.entry is not None and report_weights(worker, view.entry.id)[1] is not None
-        return (id(view.entry), self.result_key, self._settings(), kept)
+        return (id(view.entry), self.result_key, self._settings(), self._cursor(view), kept)
 
     def _settings(self) -> tuple:
         return self.horizon.value(), self.seed.value(), self.dim.currentIndex()
+
+    @staticmethod
+    def _cursor(view: View) -> tuple:
+        """(t, sample, request id of the imagination): the step the sweep branches from."""
+        return view.t, view.sample, view.result.request_id if view.result is not None else None
 
     def refresh(self, view: View, force: bool = False) -> None:
         self._view = view  # the newest view: a settings change or a finished sweep goes on from it
@@ -117,7 +122,7 @@ class SweepPanel(Panel):
         entry = view.entry
         if entry is None:
             self.show_placeholder("The sweep appears with the first report: one future per choice of the first "
-                                  "action, from the report's context.")
+                                  "action, from the step under the time cursor.")
             return
         worker = getattr(self.window, "worker", None)
         info = getattr(worker, "info", None)
@@ -128,16 +133,16 @@ class SweepPanel(Panel):
                 self.dim.addItems([f"dim {d}" for d in range(info.act_dim)])
             self.dim.blockSignals(False)
         self.dim.setEnabled(self.dim.count() > 0)
-        want = (entry.id, *self._settings())
+        want = (entry.id, *self._settings(), *self._cursor(view))
         if self.result_key == want:
             self.show_content()
             return
         if self.result is None:
-            self.show_placeholder("sweeping the first action from the report's context…")
+            self.show_placeholder("sweeping the first action from the step under the time cursor…")
         self._wanted = want
-        self._start(entry, worker)
+        self._start(entry, view.result, worker)
 
-    def _start(self, entry, worker) -> None:
+    def _start(self, entry, result, worker) -> None:
         if self.job is not None and self.job.isRunning():
             return  # the newest wish is taken up when this one is done
         agent, weights = report_weights(worker, entry.id)
@@ -146,11 +151,10 @@ class SweepPanel(Panel):
                                   "to keep a copy per report (see KEEP_BYTES in dreamer_studio/imagine.py).")
             return
         want = self._wanted
-        horizon, seed, dim_index = want[1:]
+        horizon, seed, dim_index, t, sample, _ = want[1:]
         dim = None if agent.act_space.discrete else max(0, dim_index)
         self._discrete = agent.act_space.discrete
-        start = Latent(entry.report.start.deter.detach().to("cpu", copy=True),
-                       entry.report.start.stoch.detach().to("cpu", copy=True))  # (1, D), (1, S, C)
+        report, imagination = entry.report, None if result is None else result.base
         cached = self._agent_for
         config, obs_space, act_space = agent.config, agent.obs_space, agent.act_space
 
@@ -159,7 +163,8 @@ class SweepPanel(Panel):
             copy = cached[1] if cached is not None and cached[0] == id(weights) else None
             if copy is None:
                 copy = play.player_agent(config, obs_space, act_space, weights)
-            return want, (id(weights), copy), sweep.sweep(copy, start, horizon=horizon, seed=seed, dim=dim)
+            return want, (id(weights), copy), sweep.sweep_from_cursor(copy, report, imagination, t, sample,
+                                                                      horizon=horizon, seed=seed, dim=dim)
 
         self.job = Job(run, "sweep", parent=self)
         self.job.done.connect(self._harvest)
@@ -192,9 +197,9 @@ class SweepPanel(Panel):
     def _continue(self) -> None:
         view = self._view
         if view is not None and view.entry is not None and self.isVisible():
-            self._wanted = (view.entry.id, *self._settings())
+            self._wanted = (view.entry.id, *self._settings(), *self._cursor(view))
             if self._wanted != self.result_key:
-                self._start(view.entry, getattr(self.window, "worker", None))
+                self._start(view.entry, view.result, getattr(self.window, "worker", None))
 
     def _draw(self, result: sweep.Sweep) -> None:
         for w in self.captions + self.views:
@@ -221,5 +226,6 @@ class SweepPanel(Panel):
                     view.plot(steps, f.vectors[:, d], pen=pg.mkPen(pg.intColor(d, hues=6), width=1.5))
             self.grid.addWidget(view, 1, i)
             self.views.append(view)
-        self.caption.setText(f"{len(result.futures)} futures from the report's context · horizon {result.horizon} "
+        self.caption.setText(f"{len(result.futures)} futures from {result.origin.describe()} (the time cursor) · "
+                             f"horizon {result.horizon} "
                              f"· seed {result.seed}" + ("" if result.dim is None else f" · swept a[{result.dim}]"))

@@ -1,10 +1,10 @@
-"""The Sweep view (issue 16 §3): one future per choice of the first action, from the report on screen."""
+"""The Sweep view (issue 16 §3): one future per choice of the first action, from the step under the time cursor."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from dreamer_core import play, sweep
+from dreamer_core import cursor, play, sweep
 from dreamer_studio import imagine
 
 from .helpers import debug_config, fill_and_report, wait_report
@@ -24,9 +24,22 @@ def _sweep_tab(qtbot, make_window, task):
     return window, entry, panel
 
 
+def _sweep_at(qtbot, window, panel, t):
+    """Moves the time cursor to `t` and waits for the sweep from there."""
+    window.model.set_t(t)
+    qtbot.waitUntil(lambda: panel.result_key is not None and panel.result_key[4] == t, timeout=20_000)
+    return panel.result
+
+
+def _report_agent(window, entry):
+    """A CPU agent with the weights that made the report on screen."""
+    tr = window.worker.trainer
+    return play.player_agent(tr.config, tr.agent.obs_space, tr.agent.act_space, imagine._kept[tr.agent][entry.id])
+
+
 def test_the_sweep_shows_one_future_per_discrete_action_with_its_predicted_return(qtbot, make_window):
     window, entry, panel = _sweep_tab(qtbot, make_window, "dummy_disc")
-    futures = panel.result.futures
+    futures = _sweep_at(qtbot, window, panel, entry.report.context_len - 1).futures  # the report's start
     assert [f.choice for f in futures] == [0.0, 1.0, 2.0]  # dummy_disc has 3 actions
     assert len(panel.captions) == 3 and len(panel.views) == 3
     for i, (label, f) in enumerate(zip(panel.captions, futures)):
@@ -37,9 +50,7 @@ def test_the_sweep_shows_one_future_per_discrete_action_with_its_predicted_retur
     assert sum(label.text().startswith("★") for label in panel.captions) == 1
     assert panel.captions[futures.index(best)].text().startswith("★")
     # The same sweep as the core's on the report's own weights and start latent: the view shows the real thing.
-    tr = window.worker.trainer
-    weights = imagine._kept[tr.agent][entry.id]
-    copy = play.player_agent(tr.config, tr.agent.obs_space, tr.agent.act_space, weights)
+    copy = _report_agent(window, entry)
     start = entry.report.start
     start = type(start)(start.deter.cpu(), start.stoch.cpu())
     again = sweep.sweep(copy, start, horizon=panel.horizon.value(), seed=panel.seed.value())
@@ -48,8 +59,28 @@ def test_the_sweep_shows_one_future_per_discrete_action_with_its_predicted_retur
         assert a.predicted_return == b.predicted_return
     # Another seed sweeps again, off the GUI thread.
     panel.seed.setValue(5)
-    qtbot.waitUntil(lambda: panel.result_key == (entry.id, panel.horizon.value(), 5, -1), timeout=20_000)
+    qtbot.waitUntil(lambda: panel.result_key[:4] == (entry.id, panel.horizon.value(), 5, -1), timeout=20_000)
     assert panel.result.seed == 5 and len(panel.captions) == 3
+
+
+def test_the_sweep_branches_from_the_step_under_the_time_cursor_with_the_same_seed(qtbot, make_window):
+    window, entry, panel = _sweep_tab(qtbot, make_window, "dummy_disc")
+    report, copy = entry.report, _report_agent(window, entry)
+    seed, horizon = panel.seed.value(), panel.horizon.value()
+    imagination = window.model.current()[1].base
+    for t in (0, report.context_len + 2):  # a context step, then imagined step 3 of the dream the panels follow
+        shown = _sweep_at(qtbot, window, panel, t)
+        origin = cursor.state_at(report, imagination, t, window.model.sample)
+        assert shown.origin.t == t and shown.origin.imagined == origin.imagined
+        assert origin.describe() in panel.caption.text()
+        again = sweep.sweep(copy, origin.latent, horizon=horizon, seed=seed)  # that step, the panel's seed
+        for a, b in zip(again.futures, shown.futures):
+            np.testing.assert_array_equal(a.frames, b.frames)
+            np.testing.assert_array_equal(a.actions, b.actions)
+        # Same seed elsewhere: the futures differ only in the first action's choice.
+        assert [int(f.actions[0].argmax()) for f in shown.futures] == [0, 1, 2]
+    at_start = sweep.sweep(copy, cursor.posterior_at(report, report.context_len - 1), horizon=horizon, seed=seed)
+    assert not np.array_equal(at_start.futures[0].frames, shown.futures[0].frames)  # it branched elsewhere
 
 
 def test_a_continuous_proprio_task_sweeps_one_dimension_and_plots_vectors(qtbot, make_window):
