@@ -82,4 +82,4 @@ def start_training(window, args: argparse.Namespace) -> None:
         window.show_error("Cannot start the run", str(exc))
         return
     logdir = Path(args.logdir) if args.logdir else default_run_dir(config, STUDIO_RUNS)
-    window.start_run(config, logdir=logdir, paused=getattr(args, "paused", False))
+    window.lifecycle.start(config, logdir=logdir, paused=getattr(args, "paused", False))

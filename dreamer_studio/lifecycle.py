@@ -1,50 +1,73 @@
-"""Starting, stopping, restarting and closing runs without blocking the GUI (a mixin of MainWindow).
+"""Starting, stopping, restarting and closing runs without blocking the GUI.
 
-A run stops when its worker is asked to (`request_stop`); the window learns that it has stopped from the
-worker's `finished` signal and keeps its reference to the worker until then, so a running QThread is never
-dropped. A start asked for while the previous run is still stopping waits for it: both may use the same run
-directory, and a restarted run resumes from the checkpoint the stop saves.
+`RunLifecycle` owns the trainer worker of a window. A run stops when its worker is asked to (`request_stop`);
+the lifecycle learns that it has stopped from the worker's `finished` signal and keeps its reference to the
+worker until then, so a running QThread is never dropped. A start asked for while the previous run is still
+stopping waits for it: both may use the same run directory, and a restarted run resumes from the checkpoint the
+stop saves.
 
-Closing the window stops the run the same way: the trainer finishes its current step and saves latest.ckpt
-(when anything changed since the last save) while a message says so; the window closes when that is done. If
-the save fails, the window stays open and says why: the run is paused with everything it learned, so the user
-can Save as… elsewhere; closing (or stopping) once more then quits without saving.
+Closing the window stops the run the same way (the window's closeEvent asks `may_close`): the trainer finishes
+its current step and saves latest.ckpt (when anything changed since the last save) while a message says so; the
+window closes when that is done. If the save fails, the window stays open and says why: the run is paused with
+everything it learned, so the user can Save as… elsewhere; closing (or stopping) once more then quits without
+saving.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable, Protocol
 
-from PySide6.QtCore import QThread, QTimer, Qt, Slot
-from PySide6.QtWidgets import QApplication, QProgressDialog
+from PySide6.QtCore import QObject, QThread, QTimer, Qt, Slot
+from PySide6.QtWidgets import QApplication, QProgressDialog, QWidget
 
 from dreamer_studio.shipped import ModelWorker, is_model
 from dreamer_studio.worker import TrainerWorker
 
 
-class RunLifecycle:
-    """Mixed into MainWindow (a QMainWindow); uses its `model`, `notify` and `show_error`."""
+class RunHost(Protocol):
+    """What the lifecycle asks of its window (a QWidget: the closing message is its child)."""
 
-    def _init_lifecycle(self, save_on_exit: bool, fork_root: str | Path | None) -> None:
+    def notify(self, text: str, ms: int = 4000) -> None: ...
+
+    def show_error(self, title: str, message: str, details: str = "") -> None: ...
+
+    def show_run(self, worker: TrainerWorker, config, watch_dir: str | Path | None, model: bool) -> None:
+        """`worker` is about to start: connect its signals and look at it from the start."""
+
+    def close(self) -> bool: ...
+
+
+class RunLifecycle(QObject):
+    """The window's trainer worker (`worker`, None before the first run) and its start, stop, restart and close.
+    `settings()` gives the imagination settings a new worker starts with. `save_on_exit`: stopping or closing
+    saves latest.ckpt when anything changed since the last save. `fork_root`: where Start/resume on a watched run
+    directory trains its local copy."""
+
+    def __init__(self, host: RunHost, settings: Callable[[], object], save_on_exit: bool,
+                 fork_root: str | Path | None) -> None:
+        super().__init__(host)  # a QObject child: the worker's signals reach its slots in the GUI thread
+        self.host = host
+        self.settings = settings
         self.worker: TrainerWorker | None = None
         self.save_on_exit = save_on_exit
         self.fork_root = fork_root
         self.closing_box: QProgressDialog | None = None
         self._pending_start: dict | None = None
         self._closing = False
-        self._pumping = False  # closeEvent is waiting in a local loop (nobody runs the event loop)
+        self._pumping = False  # may_close is waiting in a local loop (nobody runs the event loop)
         self._discard_next_stop = False  # a save on stop failed and the user was told: the next stop skips it
 
     # -- start / stop ----------------------------------------------------------------------------------------------
-    def start_run(self, config=None, logdir: str | Path | None = None, paused: bool = False,
-                  watch_dir: str | Path | None = None, device: str | None = None, resume: bool = True) -> None:
+    def start(self, config=None, logdir: str | Path | None = None, paused: bool = False,
+              watch_dir: str | Path | None = None, device: str | None = None, resume: bool = True) -> None:
         spec = dict(config=config, logdir=logdir, paused=paused, watch_dir=watch_dir, device=device, resume=resume)
         old = self.worker
         if old is not None and old.isRunning():
             self._pending_start = spec
             self._request_stop(old)
-            self.notify("stopping the current run first (it saves latest.ckpt); the new run starts after that",
-                        10_000)
+            self.host.notify("stopping the current run first (it saves latest.ckpt); the new run starts after "
+                             "that", 10_000)
             return
         self._launch(spec)
 
@@ -56,65 +79,38 @@ class RunLifecycle:
         model = is_model(spec["watch_dir"])  # a model-only checkpoint: loaded once, on a fresh context
         worker_class = ModelWorker if model else TrainerWorker
         worker = worker_class(spec["config"], logdir=spec["logdir"], resume=spec["resume"], paused=spec["paused"],
-                               watch_dir=spec["watch_dir"], device=spec["device"], save_on_exit=self.save_on_exit,
-                               settings=self.model.settings, fork_root=self.fork_root)
-        worker.ready.connect(self.on_ready)
-        worker.errored.connect(self.on_error)
-        worker.imagine_failed.connect(self.on_imagine_failed)
+                              watch_dir=spec["watch_dir"], device=spec["device"], save_on_exit=self.save_on_exit,
+                              settings=self.settings(), fork_root=self.fork_root)
         worker.stop_save_failed.connect(self.on_stop_save_failed)
-        worker.warned.connect(lambda text: self.notify(f"warning: {text}", 15_000))
-        worker.saved.connect(self.on_saved)
-        worker.loaded.connect(self.on_loaded)
-        worker.paused.connect(self.on_paused)
-        worker.resumed.connect(self.on_resumed)
+        worker.resumed.connect(self._on_resumed)
         worker.finished.connect(self._on_worker_finished)
-        if model:
-            worker.resumed.connect(self._on_model_continued)
         self.worker = worker
-        self._reset_view()
-        config, watch_dir = spec["config"], spec["watch_dir"]
-        if config is not None:
-            self.setWindowTitle(f"Dreamer Studio — {config.env.task} ({config.env.obs}) · preset {config.preset}")
-        elif model:
-            self.setWindowTitle(f"Dreamer Studio — trained model {Path(watch_dir).name} (read-only)")
-        else:
-            self.setWindowTitle(f"Dreamer Studio — watching {watch_dir}")
-        start = self.actions_by_name["start"]  # on a model, Start/resume is "Continue training" (in a copy)
-        start.setText("Continue training" if model else "Start")
-        start.setToolTip("Train on in a new run directory; replay starts empty (Ctrl+Return)" if model
-                         else "Start (Ctrl+Return)")
+        self.host.show_run(worker, spec["config"], spec["watch_dir"], model)
         worker.start()
 
     def _request_stop(self, worker: TrainerWorker) -> None:
         if not worker.stopping:
             worker.request_stop(save=not self._discard_next_stop)
 
-    def stop_run(self) -> None:
+    def stop(self) -> None:
         """Stop button: the run stops after its current step, saving latest.ckpt first. Never blocks."""
         worker = self.worker
         if worker is None or not worker.isRunning():
             return
         self._request_stop(worker)
-        self.notify("stopping after the current step…", 8000)
+        self.host.notify("stopping after the current step…", 8000)
 
-    def restart_run(self) -> None:
+    def restart(self) -> None:
         """Start/resume on a stopped run: the same config and run directory, resumed from its latest.ckpt."""
         spec = self.worker.restart_spec()
         if spec.get("watch_dir") is None and spec.get("logdir") is None:
-            self.notify("the stopped run had no run directory to resume from: it starts again from scratch", 10_000)
-        self.start_run(**spec)
+            self.host.notify("the stopped run had no run directory to resume from: it starts again from scratch",
+                             10_000)
+        self.start(**spec)
 
     @Slot()
-    def _on_model_continued(self) -> None:
-        """The first resume of a watched model forks it: say where the copy trains and that replay starts empty."""
-        worker = self.worker
-        if not isinstance(worker, ModelWorker) or getattr(worker, "continue_noted", False):
-            return
-        worker.continue_noted = True
-        self.actions_by_name["start"].setText("Start")
-        where = worker.info.logdir if worker.info and worker.info.logdir else "memory only (no run directory)"
-        self.notify(f"continuing training in {where}: replay starts empty, so it collects "
-                    f"{worker.trainer_fill:,} steps before the first update", 15_000)
+    def _on_resumed(self) -> None:
+        self._discard_next_stop = False  # training again: a later stop must save again
 
     @Slot()
     def _on_worker_finished(self) -> None:
@@ -124,7 +120,7 @@ class RunLifecycle:
         worker.wait()
         if self._closing:
             if not self._pumping:
-                QTimer.singleShot(0, self.close)
+                QTimer.singleShot(0, self.host.close)
             return
         self._hide_closing()
         if self._pending_start is not None:
@@ -138,28 +134,29 @@ class RunLifecycle:
         self._hide_closing()
         what = "Close the window" if closing else ("Start the new run" if pending else "Stop")
         logdir = self.worker.info.logdir if self.worker and self.worker.info else None
-        self.show_error("Could not save before stopping",
-                        f"latest.ckpt could not be saved in {logdir}:\n{message}\n\nThe run was not stopped: it is "
-                        "paused, with everything it has learned still in memory. Save it elsewhere with Save as… "
-                        f"(or free the problem and press Save). {what} again to go on without saving.", details)
+        self.host.show_error("Could not save before stopping",
+                             f"latest.ckpt could not be saved in {logdir}:\n{message}\n\nThe run was not stopped: "
+                             "it is paused, with everything it has learned still in memory. Save it elsewhere "
+                             f"with Save as… (or free the problem and press Save). {what} again to go on without "
+                             "saving.", details)
 
     # -- closing ---------------------------------------------------------------------------------------------------
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+    def may_close(self) -> bool:
+        """The window's closeEvent: True when it may close now. Otherwise the run is asked to stop (saving) and
+        the window closes when it has; with no event loop running (a script) this waits here, keeping the window
+        painted. False also when that save failed: the window stays open and says so."""
         worker = self.worker
-        if worker is not None and worker.isRunning():
-            event.ignore()
-            self._pending_start = None
-            if not self._closing:
-                self._closing = True
-                self._request_stop(worker)
-                self._show_closing(worker)
-            if QThread.currentThread().loopLevel() > 0:
-                return  # `finished` closes the window
-            self._wait_pumping(worker)  # no event loop runs (a script): wait here, keeping the window painted
-            if worker.isRunning():
-                return  # the save failed: the window stays open and says so
-        self._teardown()
-        super().closeEvent(event)
+        if worker is None or not worker.isRunning():
+            return True
+        self._pending_start = None
+        if not self._closing:
+            self._closing = True
+            self._request_stop(worker)
+            self._show_closing(worker)
+        if QThread.currentThread().loopLevel() > 0:
+            return False  # `finished` closes the window
+        self._wait_pumping(worker)
+        return not worker.isRunning()
 
     def _wait_pumping(self, worker: TrainerWorker) -> None:
         self._pumping = True
@@ -171,14 +168,9 @@ class RunLifecycle:
         finally:
             self._pumping = False
 
-    def _teardown(self) -> None:
+    def teardown(self) -> None:
+        """The window closes: the closing message goes, the worker's thread is joined."""
         self._hide_closing()
-        self.timer.stop()
-        QApplication.instance().removeEventFilter(self.keyboard)
-        if self.export_job is not None:
-            self.export_job.wait()
-        if getattr(self, "compare", None) is not None and self.compare.job is not None:
-            self.compare.job.wait()  # a comparison in flight (panels/compare.py)
         if self.worker is not None:
             self.worker.wait()
 
@@ -194,7 +186,8 @@ class RunLifecycle:
             text = f"Stopping the trainer and saving {Path(info.logdir) / 'latest.ckpt'}…"
         else:
             text = "Stopping the trainer. This run has no run directory, so its training is not saved."
-        box = QProgressDialog(text + "\nThe window closes when it is done.", "", 0, 0, self)
+        parent: QWidget = self.host  # type: ignore[assignment]  (the host is the window)
+        box = QProgressDialog(text + "\nThe window closes when it is done.", "", 0, 0, parent)
         box.setCancelButton(None)
         box.setWindowTitle("Closing Dreamer Studio")
         box.setWindowModality(Qt.WindowModality.NonModal)

@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QApplication, QFileDialog, QMainWindow, QMessageBox, QProgressBar,
                                QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
+from dreamer_core.logdir import STUDIO_RUNS, default_run_dir
 from dreamer_studio import commands as cmd
 from dreamer_studio.checks import load_error_text, new_run_config, not_a_checkpoint
 from dreamer_studio.export import export_videos
@@ -33,7 +34,9 @@ from dreamer_studio.panels.losses import LossesPanel
 from dreamer_studio.panels.replay_browser import ReplayBrowserPanel
 from dreamer_studio.panels.run import RunPanel
 from dreamer_studio.panels.sweep import SweepPanel
+from dreamer_studio.phase import Phase
 from dreamer_studio.session import Status, status_text
+from dreamer_studio.shipped import ModelWorker
 from dreamer_studio.studio_model import StudioModel
 from dreamer_studio.theme import apply_dark
 from dreamer_studio.timeline import TimelineBar
@@ -42,20 +45,21 @@ TICK_MS = 50  # GUI refresh check: 20 Hz (a tick with nothing new returns at onc
 STATUS_HZ = 4  # status-line counters and rates refresh at most this often
 
 
-class MainWindow(RunLifecycle, QMainWindow):
+class MainWindow(QMainWindow):
     """What the user looks at lives in `model` (a Qt-free StudioModel); the window shows it and binds the
-    widgets to it. `save_on_exit`: stopping or closing saves latest.ckpt in the run directory when anything
+    widgets to it. Its run (the trainer worker, started, stopped and closed without blocking) lives in
+    `lifecycle`. `save_on_exit`: stopping or closing saves latest.ckpt in the run directory when anything
     changed since the last save. `fork_root`: where Start/resume on a watched run directory trains its local
     copy."""
 
     def __init__(self, config=None, logdir: str | Path | None = None, paused: bool = False,
-                 save_on_exit: bool = True, fork_root: str | Path | None = Path("runs") / "studio",
+                 save_on_exit: bool = True, fork_root: str | Path | None = STUDIO_RUNS,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Dreamer Studio")
         self.resize(1600, 1000)
         self.model = StudioModel(self.send)
-        self._init_lifecycle(save_on_exit, fork_root)
+        self.lifecycle = RunLifecycle(self, lambda: self.model.settings, save_on_exit, fork_root)
         self.error_box: QMessageBox | None = None
         self.errors: list[tuple[str, str]] = []
         self.export_job: Job | None = None
@@ -71,7 +75,12 @@ class MainWindow(RunLifecycle, QMainWindow):
         self.keyboard = Keyboard(self)
         QApplication.instance().installEventFilter(self.keyboard)
         if config is not None:
-            self.start_run(config, logdir=logdir, paused=paused)
+            self.lifecycle.start(config, logdir=logdir, paused=paused)
+
+    @property
+    def worker(self):
+        """The run's trainer worker (None before the first run), kept until its thread has finished."""
+        return self.lifecycle.worker
 
     # -- layout --------------------------------------------------------------------------------------------------
     def _build_ui(self) -> None:
@@ -172,12 +181,49 @@ class MainWindow(RunLifecycle, QMainWindow):
             self.actions_by_name[name] = action
 
     # -- runs (starting and stopping: lifecycle.py) ---------------------------------------------------------------
+    def show_run(self, worker, config, watch_dir: str | Path | None, model: bool) -> None:
+        """The lifecycle starts `worker`: its signals reach this window, which looks at it from the start."""
+        worker.ready.connect(self.on_ready)
+        worker.errored.connect(self.on_error)
+        worker.imagine_failed.connect(self.on_imagine_failed)
+        worker.warned.connect(lambda text: self.notify(f"warning: {text}", 15_000))
+        worker.saved.connect(self.on_saved)
+        worker.loaded.connect(self.on_loaded)
+        worker.paused.connect(self.on_paused)
+        worker.resumed.connect(self.on_resumed)
+        if model:
+            worker.resumed.connect(self._on_model_continued)
+        self.model.reset(worker)
+        self.actions_by_name["toggle"].setText("Pause")
+        if config is not None:
+            self.setWindowTitle(f"Dreamer Studio — {config.env.task} ({config.env.obs}) · preset {config.preset}")
+        elif model:
+            self.setWindowTitle(f"Dreamer Studio — trained model {Path(watch_dir).name} (read-only)")
+        else:
+            self.setWindowTitle(f"Dreamer Studio — watching {watch_dir}")
+        start = self.actions_by_name["start"]  # on a model, Start/resume is "Continue training" (in a copy)
+        start.setText("Continue training" if model else "Start")
+        start.setToolTip("Train on in a new run directory; replay starts empty (Ctrl+Return)" if model
+                         else "Start (Ctrl+Return)")
+
+    @Slot()
+    def _on_model_continued(self) -> None:
+        """The first resume of a watched model forks it: say where the copy trains and that replay starts empty."""
+        worker = self.worker
+        if not isinstance(worker, ModelWorker) or getattr(worker, "continue_noted", False):
+            return
+        worker.continue_noted = True
+        self.actions_by_name["start"].setText("Start")
+        where = worker.info.logdir if worker.info and worker.info.logdir else "memory only (no run directory)"
+        self.notify(f"continuing training in {where}: replay starts empty, so it collects "
+                    f"{worker.trainer_fill:,} steps before the first update", 15_000)
+
     def open_run_dir(self, path: str | Path, device: str | None = None) -> None:
         if not (Path(path) / "config.json").is_file():
             self.show_error("Not a run directory", f"{path} has no config.json. Pick a directory written by "
                             "`dreamer-studio train --headless --logdir DIR`.")
             return
-        self.start_run(None, watch_dir=path, device=device)
+        self.lifecycle.start(None, watch_dir=path, device=device)
 
     def send(self, command: cmd.Command) -> bool:
         if self.worker is None:
@@ -203,11 +249,6 @@ class MainWindow(RunLifecycle, QMainWindow):
             return
         self._loading = str(path)
         self.send(cmd.Load(str(path)))
-
-    def _reset_view(self) -> None:
-        """A new run on screen: the model looks at it from the start."""
-        self.model.reset(self.worker)
-        self.actions_by_name["toggle"].setText("Pause")
 
     # -- worker signals (all in the GUI thread) -----------------------------------------------------------------
     @Slot(object)
@@ -240,7 +281,6 @@ class MainWindow(RunLifecycle, QMainWindow):
 
     @Slot()
     def on_resumed(self) -> None:
-        self._discard_next_stop = False  # training again: a later stop must save again
         self.actions_by_name["toggle"].setText("Pause")
 
     def notify(self, text: str, ms: int = 4000) -> None:
@@ -277,7 +317,7 @@ class MainWindow(RunLifecycle, QMainWindow):
         elif name == "toggle":
             self.send(cmd.Resume() if status is not None and status.paused else cmd.Pause())
         elif name == "stop":
-            self.stop_run()
+            self.lifecycle.stop()
         elif name == "save":
             if self.worker and self.worker.info and self.worker.info.logdir:
                 self.save_checkpoint()
@@ -309,9 +349,9 @@ class MainWindow(RunLifecycle, QMainWindow):
         if worker is None:
             self.notify("no run is active: start one on the Run page", 4000)
         elif not worker.isRunning():
-            self.restart_run()
+            self.lifecycle.restart()
         elif worker.stopping:
-            self.start_run(**worker.restart_spec())
+            self.lifecycle.start(**worker.restart_spec())
         else:
             self.send(cmd.Resume())
 
@@ -322,9 +362,7 @@ class MainWindow(RunLifecycle, QMainWindow):
         except ValueError as exc:
             self.show_error("Cannot start the run", str(exc))
             return
-        from dreamer_core.logdir import STUDIO_RUNS, default_run_dir
-
-        self.start_run(config, logdir=default_run_dir(config, STUDIO_RUNS))
+        self.lifecycle.start(config, logdir=default_run_dir(config, STUDIO_RUNS))
 
     @Slot()
     def on_export_clicked(self) -> None:
@@ -376,10 +414,10 @@ class MainWindow(RunLifecycle, QMainWindow):
             return  # nothing new: keep the GUI thread (and the GIL) free for the trainer
         self._last_tick_key = key
         worker = self.worker
-        status = worker.status.get()[1] if worker else Status(phase="idle", message="no run: start one on the "
-                                                                "Run page or open a run directory")
+        status = worker.status.get()[1] if worker else Status(phase=Phase.IDLE, message="no run: start one on "
+                                                                "the Run page or open a run directory")
         info = worker.info if worker else None
-        if worker is not None and worker.stopping and status.phase not in ("stopping", "stopped"):
+        if worker is not None and worker.stopping and status.phase not in (Phase.STOPPING, Phase.STOPPED):
             status = replace(status, message="stopping after the current step…")
         self._update_status_line(status, info)
         model = self.model
@@ -414,3 +452,17 @@ class MainWindow(RunLifecycle, QMainWindow):
         if text != self._status_text:
             self._status_text = text
             self.status_label.setText(text)
+
+    # -- closing -------------------------------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        if not self.lifecycle.may_close():
+            event.ignore()  # the run is stopping (and saving) first, or its save failed
+            return
+        self.timer.stop()
+        QApplication.instance().removeEventFilter(self.keyboard)
+        if self.export_job is not None:
+            self.export_job.wait()
+        if self.compare.job is not None:
+            self.compare.job.wait()  # a comparison in flight (panels/compare.py)
+        self.lifecycle.teardown()
+        super().closeEvent(event)
