@@ -84,6 +84,10 @@ class Report:
     features: np.ndarray | None = None  # (T, F) float32 posterior features (deter ++ stoch); None in old reports
     episode: tuple[int, int] | None = None  # (worker, stream step) of the replay episode chosen as the context
 
+    def start_stoch(self) -> np.ndarray:
+        """(S, C) the one-hot stochastic state of `start`, as numpy: what a viewer shows and edits."""
+        return self.start.stoch[0].detach().cpu().numpy()
+
 
 def _to_uint8(images: torch.Tensor) -> np.ndarray:
     return (images.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy()

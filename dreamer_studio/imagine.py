@@ -12,6 +12,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from dreamer_core.play import weights_snapshot
 from dreamer_core.report import Report, edit_start, imagine_from
 from dreamer_studio.session import ImagineResult, ImagineSettings, is_reports_own, reports_own_result
 
@@ -64,11 +65,17 @@ def _report_weights(agent, report_id: int) -> tuple[dict | None, bool]:
     if report_id > _newest.get(agent, 0):
         _newest[agent] = report_id
         if _state_bytes(agent) <= KEEP_BYTES:
-            kept[report_id] = {k: v.detach().to("cpu", copy=True) for k, v in agent.state_dict().items()}
+            kept[report_id] = weights_snapshot(agent)
             while len(kept) > KEEP_REPORTS:
                 kept.popitem(last=False)
         return None, True
     return kept.get(report_id), False
+
+
+def kept_weights(agent, report_id: int) -> dict | None:
+    """The CPU copy of the weights that made report `report_id`, kept when it was first imagined (None when the
+    model is too large to keep one, see KEEP_BYTES, or the report is older than the KEEP_REPORTS newest)."""
+    return _kept.get(agent, {}).get(report_id)
 
 
 def imagine(agent, report: Report, settings: ImagineSettings, edits: tuple[tuple[int, int], ...],

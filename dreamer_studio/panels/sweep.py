@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-import torch
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout,
                                QWidget)
@@ -43,7 +42,7 @@ def report_weights(worker, report_id: int):
     agent = getattr(getattr(worker, "trainer", None), "agent", None)
     if agent is None:
         return None, None
-    return agent, imagine._kept.get(agent, {}).get(report_id)
+    return agent, imagine.kept_weights(agent, report_id)
 
 
 class SweepPanel(Panel):
@@ -159,7 +158,7 @@ class SweepPanel(Panel):
         config, obs_space, act_space = agent.config, agent.obs_space, agent.act_space
 
         def run(_progress):
-            torch.set_num_threads(1)
+            play.leave_cores_to_the_trainer()
             copy = cached[1] if cached is not None and cached[0] == id(weights) else None
             if copy is None:
                 copy = play.player_agent(config, obs_space, act_space, weights)

@@ -34,7 +34,9 @@ def _sweep_at(qtbot, window, panel, t):
 def _report_agent(window, entry):
     """A CPU agent with the weights that made the report on screen."""
     tr = window.worker.trainer
-    return play.player_agent(tr.config, tr.agent.obs_space, tr.agent.act_space, imagine._kept[tr.agent][entry.id])
+    weights = imagine.kept_weights(tr.agent, entry.id)
+    assert weights is not None  # the debug model is small enough to keep them
+    return play.player_agent(tr.config, tr.agent.obs_space, tr.agent.act_space, weights)
 
 
 def test_the_sweep_shows_one_future_per_discrete_action_with_its_predicted_return(qtbot, make_window):
