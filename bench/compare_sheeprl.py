@@ -11,7 +11,7 @@ after the other, each as its own process (so each peak RSS is its own):
 
 * sheeprl from its venv (`$SHEEPRL_VENV`), under `/usr/bin/time -v` when present; its TensorBoard scalars
   (`Time/sps_train`, `Time/sps_env_interaction`, `Params/replay_ratio`) are read with that venv's tensorboard.
-* ours as `python bench/compare_sheeprl.py --ours-only ...`, which drives `dreamer_core.run.Trainer` and prints JSON.
+* ours as `python bench/compare_sheeprl.py --ours-only ...`, which drives `dreamer_core.trainer.Trainer` and prints JSON.
 
 Figures are medians over windows of `--log-every` policy steps (sheeprl's `metric.log_every`), dropping the first
 window (warm-up) and any partial one:
@@ -80,7 +80,7 @@ def run_ours(obs: str, steps: int, learning_starts: int, log_every: int, seed: i
     import torch
 
     from dreamer_core.config import make_config
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     overrides = {
         "run": {"steps": steps, "envs": 1, "train_ratio": 512.0, "train_fill": learning_starts, "threads": THREADS,

@@ -22,7 +22,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import torch
 
 from dreamer_core.config import make_config
-from dreamer_core.run import Trainer
+from dreamer_core.trainer import Trainer
 
 WARMUP = 40
 

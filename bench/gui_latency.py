@@ -76,7 +76,7 @@ def bench_window(args) -> dict[str, float]:
 
 
 def bench_headless(args) -> dict[str, float]:
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     tr = Trainer(config_from(args))
     while tr.replay.steps < tr.train_fill:

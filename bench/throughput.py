@@ -19,7 +19,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import torch
 
 from dreamer_core.config import make_config
-from dreamer_core.run import Trainer
+from dreamer_core.trainer import Trainer
 
 
 def measure(task: str, obs: str, preset: str, updates: int, env_steps: int, compile_: bool = False

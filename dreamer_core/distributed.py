@@ -25,7 +25,7 @@ from dreamer_core.config import Config
 from dreamer_core.logdir import CHECKPOINT_NAME
 
 if TYPE_CHECKING:
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def gather_to_main(world: World, obj: Any) -> list[Any] | None:
     return out
 
 
-# -- the Trainer's DDP steps (run.py calls these only when world.size > 1) ------------------------------------
+# -- the Trainer's DDP steps (trainer.py calls these only when world.size > 1) ------------------------------------
 SUMMED = ("episodes", "env/restarts")  # per-rank counts; the other counters are the run's on every rank
 UNSUMMED_REPLAY = ("replay/bytes_per_step",)  # the other replay stats add up over the shards
 
@@ -177,6 +177,15 @@ def reduce_row(world: World, row: dict[str, float], pending: dict[str, list[floa
             merged.setdefault(key, []).extend(values)
     out.update({k: float(np.mean(v)) for k, v in merged.items()})
     return out, sorted((s for g in gathered for s in g[2]), key=lambda s: s["step"])
+
+
+def gather_rank_parts(world: World, state: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The checkpoint parts of ranks 1..R-1 (trainer_state.RANK_KEYS of each rank's `state`: replay shard,
+    counters, envs, RNG) on rank 0, for its one file; None on the other ranks, which write nothing."""
+    from dreamer_core.trainer_state import RANK_KEYS
+
+    shards = gather_to_main(world, {k: state[k] for k in RANK_KEYS})
+    return shards[1:] if shards else None
 
 
 def join_run(trainer: Trainer) -> None:

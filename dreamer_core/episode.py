@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dreamer_core.agent import ActCarry
+from dreamer_core.env_steps import reset_envs
 from dreamer_core.rssm import Latent
 
 if TYPE_CHECKING:
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
 
 def capture(trainer: Trainer) -> dict[str, Any]:
@@ -58,9 +59,6 @@ def restore(trainer: Trainer, saved: dict[str, Any] | None) -> bool:
             random.setstate((version, tuple(internal), gauss))
             return True
     # Envs restart their episodes: the carry starts from zeros at the first (is_first) step.
-    trainer.carry = trainer.agent.initial_carry(n)
-    trainer.obs = trainer._stack([e.step(None, reset=True) for e in trainer.envs])
-    trainer.episode_return[:] = 0
-    trainer.episode_length[:] = 0
+    reset_envs(trainer)
     return False
 

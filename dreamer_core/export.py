@@ -32,7 +32,8 @@ def export_rollout(logdir: Path, out: Path, seed: int = 0, samples: int = 3, hor
 
     from dreamer_core import models
     from dreamer_core.config import Config
-    from dreamer_core.run import CHECKPOINT_NAME, Trainer
+    from dreamer_core.logdir import CHECKPOINT_NAME
+    from dreamer_core.trainer import Trainer
 
     if out.suffix.lower() not in video.SUFFIXES:
         raise ValueError(f"--out {out} must end in {' or '.join(video.SUFFIXES)}, e.g. --out rollout.mp4")

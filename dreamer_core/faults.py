@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
 RETRY_EVERY = 60.0  # s between attempts to write a log file that failed (a full disk)
 BACKLOG = 100_000  # log lines kept while a file cannot be written (metrics rows are ~1 kB, one per 10 s)

@@ -41,6 +41,22 @@ def row_step(line: str) -> float | None:
         return None
 
 
+def truncate_logs(logdir: Path, env_frames: int) -> None:
+    """After a resume, drops log rows written past the checkpoint's `env_frames` (the run is redoing those
+    frames), so the curve continues without duplicates. Each file is rewritten atomically."""
+    for name in ("scores.jsonl", "metrics.jsonl"):
+        path = logdir / name
+        if not path.exists():
+            continue
+        lines = path.read_text().splitlines(keepends=True)
+        kept = [line if line.endswith("\n") else line + "\n" for line in lines
+                if (step := row_step(line)) is not None and step <= env_frames]
+        if kept != lines:
+            tmp = path.with_suffix(".jsonl.tmp")
+            tmp.write_text("".join(kept))
+            os.replace(tmp, path)
+
+
 class LogdirLock:
     """An exclusive lock on a run directory, so two trainers never write one run's checkpoint and logs. The OS
     drops it when the process dies, so a crashed run never leaves a stale lock behind."""

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from dreamer_core import env_steps
+
 KIND = "model"  # the `kind` of a model-only checkpoint's state (a full training checkpoint has none)
 MODEL_VERSION = 1  # version of the model-only layout below; bump when it changes
 MODEL_FILE = "model.ckpt"
@@ -230,14 +232,7 @@ def load_into(trainer, state: dict[str, Any], source: Any = "the model") -> None
     trainer.counters.train_credit = 0.0
     trainer.scores.clear()
     trainer.scores.extend(tuple(s) for s in state.get("scores", []))
-    trainer.carry = agent.initial_carry(len(trainer.envs))  # the loaded policy starts its episodes afresh
-    trainer.obs = _stack([env.step(None, reset=True) for env in trainer.envs])
-    trainer.episode_return[:] = 0
-    trainer.episode_length[:] = 0
-
-
-def _stack(steps: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    return {k: np.stack([s[k] for s in steps]) for k in steps[0]}
+    env_steps.reset_envs(trainer)  # the loaded policy starts its episodes afresh
 
 
 def collect(trainer, steps: int) -> float:
@@ -245,24 +240,18 @@ def collect(trainer, steps: int) -> float:
     frames (the model's counters stay those it was trained to). Returns the reward summed over the steps."""
     import torch
 
-    agent, total = trainer.agent, 0.0
+    total = 0.0
     with torch.no_grad():
         for _ in range(steps):
-            obs = agent.to_tensors({k: v for k, v in trainer.obs.items() if not k.startswith("log/")})
-            trainer.carry, action = agent.policy(trainer.carry, obs, trainer.gen)
-            action_np = action.cpu().numpy()
-            deter, stoch = trainer.carry.latent.deter.cpu().numpy(), trainer.carry.latent.stoch.cpu().numpy()
-            for i in range(len(trainer.envs)):
-                step = {k: v[i] for k, v in trainer.obs.items()}
-                step.update(action=action_np[i], deter=deter[i], stoch=stoch[i])
-                trainer.replay.add(step, worker=i)
+            action_np = env_steps.act_and_store(trainer)  # (B, A)
             total += float(trainer.obs["reward"].sum())
             trainer.episode_return += trainer.obs["reward"]
             trainer.episode_length += 1
             last = trainer.obs["is_last"].astype(bool)
             trainer.episode_return[last] = 0.0  # a viewing episode is not a training score
             trainer.episode_length[last] = 0
-            trainer.obs = _stack([env.step(action_np[i], reset=bool(last[i])) for i, env in enumerate(trainer.envs)])
+            trainer.obs = env_steps.stack([env.step(action_np[i], reset=bool(last[i]))
+                                           for i, env in enumerate(trainer.envs)])
     return total
 
 
@@ -278,7 +267,7 @@ def open_model(model_dir: str | Path, device: str = "auto", seed: int | None = N
     """A trainer without a logdir holding the model in `model_dir`, with a fresh real context in replay. The
     caller closes it. `seed` seeds the envs and the policy's sampling (default: the run's seed)."""
     from dreamer_core.config import Config
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     model_dir = resolve(model_dir)
     state = read_model(model_dir)
@@ -309,8 +298,7 @@ class Evaluation:
 def evaluate(trainer, steps: int = EVAL_STEPS) -> Evaluation:
     """Runs the policy `steps` steps from a fresh reset and makes a report on the newest window: the open-loop
     error (EVAL_CONTEXT context steps, then as many imagined under the true actions, as the report computes)."""
-    trainer.carry = trainer.agent.initial_carry(len(trainer.envs))
-    trainer.obs = _stack([env.step(None, reset=True) for env in trainer.envs])
+    env_steps.reset_envs(trainer)  # zeroes the running returns too, which collect never scores
     total = collect(trainer, steps)
     report = trainer.report()
     if report is None:
@@ -324,7 +312,7 @@ def evaluate(trainer, steps: int = EVAL_STEPS) -> Evaluation:
 
 def eval_trainer(model_dir: str | Path | None = None, config=None, seed: int = EVAL_SEED):
     """The evaluation's trainer: the model in `model_dir`, or (with `config`) an untrained agent of that config."""
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     length = 2 * EVAL_CONTEXT
     if model_dir is not None:

@@ -22,7 +22,7 @@ from dreamer_core.config import Config
 
 if TYPE_CHECKING:
     from dreamer_core.distributed import World
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
 COMPARED_SECTIONS = ("model", "env")  # a checkpoint only loads into a run whose model and env match
 # Fields outside those sections that fix the replay's layout, so a checkpoint's replay only fits the same values.

@@ -162,7 +162,7 @@ def train(args: argparse.Namespace) -> int:
                              "pass a new --logdir")
         return open_app(args)
     from dreamer_core.logdir import default_run_dir
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     config = config_from_args(args)
     if args.steps is not None:

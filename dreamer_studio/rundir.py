@@ -17,7 +17,7 @@ from pathlib import Path
 from dreamer_core import models
 from dreamer_core.checkpoint import WATCH_NAME
 from dreamer_core.config import Config
-from dreamer_core.run import CHECKPOINT_NAME
+from dreamer_core.logdir import CHECKPOINT_NAME
 
 
 def load_config(run_dir: str | Path, device: str | None = None) -> Config:

@@ -165,7 +165,7 @@ class TrainerWorker(QThread):
             self.stopped.emit()
 
     def _build(self) -> None:
-        from dreamer_core.run import Trainer
+        from dreamer_core.trainer import Trainer
 
         if self.watcher is not None:
             self.config = self.watcher.config(self.device)

@@ -50,7 +50,7 @@ def kills(n: int, rng: random.Random, workdir: Path) -> dict:
 
     from dreamer_core import checkpoint
     from dreamer_core.config import make_config
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     torch.set_num_threads(1)
     logdir = workdir / "killed"

@@ -1,6 +1,6 @@
 """DreamerV3, top to bottom: the whole training loop in one readable script, built from dreamer_core's pieces.
 
-This is what `dreamer_core.run.Trainer` does, without the logging, checkpoint and report plumbing, so a reader can
+This is what `dreamer_core.trainer.Trainer` does, without the logging, checkpoint and report plumbing, so a reader can
 follow one step of the algorithm from the environment to the optimizer. Run it:
 
     python scripts/reference_dreamerv3.py --task dmc_cartpole_balance --preset debug --steps 2000

@@ -22,7 +22,7 @@ def ship_model_script():
 def train_debug_run(logdir: Path, updates: int = UPDATES, obs: str = "vision") -> Path:
     """A training run directory (config.json, latest.ckpt, logs) with `updates` updates; returns it."""
     from dreamer_core.config import make_config
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     config = make_config("dummy_disc", obs, "debug",
                          {"run": {"device": "cpu", "train_ratio": 256.0, "replay_size": 4000, "seed": 1},

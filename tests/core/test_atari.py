@@ -141,7 +141,7 @@ def test_bad_atari_tasks_are_one_line_errors(task, obs, message):
 
 
 def test_a_few_debug_train_steps_on_atari_through_the_trainer(tmp_path):
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     config = make_config("atari_pong", "vision", "debug", {"run": {"envs": 1, "train_fill": 40}})
     trainer = Trainer(config, tmp_path)

@@ -14,7 +14,7 @@ torch.set_num_threads(1)
 
 
 def test_a_checkpoint_reports_on_the_live_reports_real_steps(tmp_path):
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     trainer = Trainer(make_config("dummy_disc", "vision", "debug", {"run": {"device": "cpu"}}), tmp_path / "run")
     try:

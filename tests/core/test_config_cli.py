@@ -93,7 +93,7 @@ def test_parse_overrides():
 
 def test_checkpoint_of_another_config_is_refused(tmp_path):
     from dreamer_core.checkpoint import CheckpointError
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     trainer = Trainer(make_config("dummy_cont", "proprio", "debug"), tmp_path)
     trainer.save()
@@ -105,7 +105,7 @@ def test_checkpoint_of_another_config_is_refused(tmp_path):
 
 def test_resume_continues_exactly(tmp_path):
     """A run saved and resumed samples the same batches and takes the same updates as one that kept going."""
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     config = make_config("dummy_cont", "proprio", "debug", {"run": {"steps": 10_000}})
     a = Trainer(config, tmp_path / "a")
@@ -121,7 +121,7 @@ def test_resume_continues_exactly(tmp_path):
 
 def test_resume_drops_log_rows_past_the_checkpoint(tmp_path):
     """A run killed after its last save redoes those frames on resume; the curve must not count them twice."""
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     config = make_config("dummy_cont", "proprio", "debug", {"run": {"steps": 10_000, "log_every": 0.0}})
     a = Trainer(config, tmp_path / "run")
@@ -145,7 +145,7 @@ def test_resume_drops_log_rows_past_the_checkpoint(tmp_path):
 
 
 def test_core_never_imports_qt():
-    code = ("import sys, dreamer_core.run, dreamer_core.report, dreamer_core.export;"
+    code = ("import sys, dreamer_core.trainer, dreamer_core.report, dreamer_core.export;"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'dreamer_studio')];"
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -170,14 +170,14 @@ def test_reference_script_trains_for_a_few_steps():
 def test_compile_falls_back_to_eager_with_a_clear_note(monkeypatch, tmp_path):
     import torch
 
-    from dreamer_core import run as run_module
+    from dreamer_core import trainer as trainer_module
 
     def broken_compile(*args, **kwargs):
         raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found\nlong traceback text")
 
     monkeypatch.setattr(torch, "compile", broken_compile)
     config = make_config("dummy_cont", "proprio", "debug", {"run": {"compile": True, "steps": 100}})
-    trainer = run_module.Trainer(config, tmp_path / "run")
+    trainer = trainer_module.Trainer(config, tmp_path / "run")
     assert "unavailable" in trainer.compile_note and "No working C++ compiler" in trainer.compile_note
     assert "traceback" not in trainer.compile_note
     assert trainer.agent.rssm._img_fn == trainer.agent.rssm.pure_img_step  # still the eager step functions

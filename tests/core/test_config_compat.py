@@ -6,7 +6,7 @@ import pytest
 
 from dreamer_core import checkpoint
 from dreamer_core.config import Config, make_config
-from dreamer_core.run import Trainer
+from dreamer_core.trainer import Trainer
 
 
 def old_config_dict(config: Config) -> dict:

@@ -16,7 +16,8 @@ import torch.multiprocessing as mp
 from dreamer_core import checkpoint, distributed, models
 from dreamer_core.config import make_config
 from dreamer_core.faults import RunStopped
-from dreamer_core.run import CHECKPOINT_NAME, Trainer
+from dreamer_core.logdir import CHECKPOINT_NAME
+from dreamer_core.trainer import Trainer
 
 WORLD = 2
 

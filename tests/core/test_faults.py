@@ -18,7 +18,7 @@ import torch
 
 from dreamer_core import checkpoint, faults
 from dreamer_core.config import make_config
-from dreamer_core.run import Trainer
+from dreamer_core.trainer import Trainer
 from dreamer_studio.cli import main
 
 ROOT = Path(__file__).parents[2]

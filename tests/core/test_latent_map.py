@@ -46,7 +46,7 @@ def test_axes_keep_their_orientation_as_reports_arrive():
 
 def test_map_points_match_the_reports_real_and_imagined_steps(tmp_path):
     from dreamer_core.config import make_config
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     trainer = Trainer(make_config("dummy_disc", "vision", "debug", {"run": {"device": "cpu"}}), tmp_path)
     try:

@@ -15,7 +15,8 @@ import torch
 
 import model_helpers
 from dreamer_core import checkpoint, models
-from dreamer_core.run import CHECKPOINT_NAME, Trainer
+from dreamer_core.logdir import CHECKPOINT_NAME
+from dreamer_core.trainer import Trainer
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import torch
 from dreamer_core.config import make_config, validate
 from dreamer_core.envs import make_env
 from dreamer_core.envs.parallel import EnvWorker, EnvWorkerDied
-from dreamer_core.run import Trainer
+from dreamer_core.trainer import Trainer
 
 FAST = {"train_fill": 64, "log_every": 0.0, "steps": 100_000, "envs": 2, "threads": 1}
 

@@ -136,7 +136,7 @@ def test_env_without_state_restarts_both_from_a_fresh_reset():
 
 
 def test_replay_moment_has_no_real_side():
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     config = make_config("dummy_disc", "vision", "debug", {"run": {"device": "cpu"}})
     trainer = Trainer(config, None)
@@ -175,7 +175,7 @@ def test_a_long_session_keeps_its_start_and_its_last_steps(cartpole, monkeypatch
 
 
 def test_a_live_trainers_moment_is_played_from_its_exact_state():
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     config = make_config("dmc_cartpole_balance", "vision", "debug", {"run": {"device": "cpu"}})
     trainer = Trainer(config, None)

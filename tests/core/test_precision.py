@@ -11,7 +11,7 @@ import torch
 from dreamer_core import losses
 from dreamer_core.agent import Agent, compute_dtype
 from dreamer_core.config import make_config
-from dreamer_core.run import Trainer
+from dreamer_core.trainer import Trainer
 from test_agent import SIX_CONTINUOUS, WALKER, batch
 
 # bf16 keeps 8 significand bits: each matmul input is rounded by up to 2^-9 (0.2%) relative. The errors add up

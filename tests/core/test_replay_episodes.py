@@ -66,7 +66,7 @@ def test_episode_window_starts_at_the_episode_and_stays_in_replay():
 def test_the_list_matches_what_a_dummy_run_put_in_replay(tmp_path):
     from dreamer_core.config import make_config
     from dreamer_core.envs.dummy import EPISODE_LENGTH
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     trainer = Trainer(make_config("dummy_disc", "vision", "debug", {"run": {"device": "cpu"}}), tmp_path)
     try:

@@ -13,7 +13,7 @@ import torch
 from dreamer_core import checkpoint
 from dreamer_core.checkpoint import CheckpointError
 from dreamer_core.config import make_config, parse_overrides
-from dreamer_core.run import Trainer
+from dreamer_core.trainer import Trainer
 from dreamer_studio.cli import main
 
 ROOT = Path(__file__).parents[2]

@@ -17,7 +17,7 @@ import torch
 
 from dreamer_core.config import Config, make_config
 from dreamer_core.envs import check_task
-from dreamer_core.run import Trainer
+from dreamer_core.trainer import Trainer
 
 ROOT = Path(__file__).parents[2]
 torch.set_num_threads(1)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from dreamer_core.config import make_config
-from dreamer_core.run import Trainer
+from dreamer_core.trainer import Trainer
 from dreamer_core.tensorboard_log import BORDER, CONFIG_TAG, GREEN, IMAGE_TAG, RED, openloop_grid
 from dreamer_studio.cli import main
 
@@ -138,7 +138,7 @@ def test_the_core_imports_and_trains_without_tensorboard(tmp_path):
             "sys.modules['tensorboard'] = sys.modules['torch.utils.tensorboard'] = None  # as if not installed\n"
             "import dreamer_studio.cli, dreamer_core.tensorboard_log\n"
             "from dreamer_core.config import make_config\n"
-            "from dreamer_core.run import Trainer\n"
+            "from dreamer_core.trainer import Trainer\n"
             f"t = Trainer(make_config('dummy_cont', 'proprio', 'debug'), {str(tmp_path)!r})\n"
             "t.step(); t.flush(); t.close(); print('ok')\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -4,7 +4,7 @@ one rate meter can be restarted so that no rate spans a pause or a load."""
 import json
 
 from dreamer_core.config import make_config
-from dreamer_core.run import Trainer
+from dreamer_core.trainer import Trainer
 
 
 def config(log_every: float = 0.0):

@@ -7,7 +7,8 @@ import torch
 
 from dreamer_core import checkpoint, models
 from dreamer_core.config import make_config
-from dreamer_core.run import CHECKPOINT_NAME, Trainer
+from dreamer_core.logdir import CHECKPOINT_NAME
+from dreamer_core.trainer import Trainer
 
 WATCH = checkpoint.WATCH_NAME
 

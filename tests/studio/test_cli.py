@@ -172,7 +172,7 @@ def test_steps_below_one_are_refused(tmp_path, steps, flag):
 
 
 def test_export_to_an_unwritable_place_is_one_clear_line(tmp_path):
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     config = make_config("dummy_disc", "vision", "debug", {"run": {"device": "cpu", "replay_size": 1000}})
     trainer = Trainer(config, tmp_path / "run")

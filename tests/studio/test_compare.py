@@ -47,7 +47,7 @@ def test_a_checkpoint_is_compared_on_the_reports_context_under_the_cursor(qtbot,
 
 def test_a_checkpoint_of_another_shape_is_refused_in_a_dialog(qtbot, make_window, tmp_path):
     from dreamer_core.config import make_config
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     other = Trainer(make_config("dummy_disc", "vision", "debug", {"run": {"device": "cpu"},
                                                                   "model": {"deter": 128}}), None)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dreamer_core import confidence
-from dreamer_core.run import Trainer
+from dreamer_core.trainer import Trainer
 from dreamer_studio.panels.imagination import ImaginationPanel
 from dreamer_studio.session import ImagineSettings, ReportEntry, View
 

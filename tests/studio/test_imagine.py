@@ -12,7 +12,7 @@ from dreamer_core import video
 from dreamer_core.export import write_report_video
 from dreamer_core.image_grid import ImaginationGrid
 from dreamer_core.report import edit_start
-from dreamer_core.run import Trainer
+from dreamer_core.trainer import Trainer
 from dreamer_studio import imagine
 from dreamer_studio.export import export_frames, export_videos
 from dreamer_studio.session import ImagineSettings, ReportEntry, View, reports_own_result, timeline_length

@@ -87,7 +87,7 @@ def test_a_failed_save_on_close_keeps_the_window_and_the_run(qtbot, make_window,
 
 
 def test_start_on_a_watched_run_trains_a_saved_local_copy(qtbot, make_window, tmp_path):
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     watched = tmp_path / "gpu_run"
     trainer = Trainer(debug_config(), watched)

@@ -33,7 +33,7 @@ def test_the_worker_refuses_to_hold_a_phase_it_reads_off_the_run(qtbot, make_wor
 
 
 def test_the_status_reads_the_phase_rates_and_countdown_off_the_trainer():
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
     from dreamer_studio.run_status import live_phase, run_status
 
     from .helpers import debug_config

@@ -83,7 +83,7 @@ def test_watch_opens_the_model_read_only_and_a_report_arrives(qtbot, packaged):
 
 def test_continue_training_trains_a_copy_and_the_model_stays_byte_identical(qtbot, packaged, tmp_path):
     from dreamer_studio.cli import main as cli_main
-    from dreamer_core.run import CHECKPOINT_NAME
+    from dreamer_core.logdir import CHECKPOINT_NAME
 
     before = fingerprint(packaged)
     window = open_app(qtbot, ["--open", "assets/models/debug_dummy"])  # the clone path, via the resolver

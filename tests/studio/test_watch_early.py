@@ -8,7 +8,7 @@ from .helpers import debug_config, wait_report
 
 
 def test_watching_before_the_first_snapshot_then_a_snapshot(qtbot, make_window, tmp_path, monkeypatch):
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
     from dreamer_studio import run_watcher
 
     monkeypatch.setattr(run_watcher, "WATCH_EVERY", 0.2)

@@ -141,7 +141,7 @@ def test_an_empty_plot_says_what_it_waits_for(qtbot, make_window):
 
 
 def test_open_headless_run_directory(qtbot, make_window, tmp_path):
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     trainer = Trainer(debug_config(), tmp_path)  # what `train --headless --logdir` writes
     while trainer.updates < 2:

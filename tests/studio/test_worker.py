@@ -163,7 +163,7 @@ def test_a_failed_periodic_save_pauses_and_says_what_is_kept(qtbot, make_worker,
 
 
 def test_a_full_disk_in_torchs_writer_is_a_failed_save_too(qtbot, make_worker, tmp_path, monkeypatch):
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     def full_disk(self, path=None):  # what torch.save raises when the disk fills mid-write
         raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed")
@@ -180,7 +180,7 @@ def test_a_full_disk_in_torchs_writer_is_a_failed_save_too(qtbot, make_worker, t
 
 
 def test_loading_a_checkpoint_starts_rates_score_curves_and_phase_over(qtbot, make_worker, tmp_path):
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
 
     config = debug_config(steps=160, log_every=0.2)
     early = Trainer(config)
@@ -225,7 +225,7 @@ def test_watched_run_whose_checkpoint_is_corrupt_closes_its_envs(qtbot, make_wor
 
 
 def test_watched_metrics_start_over_when_the_trainer_resumes(qtbot, make_worker, tmp_path, monkeypatch):
-    from dreamer_core.run import Trainer
+    from dreamer_core.trainer import Trainer
     from dreamer_studio import run_watcher
 
     monkeypatch.setattr(run_watcher, "WATCH_EVERY", 0.2)

@@ -19,20 +19,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from dreamer_core import checkpoint, distributed, episode
+from dreamer_core import checkpoint, distributed, env_steps, episode
 from dreamer_core.agent import Agent
 from dreamer_core.config import Config
-from dreamer_core.envs import make_envs
-from dreamer_core.envs.parallel import start_step
-from dreamer_core.logdir import CHECKPOINT_NAME, LOCK_NAME, RUN_FILES, LogdirLock, row_step, set_aside  # noqa: F401
+from dreamer_core.envs import is_log_key, make_envs
+from dreamer_core.logdir import CHECKPOINT_NAME, LogdirLock, set_aside, truncate_logs
 from dreamer_core.paths import writable_dir
-from dreamer_core.faults import (EnvFailures, EnvRestarts, JsonlWriter, RunStopped, count_skip,
-                                 restart_env)
+from dreamer_core.faults import EnvFailures, EnvRestarts, JsonlWriter, RunStopped, count_skip
 from dreamer_core.models import model_state, refuse_model_dir
 from dreamer_core.replay import Replay
 from dreamer_core.report import Report, make_report
 from dreamer_core.tensorboard_log import TensorBoardLog, summary_writer_class
-
 
 
 def pick_device(name: str) -> torch.device:
@@ -114,7 +111,7 @@ class Trainer:
                              seed=run.seed)
         self.counters = Counters()
         self.carry = self.agent.initial_carry(run.envs)
-        self.obs = self._stack([e.step(None, reset=True) for e in self.envs])
+        self.obs = env_steps.stack([e.step(None, reset=True) for e in self.envs])
         self.episode_return = np.zeros(run.envs)
         self.episode_length = np.zeros(run.envs, np.int64)
         self.scores: deque[tuple[int, float]] = deque(maxlen=10_000)  # (env_frames, return)
@@ -154,7 +151,7 @@ class Trainer:
                     self.load(ckpt)
                     self.resumed_from = ckpt
                     self.checkpoint_frames = self.counters.env_frames
-                    self._truncate_logs()
+                    truncate_logs(self.logdir, self.counters.env_frames)  # the run redoes the frames past it
                 elif not resume:
                     self.set_aside_to = set_aside(self.logdir)
                 (self.logdir / "config.json").write_text(config.to_json())
@@ -180,7 +177,7 @@ class Trainer:
         self._open_tensorboard()
 
     def _open_tensorboard(self) -> None:
-        if self.config.run.tensorboard:  # a resume hides the events past its checkpoint, as _truncate_logs does
+        if self.config.run.tensorboard:  # a resume hides the events past its checkpoint, as truncate_logs does
             self._tb = TensorBoardLog(self.logdir, self.config, self.counters.env_frames if self.resumed_from else None)
 
     # -- properties ----------------------------------------------------------------------------------------------
@@ -212,19 +209,9 @@ class Trainer:
         caller saves and says why."""
         if self._broken is not None:  # an env that could not be rebuilt: stepping on would store steps twice
             raise self._broken
-        obs_t = self.agent.to_tensors({k: v for k, v in self.obs.items() if not k.startswith("log/")})
-        self.carry, action = self.agent.policy(self.carry, obs_t, self.gen)
-        action_np = action.cpu().numpy()  # (N, A)
-        latent = self.carry.latent
-        deter, stoch = latent.deter.cpu().numpy(), latent.stoch.cpu().numpy()
-        for i in range(len(self.envs)):
-            step = {k: v[i] for k, v in self.obs.items()}
-            step.update(action=action_np[i], deter=deter[i], stoch=stoch[i])
-            self.replay.add(step, worker=i)
-        scores = self._track_episodes()
-        # All envs are sent their action before any result is gathered: worker envs (run.parallel) step at once.
-        steps = [start_step(env, action_np[i], bool(self.obs["is_last"][i])) for i, env in enumerate(self.envs)]
-        self.obs = self._stack([self._env_step(i, steps[i]) for i in range(len(self.envs))])
+        action_np = env_steps.act_and_store(self)  # (B, A)
+        scores = env_steps.track_episodes(self)
+        env_steps.step_envs(self, action_np)
         n = len(self.envs)
         self.counters.agent_steps += n * self.world.size  # the run's totals: under DDP every rank steps n envs
         self.counters.env_frames += n * self.world.size * self.config.env.action_repeat
@@ -246,19 +233,13 @@ class Trainer:
             raise stop
         return StepInfo(trained, scores, metrics)
 
-    def _env_step(self, i: int, step: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-        try:
-            return step()  # env i's step, started by start_step
-        except Exception as exc:  # noqa: BLE001 - any env error (PhysicsError, a gym env's RuntimeError ...)
-            return restart_env(self, i, exc)  # ends its episode in replay, rebuilds it (faults.py)
-
     def train_once(self) -> dict[str, float]:
         """One update on a replay batch; refreshed latents go back into replay. A skipped (non-finite) update
         writes nothing back: its latents may be NaN."""
         t = self.config.train
         batch = self.replay.sample(t.batch_size)
         index = batch.pop("index")  # (B, K+T, 2)
-        data = self.agent.to_tensors({k: v for k, v in batch.items() if not k.startswith("log/")})
+        data = self.agent.to_tensors({k: v for k, v in batch.items() if not is_log_key(k)})
         states, metrics = self.agent.train_step(data, self.gen)
         if metrics["finite"]:
             self.skip_streak, self._first_skip = 0, None
@@ -269,28 +250,6 @@ class Trainer:
         for key, value in metrics.items():
             self._pending.setdefault("train/" + key, []).append(value)
         return metrics
-
-    def _track_episodes(self) -> list[float]:
-        """Accumulates returns; an episode's score is final on its is_last step."""
-        scores = []
-        self.episode_return += self.obs["reward"]
-        self.episode_length += 1
-        for i in np.flatnonzero(self.obs["is_last"]):
-            score = float(self.episode_return[i])
-            scores.append(score)
-            self.scores.append((self.counters.env_frames, score))
-            self.counters.episodes += 1
-            self._pending.setdefault("episode/score", []).append(score)
-            self._pending.setdefault("episode/length", []).append(float(self.episode_length[i]))
-            self._append_jsonl("scores.jsonl", {"step": self.counters.env_frames, "episode/score": score,
-                                                "episode/length": int(self.episode_length[i])})
-            self.episode_return[i] = 0.0
-            self.episode_length[i] = 0
-        return scores
-
-    @staticmethod
-    def _stack(steps: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-        return {k: np.stack([s[k] for s in steps]) for k in steps[0]}
 
     # -- logging -------------------------------------------------------------------------------------------------
     def _update_rates(self) -> None:
@@ -341,21 +300,6 @@ class Trainer:
         if self._tb is not None:
             self._tensorboard(row)
         return row
-
-    def _truncate_logs(self) -> None:
-        """After a resume, drops log rows written past the checkpoint (the run is redoing those frames), so the
-        curve continues without duplicates. Each file is rewritten atomically."""
-        for name in ("scores.jsonl", "metrics.jsonl"):
-            path = self.logdir / name
-            if not path.exists():
-                continue
-            lines = path.read_text().splitlines(keepends=True)
-            kept = [line if line.endswith("\n") else line + "\n" for line in lines
-                    if (step := row_step(line)) is not None and step <= self.counters.env_frames]
-            if kept != lines:
-                tmp = path.with_suffix(".jsonl.tmp")
-                tmp.write_text("".join(kept))
-                os.replace(tmp, path)
 
     def _append_jsonl(self, name: str, row: dict[str, Any], gathered: bool = False) -> None:
         """Whole lines or nothing; a full disk is said once and retried while training goes on (faults.py).
@@ -413,10 +357,7 @@ class Trainer:
             "world_size": self.world.size,  # a resume needs as many processes (trainer_state.for_rank)
         }
         if self.world.size > 1:  # DDP: rank 0 saves every rank's own part (replay shard, envs, RNG) in one file
-            from dreamer_core.trainer_state import RANK_KEYS
-
-            shards = distributed.gather_to_main(self.world, {k: state[k] for k in RANK_KEYS})
-            state["ranks"] = shards[1:] if shards else None
+            state["ranks"] = distributed.gather_rank_parts(self.world, state)
         if self.world.is_main:
             checkpoint.save(path, state)
         self._last_save = time.time()
