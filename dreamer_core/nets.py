@@ -111,6 +111,32 @@ class Conv(nn.Conv2d):
         nn.init.zeros_(self.bias)
 
 
+class UpConv(Conv):
+    """Nearest 2x upsample then `Conv`, computed on the small map: upsampling repeats each pixel 2 x 2, so each of
+    the 4 output phases (row and column parity) of the k x k conv reads only a (2*ceil(k/4)+1)^2 neighbourhood of
+    the small map, with the taps that land on one repeated pixel summed. One conv with 4x the output channels,
+    then a pixel shuffle: the same sums regrouped, ~2.8x fewer FLOPs at k = 5 and no upsampled map stored.
+    Parameters are the plain conv's (same names and shapes, so checkpoints load)."""
+
+    def __init__(self, inp: int, out: int, kernel: int, outscale: float = 1.0):
+        super().__init__(inp, out, kernel, outscale)
+        pad, half = kernel // 2, (kernel // 2 + 1) // 2
+        taps = torch.zeros(2, 2 * half + 1, kernel)  # (phase, small-map offset + half, tap)
+        for phase in range(2):
+            for tap in range(kernel):
+                taps[phase, (phase + tap - pad) // 2 + half, tap] = 1.0
+        self.register_buffer("phase_taps", taps, persistent=False)  # a constant: not in the state_dict
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, in, h, w) -> (N, out, 2h, 2w)."""
+        taps = self.phase_taps.to(self.weight.dtype)
+        small = taps.shape[1]
+        # (out, row phase, col phase, in, a, b) -> output channel out*4 + row*2 + col, as pixel_shuffle reads it
+        weight = torch.einsum("yak,xbl,oikl->oyxiab", taps, taps, self.weight).reshape(-1, x.shape[1], small, small)
+        y = F.conv2d(x, weight, self.bias.repeat_interleave(4), padding=small // 2)  # (N, 4 out, h, w)
+        return F.pixel_shuffle(y, 2)  # (N, out, 2h, 2w)
+
+
 def image_geometry(image_shapes: dict[str, tuple[int, ...]]) -> tuple[int, int]:
     """(size, total channels) of the image observations, which are concatenated along channels: all must share
     one square H x W (a multiple of 16, so 4 halvings leave 3..16 pixels, as HEAD asserts)."""
@@ -161,7 +187,8 @@ class Encoder(nn.Module):
 
 class Decoder(nn.Module):
     """Vectors: feat -> MLP -> per-key linear (symlog space). Images: block-linear(h) + MLP(z) start map at
-    (size/16)^2 x 4d, then 3 x [upsample -> conv -> RMSNorm -> SiLU] and upsample -> conv -> sigmoid."""
+    (size/16)^2 x 4d, then 3 x [upsample -> conv -> RMSNorm -> SiLU] and upsample -> conv -> sigmoid
+    (each upsample -> conv is one `UpConv`)."""
 
     def __init__(self, vector_dims: dict[str, int], image_shapes: dict[str, tuple[int, ...]], deter: int,
                  stoch_flat: int, depth: int, units: int, layers: int, kernel: int, blocks: int):
@@ -184,9 +211,9 @@ class Decoder(nn.Module):
             self.z_out = Linear(2 * units, self.res * self.res * start)
             self.start_norm = RMSNorm(start, dim=1)
             channels = [start, 4 * depth, 3 * depth, 2 * depth]
-            self.convs = nn.ModuleList(Conv(channels[i], channels[i + 1], kernel) for i in range(3))
+            self.convs = nn.ModuleList(UpConv(channels[i], channels[i + 1], kernel) for i in range(3))
             self.norms = nn.ModuleList(RMSNorm(channels[i + 1], dim=1) for i in range(3))
-            self.out = Conv(channels[-1], out_channels, kernel)
+            self.out = UpConv(channels[-1], out_channels, kernel)
 
     def forward(self, deter: torch.Tensor, stoch_flat: torch.Tensor) -> dict[str, torch.Tensor]:
         """From deter (..., D) and stoch_flat (..., S*C): symlog-space vectors (..., dims) and images in [0, 1]
@@ -205,8 +232,8 @@ class Decoder(nn.Module):
             x_z = self.z_out(self.z_in(z)).reshape(n, r, r, c).permute(0, 3, 1, 2)  # (N, 4d, r, r)
             x = F.silu(self.start_norm(x_h + x_z)).contiguous(memory_format=torch.channels_last)  # (N, 4d, r, r)
             for conv, norm in zip(self.convs, self.norms):  # to (N, 4d, h/8, w/8), then 3d at h/4, 2d at h/2
-                x = F.silu(norm(conv(F.interpolate(x, scale_factor=2, mode="nearest"))))
-            x = torch.sigmoid(self.out(F.interpolate(x, scale_factor=2, mode="nearest")))  # (N, c, h, w)
+                x = F.silu(norm(conv(x)))  # each conv upsamples 2x
+            x = torch.sigmoid(self.out(x))  # (N, c, h, w)
             x = x.permute(0, 2, 3, 1).reshape(*lead, *x.shape[2:], x.shape[1])  # (..., h, w, c)
             out.update(zip(self.image_keys, x.split(self.image_channels, -1)))  # (..., h, w, c of the key) each
         return out
