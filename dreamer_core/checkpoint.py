@@ -75,17 +75,20 @@ def _encode(value: Any) -> Any:
                           "dicts, lists, tuples, tensors, numpy arrays and plain Python scalars/strings")
 
 
-def _decode(value: Any) -> Any:
+def _decode(value: Any, device: torch.device) -> Any:
+    """Rebuilds the numpy arrays from their bytes (loaded on the CPU) and moves every other tensor to `device`."""
+    if isinstance(value, torch.Tensor):
+        return value if device.type == "cpu" else value.to(device)
     if isinstance(value, dict):
         if value.get(_NUMPY) is True:
-            raw = value["bytes"].cpu().numpy()
+            raw = value["bytes"].numpy()
             arr = raw.view(np.dtype(value["dtype"])).reshape(value["shape"])  # shares the loaded bytes
             return arr[()] if value["scalar"] else arr
-        return {k: _decode(v) for k, v in value.items()}
+        return {k: _decode(v, device) for k, v in value.items()}
     if isinstance(value, list):
-        return [_decode(v) for v in value]
+        return [_decode(v, device) for v in value]
     if isinstance(value, tuple):
-        return tuple(_decode(v) for v in value)
+        return tuple(_decode(v, device) for v in value)
     return value
 
 
@@ -197,7 +200,10 @@ def _verified_payload(f, path: Path) -> io.RawIOBase | None:
 
 
 def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
-    """Read a checkpoint written by `save`; tensors go to `map_location`, numpy arrays stay numpy."""
+    """Read a checkpoint written by `save`; tensors go to `map_location`, numpy arrays stay numpy.
+
+    Everything is read onto the CPU first: a numpy array's bytes must be real memory there, whatever the device
+    (a 'meta' or CUDA `map_location` would hold them where numpy cannot read them)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist. Check the path, or use "
@@ -205,7 +211,7 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
     try:
         with open(path, "rb") as f:
             body = _verified_payload(f, path)
-            payload = torch.load(body if body is not None else f, map_location=map_location, weights_only=True)
+            payload = torch.load(body if body is not None else f, map_location="cpu", weights_only=True)
     except CheckpointError:
         raise
     except OSError as e:
@@ -228,7 +234,7 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
     if body is None and payload["version"] > 1:  # save always writes the digest header with a version-2 payload
         raise CheckpointError(f"checkpoint {path} has lost its checksum header, so it cannot be verified. "
                               "Delete it or pick another checkpoint.")
-    return _decode(payload["state"])
+    return _decode(payload["state"], torch.device(map_location))
 
 
 WATCH_NAME = "watch.ckpt"  # a run's model-only snapshot for watchers (Trainer): never a training checkpoint

@@ -153,6 +153,18 @@ def test_loaded_tensors_go_to_the_requested_device(tmp_path):
     assert default["model"]["w"].device.type == "cpu" and torch.equal(default["model"]["w"], state["model"]["w"])
 
 
+
+def test_numpy_arrays_stay_numpy_whatever_the_device(tmp_path):
+    """A checkpoint mixes tensors and numpy arrays (the replay, RNG states): with another `map_location` the
+    tensors go there and the arrays come back whole, their values and dtypes unchanged."""
+    replay = np.arange(12, dtype=np.float16).reshape(3, 4)
+    state = {"w": torch.ones(2), "replay": {"obs": replay, "pos": np.int64(5)}}
+    checkpoint.save(tmp_path / "m.ckpt", state)
+    placed = checkpoint.load(tmp_path / "m.ckpt", map_location="meta")
+    assert placed["w"].device.type == "meta"
+    assert placed["replay"]["obs"].dtype == np.float16 and np.array_equal(placed["replay"]["obs"], replay)
+    assert isinstance(placed["replay"]["pos"], np.int64) and placed["replay"]["pos"] == 5
+
 def write_version_1(path, state) -> None:
     """A checkpoint as the code before format version 2 wrote it (`git show 17a3dbb:dreamer_core/checkpoint.py`):
     the bare torch.save zip of the marked payload, without a header or digest."""
