@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from dreamer_core import distributed, losses
 from dreamer_core.config import Config
 from dreamer_core.dists import BoundedNormal, OneHotPolicy, TwoHot, categorical_entropy, symexp_bins, symlog
+from dreamer_core.envs import is_log_key
 from dreamer_core.nets import MLP, Decoder, Encoder, Head, Linear
 from dreamer_core.optim import LaProp, param_breakdown
 from dreamer_core.rssm import RSSM, Latent
@@ -39,7 +40,7 @@ def model_keys(obs_space: dict[str, Space]) -> tuple[dict[str, int], list[str]]:
     """Splits observation keys into modelled vectors {key: dims} and images; `log/` keys and flags are not modelled."""
     vectors, images = {}, []
     for key, space in obs_space.items():
-        if key in FLAG_KEYS or key.startswith("log/"):
+        if key in FLAG_KEYS or is_log_key(key):
             continue
         if len(space.shape) == 3 and space.dtype == np.uint8:
             images.append(key)

@@ -25,6 +25,7 @@ import torch
 from dreamer_core import cursor, video
 from dreamer_core.agent import Agent
 from dreamer_core.dists import symexp
+from dreamer_core.envs import is_log_key
 from dreamer_core.rssm import Latent
 
 RESTORED = "real env restored to the context's exact state"
@@ -83,7 +84,7 @@ def _vector_of(obs: dict[str, np.ndarray], agent: Agent) -> np.ndarray | None:
 
 
 def _model_obs(agent: Agent, obs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    return agent.to_tensors({k: np.asarray(v)[None] for k, v in obs.items() if not k.startswith("log/")})
+    return agent.to_tensors({k: np.asarray(v)[None] for k, v in obs.items() if not is_log_key(k)})
 
 
 @torch.no_grad()

@@ -21,6 +21,7 @@ import torch
 from dreamer_core import confidence, losses
 from dreamer_core.agent import Agent
 from dreamer_core.dists import symexp
+from dreamer_core.envs import is_log_key
 from dreamer_core.rssm import Latent
 from dreamer_core.video import to_rgb
 
@@ -158,7 +159,7 @@ def make_report(agent: Agent, batch: dict[str, np.ndarray], seed: int = 0, sampl
     was_training = agent.training
     agent.eval()
     gen = torch.Generator(agent.device).manual_seed(int(seed))
-    data = agent.to_tensors({k: v for k, v in batch.items() if not k.startswith("log/")})
+    data = agent.to_tensors({k: v for k, v in batch.items() if not is_log_key(k)})
     start, prev_action, data = agent.split_context(data)
     length = data["is_first"].shape[1]
     ctx = max(1, length // 2)

@@ -18,7 +18,7 @@ import torch
 
 from dreamer_core.agent import Agent
 from dreamer_core.config import make_config
-from dreamer_core.envs import make_env
+from dreamer_core.envs import is_log_key, make_env
 from dreamer_core.replay import Replay
 
 
@@ -59,7 +59,7 @@ def main(args: Args) -> None:
     updates_per_step = config.run.train_ratio / (t.batch_size * t.batch_length)
     credit, episode_return = 0.0, 0.0
     for step in range(args.steps):
-        model_obs = {k: torch.as_tensor(v)[None] for k, v in obs.items() if not k.startswith("log/")}
+        model_obs = {k: torch.as_tensor(v)[None] for k, v in obs.items() if not is_log_key(k)}
         carry, action = agent.policy(carry, model_obs, gen)  # posterior step, then a sampled action  (1, A)
         latent = carry.latent
         replay.add({**obs, "action": action[0].numpy(), "deter": latent.deter[0].numpy(),
@@ -77,7 +77,7 @@ def main(args: Args) -> None:
             credit -= 1.0
             batch = replay.sample(t.batch_size)  # (B, K + T, ...), fresh windows first (online queue)
             index = batch.pop("index")
-            data = agent.to_tensors({k: v for k, v in batch.items() if not k.startswith("log/")})
+            data = agent.to_tensors({k: v for k, v in batch.items() if not is_log_key(k)})
             # One update: world model (KL with free bits, reconstruction, reward, continue), imagination from
             # all B*T posteriors, λ-returns, REINFORCE actor, two-hot critic + slow-critic regulariser, replay
             # value loss; one optimizer step (AGC -> LaProp -> warm-up); slow critic EMA.

@@ -34,6 +34,7 @@ class Env(Protocol):
 
 
 def is_log_key(key: str) -> bool:
+    """An observation logged for people (`log/image`: a proprio env's rendering), never modelled or trained on."""
     return key.startswith("log/")
 
 
