@@ -66,14 +66,14 @@ class Shooter:
             self.wait_for("the panels to be drawn", window.up_to_date, 10)
         self.pump(0.3)
 
-    def shot(self, window, name: str, whole_screen: bool = False) -> Path:
+    def shot(self, window, name: str, whole_screen: bool = False, settle_seconds: float = 1.0) -> Path:
         """Grabs `window`'s area of the X screen (all of it with `whole_screen`) into OUT/name."""
-        self.settle(window)
+        self.settle(window, settle_seconds)
         path = self.out / name
         crop = [] if whole_screen else ["-crop", self._geometry(window), "+repage"]
         subprocess.run(["import", "-window", "root", *crop, str(path)], check=True)
         if path.stat().st_size > MAX_BYTES:
-            subprocess.run(["convert", str(path), "-colors", "256", f"PNG8:{path}"], check=True)
+            subprocess.run(["convert", str(path), "-dither", "None", "-colors", "256", f"PNG8:{path}"], check=True)
         print(f"wrote {path} ({path.stat().st_size // 1000} KB)", flush=True)
         self.written.append(path)
         return path
@@ -139,6 +139,7 @@ def snapshots_of(run: Path) -> list[Path]:
 
 
 def scene_trained(shooter: Shooter, args) -> None:
+    import numpy as np
     from PySide6.QtCore import Qt
 
     from dreamer_studio.app import launch
@@ -164,8 +165,10 @@ def scene_trained(shooter: Shooter, args) -> None:
     model.set_t(context + 5)  # a dreamed step: the imagination and its confidence strip past the context
     shooter.shot(window, "02_world_model.png")
 
-    probs = entry.report.latent_post[context - 1]  # (S, C) posterior where imagination starts
-    for s in range(0, probs.shape[0], 4):  # flip every fourth latent to its least likely class
+    # Every latent of the start state set to its least likely posterior class (never its own: that undoes an edit).
+    probs = entry.report.latent_post[context - 1].copy()  # (S, C) posterior where imagination starts
+    probs[np.arange(len(probs)), entry.start_stoch.argmax(-1)] = np.inf  # start_stoch: (S, C) one-hot
+    for s in range(len(probs)):
         model.edit(s, int(probs[s].argmin()))
     shooter.wait_for("the edited imagination", lambda: model.current()[1] is not None
                      and model.current()[1].edited is not None, 120)
@@ -219,8 +222,7 @@ def scene_collecting(shooter: Shooter, args) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="studio-shots-"))
     window = live_window(make_config("dmc_cartpole_balance", "vision", "cpu", {"run": {"threads": 1}}), tmp)
     shooter.wait_for("collecting", lambda: "collecting the first" in window.status_label.text(), 120)
-    shooter.pump(3.0)
-    shooter.shot(window, "13_collecting.png")
+    shooter.shot(window, "13_collecting.png", settle_seconds=0.3)  # the cpu preset collects for ~3 s only
     close(shooter, window)
     shutil.rmtree(tmp, ignore_errors=True)
 
