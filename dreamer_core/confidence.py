@@ -142,6 +142,17 @@ def within_step_spearman(signal: np.ndarray, error: np.ndarray) -> float:
     return float(np.mean(per_step)) if per_step else float("nan")
 
 
+def window_interval(statistic, signal: np.ndarray, error: np.ndarray, draws: int = 1000, seed: int = 0,
+                    level: float = 0.95) -> list[float]:
+    """A bootstrap interval of `statistic(signal, error)` over windows: rows of (windows, Hi) drawn with
+    replacement, so the steps of one window (which share a start and err together) are resampled together."""
+    gen = np.random.default_rng(seed)
+    rows = gen.integers(0, signal.shape[0], size=(draws, signal.shape[0]))  # (draws, windows)
+    values = np.array([statistic(signal[r], error[r]) for r in rows])
+    tail = 100 * (1 - level) / 2
+    return np.nanpercentile(values, [tail, 100 - tail]).tolist()
+
+
 def flag_scores(signal: np.ndarray, high: np.ndarray, threshold: float) -> dict[str, float]:
     """Flags `signal > threshold` scored against the boolean `high` (high open-loop error), both (steps,): the share
     of steps flagged, precision (flagged steps that are high), recall (high steps flagged) and their F1."""

@@ -7,14 +7,16 @@ trained briefly from scratch instead (no run directory) and its replay is used.
 
 Reports are made on non-overlapping windows inside episodes (16 context + 16 open-loop steps by default, as a
 model card's evaluation). Pooled over every open-loop step of every window: the re-encoding KL of the step and the
-open-loop pixel error (mean squared error against the real frame, 0-255 scale). Printed (and written to `--out`):
-Pearson and Spearman correlations; the step-index baseline (error grows with the horizon), the rank correlation
-with the step held fixed (partial) and within each step; per threshold the share flagged, precision, recall and
-F1 for "error above the pooled 75th percentile"; the rule for THRESHOLD: the threshold that maximises that F1
-among those flagging at most as many steps as are high (25%), and the step index's best under the same rule.
+open-loop pixel error (mean squared error against the real frame, 0-255 scale). Printed (and written to `--out`,
+the arrays to an .npz beside it): Pearson and Spearman correlations; the step-index baseline (error grows with the
+horizon), the rank correlation with the step held fixed (partial) and within each step, with 95% intervals from
+resampling windows; per threshold the share flagged, precision, recall and F1 for "error above the pooled 75th
+percentile"; the rule for THRESHOLD: the threshold that maximises that F1 among those flagging at most as many
+steps as are high (25%), and the step index's best under the same rule.
 
     nice -n 10 .venv/bin/python scripts/confidence_eval.py \\
-        --model runs/cartpole_balance_vision_size1m_ratio256_snapshots/u0002625.ckpt --episodes 3
+        --model runs/cartpole_balance_vision_size1m_ratio256_snapshots/u0002856.ckpt --episodes 8 \\
+        --out confidence.json
 """
 
 from __future__ import annotations
@@ -97,9 +99,15 @@ def summarise(signal: np.ndarray, error: np.ndarray) -> dict:
     high = error > np.percentile(error, HIGH_PERCENTILE)
     percentiles = [confidence.flag_scores(signal, high, float(np.percentile(signal, q))) | dict(percentile=q)
                    for q in (50, 60, 70, 75, 80, 90, 95)]
+    def partial(s: np.ndarray, e: np.ndarray) -> float:
+        return confidence.partial_spearman(s, e, step)
+
     return dict(
         windows=int(signal.shape[0]), horizon=int(signal.shape[1]), steps=int(signal.size),
         pearson=confidence.pearson(signal, error), spearman=confidence.spearman(signal, error),
+        spearman_95=confidence.window_interval(confidence.spearman, signal, error),
+        partial_95=confidence.window_interval(partial, signal, error),
+        within_step_95=confidence.window_interval(confidence.within_step_spearman, signal, error),
         step_spearman_error=confidence.spearman(step, error), step_spearman_signal=confidence.spearman(step, signal),
         partial_spearman_given_step=confidence.partial_spearman(signal, error, step),
         within_step_spearman=confidence.within_step_spearman(signal, error),
@@ -150,6 +158,7 @@ def main() -> None:
     if args.out:
         with open(args.out, "w") as f:
             json.dump(out, f, indent=1)
+        np.savez_compressed(Path(args.out).with_suffix(".npz"), signal=signal, error=error)  # (windows, Hi) each
     trainer.close()
 
 

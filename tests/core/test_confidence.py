@@ -135,3 +135,16 @@ def test_flag_scores_and_the_best_f1_rule_by_hand():
     assert abs(best["threshold"] - 0.55) < 1e-6 and abs(best["f1"] - 0.75) < 1e-12
     capped = confidence.best_f1_threshold(signal, high, max_flagged=0.25)  # at most 2 of 10 flagged
     assert abs(capped["threshold"] - 0.75) < 1e-6 and capped["precision"] == 1.0
+
+
+def test_the_window_bootstrap_interval_resamples_whole_windows():
+    gen = np.random.default_rng(1)
+    error = gen.normal(size=(40, 16))  # (windows, Hi)
+    exact = confidence.window_interval(confidence.spearman, 2 * error + 1, error, draws=200)
+    np.testing.assert_allclose(exact, [1.0, 1.0], atol=1e-12)  # a monotone signal ranks every resample perfectly
+    low, high = confidence.window_interval(confidence.spearman, gen.normal(size=error.shape), error, draws=200)
+    assert low < 0 < high and high - low < 0.3  # independent: around 0, and 640 steps pin it down
+    # Whole windows travel together: a signal that is one constant per window, equal to that window's mean error,
+    # keeps a clearly positive correlation in every resample.
+    per_window = np.repeat(error.mean(1, keepdims=True), 16, 1)
+    assert confidence.window_interval(confidence.spearman, per_window, error, draws=200)[0] > 0
