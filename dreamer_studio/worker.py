@@ -311,7 +311,7 @@ class TrainerWorker(QThread):
         if report is None:
             return  # replay does not hold a full window yet
         entry = ReportEntry(id=self.reports.new_id(), report=report,
-                            start_stoch=report.start.stoch[0].detach().cpu().numpy(), made_at=time.time())
+                            start_stoch=report.start_stoch(), made_at=time.time())
         result = imagine(tr.agent, report, s, (), entry.id)
         self.reports.add(entry, result)
         per_step = len(tr.envs) * tr.config.env.action_repeat  # env frames per replay stream step

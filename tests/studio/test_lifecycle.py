@@ -40,7 +40,7 @@ def test_a_new_run_waits_for_the_stopping_one(qtbot, make_window, tmp_path):
     window = make_window(debug_config(), logdir=tmp_path / "a")
     qtbot.waitUntil(lambda: _steps(window) > 5, timeout=30_000)
     first = window.worker
-    window.start_run(debug_config("dummy_cont"), logdir=tmp_path / "b")
+    window.lifecycle.start(debug_config("dummy_cont"), logdir=tmp_path / "b")
     assert window.worker is first and first.stopping  # not replaced while its thread runs
     qtbot.waitUntil(lambda: window.worker is not first, timeout=30_000)
     assert not first.isRunning()
@@ -55,8 +55,8 @@ def test_close_waits_for_the_save_with_a_message(qtbot, make_window, tmp_path):
     worker = window.worker
     seen = []
     QTimer.singleShot(0, window.close)  # as the window manager does, with the event loop running
-    QTimer.singleShot(5, lambda: seen.append((window.isVisible(), window.closing_box is not None
-                                              and window.closing_box.isVisible(), worker.isRunning())))
+    QTimer.singleShot(5, lambda: seen.append((window.isVisible(), window.lifecycle.closing_box is not None
+                                              and window.lifecycle.closing_box.isVisible(), worker.isRunning())))
     with qtbot.waitSignal(worker.finished, timeout=30_000):
         pass
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=5_000)

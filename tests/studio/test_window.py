@@ -85,7 +85,7 @@ def test_bad_task_name_shows_error(qtbot, make_window):
     assert QApplication.activeModalWidget() is None
     window.error_box.close()
     # A name that passes the config check but no env knows: the trainer thread reports it.
-    window.start_run(debug_config("dmc_nope_nope"))
+    window.lifecycle.start(debug_config("dmc_nope_nope"))
     qtbot.waitUntil(lambda: window.error_box is not None, timeout=30_000)
     assert window.errors[-1][0] == "Could not start the run"
     window.worker.wait(10_000)
