@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QApplication, QFileDialog, QMainWindow, QMessageB
                                QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from dreamer_core.logdir import STUDIO_RUNS, default_run_dir
-from dreamer_studio import commands as cmd
+from dreamer_studio import commands as cmd, theme
 from dreamer_studio.checks import load_error_text, new_run_config, not_a_checkpoint
 from dreamer_studio.export import export_videos
 from dreamer_studio.jobs import Job
@@ -38,7 +38,6 @@ from dreamer_studio.phase import Phase
 from dreamer_studio.session import Status, status_text
 from dreamer_studio.shipped import ModelWorker
 from dreamer_studio.studio_model import StudioModel
-from dreamer_studio.theme import apply_dark
 from dreamer_studio.timeline import TimelineBar
 
 TICK_MS = 50  # GUI refresh check: 20 Hz (a tick with nothing new returns at once)
@@ -66,7 +65,7 @@ class MainWindow(QMainWindow):
         self.last_export: list[Path] = []
         self._last_tick_key: tuple | None = None
         self._status_text = ""
-        apply_dark(QApplication.instance())
+        theme.apply_dark(QApplication.instance())
         self._build_ui()
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
@@ -124,7 +123,7 @@ class MainWindow(QMainWindow):
         self.timeline = TimelineBar()
         central = QWidget()
         layout = QVBoxLayout(central)
-        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setContentsMargins(*theme.TIGHT_MARGINS)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.timeline)
         self.setCentralWidget(central)
@@ -132,7 +131,7 @@ class MainWindow(QMainWindow):
         # instead of running under the other one.
         self.status_label = ElidedLabel()
         self.notice = ElidedLabel()  # short-lived notices; the status line itself is never hidden
-        self.notice.setStyleSheet("color: #90caf9;")
+        self.notice.setStyleSheet(f"color: {theme.LINK};")
         self.statusBar().addPermanentWidget(self.status_label, 3)
         self.statusBar().addPermanentWidget(self.notice, 2)
         self._notice_timer = QTimer(self)

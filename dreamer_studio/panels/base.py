@@ -8,6 +8,7 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QLabel, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
+from dreamer_studio import theme
 from dreamer_studio.session import View
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
@@ -121,8 +122,8 @@ class ImageView(pg.GraphicsLayoutWidget):
 
     def __init__(self, parent: QWidget | None = None, interactive: bool = True) -> None:
         super().__init__(parent)
-        self.setBackground("#181818")
-        self.ci.layout.setContentsMargins(2, 2, 2, 2)
+        self.setBackground(theme.PLOT_BACKGROUND)
+        self.ci.layout.setContentsMargins(*theme.TIGHT_MARGINS)
         self.box = self.addViewBox(lockAspect=True, invertY=True, enableMouse=interactive)
         self.box.setMenuEnabled(False)
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -167,7 +168,7 @@ def titled(panel) -> QWidget:
     """A panel under a small bold title."""
     box = QWidget()
     layout = QVBoxLayout(box)
-    layout.setContentsMargins(2, 2, 2, 2)
+    layout.setContentsMargins(*theme.TIGHT_MARGINS)
     layout.setSpacing(1)
     layout.addWidget(QLabel(f"<b>{panel.title}</b>"))
     layout.addWidget(panel, 1)

@@ -15,11 +15,12 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QFileDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
 
 from dreamer_core.compare import compare_report, other_agent, step_errors
+from dreamer_studio import theme
 from dreamer_studio.jobs import Job
 from dreamer_studio.panels.base import ElidedLabel, ImageView, Panel, report_caption
 from dreamer_studio.session import View
 
-LIVE, OTHER = "#56b4e9", "#e69f00"
+LIVE, OTHER = theme.PALETTE[0], theme.PALETTE[1]
 
 
 def shown_frame(report, t: int) -> np.ndarray | None:
@@ -43,13 +44,13 @@ class ComparePanel(Panel):
         self._view: View | None = None
         self.placeholder.setText("Load a checkpoint to compare the live model with: Checkpoint to compare…")
         layout = QVBoxLayout(self.content)
-        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setContentsMargins(*theme.PANEL_MARGINS)
         head = QHBoxLayout()
         self.pick = QPushButton("Checkpoint to compare…")
         self.pick.clicked.connect(self._pick)
         head.addWidget(self.pick)
         self.caption = ElidedLabel()
-        self.caption.setStyleSheet("color: #ddd;")
+        self.caption.setStyleSheet(theme.CAPTION_STYLE)
         head.addWidget(self.caption, 1)
         layout.addLayout(head)
         grid = QGridLayout()
@@ -64,13 +65,13 @@ class ComparePanel(Panel):
         self.plot.setLabel("left", "image error (MSE)")
         self.curves = {"live": self.plot.plot(pen=pg.mkPen(LIVE, width=2)),
                        "other": self.plot.plot(pen=pg.mkPen(OTHER, width=2))}
-        self.cursor_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#f0e442"))
+        self.cursor_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(theme.PALETTE[3]))
         self.plot.addItem(self.cursor_line)
         layout.addWidget(self.plot, 2)
         self.legend = QLabel(f"<span style='color:{LIVE}'>—</span> live model &nbsp; "
                              f"<span style='color:{OTHER}'>—</span> the checkpoint · left of the context end: "
                              "reconstruction, right of it: open loop under the true actions")
-        self.legend.setStyleSheet("color: #aaa; font-size: 11px;")
+        self.legend.setStyleSheet(theme.NOTE_STYLE)
         layout.addWidget(self.legend)
 
     def attach(self, window) -> None:

@@ -49,10 +49,10 @@ class ConfidenceStrip(QWidget):
         self.plot.getAxis("bottom").setHeight(18)
         layout.addWidget(self.legend)
         layout.addWidget(self.plot)
-        self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffeb3b"))
-        self.ctx = pg.InfiniteLine(angle=90, pen=pg.mkPen("#fff", style=Qt.PenStyle.DashLine))
-        self.line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#ff5252", style=Qt.PenStyle.DashLine))
-        self.markers = pg.ScatterPlotItem(symbol="t", size=10, brush=pg.mkBrush("#ff5252"), pen=None)
+        self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen(theme.CURSOR))
+        self.ctx = pg.InfiniteLine(angle=90, pen=pg.mkPen(theme.CONTEXT_LINE, style=Qt.PenStyle.DashLine))
+        self.line = pg.InfiniteLine(angle=0, pen=pg.mkPen(theme.FLAGGED, style=Qt.PenStyle.DashLine))
+        self.markers = pg.ScatterPlotItem(symbol="t", size=10, brush=pg.mkBrush(theme.FLAGGED), pen=None)
         for item in (self.markers, self.line, self.ctx, self.cursor):  # added once, kept: only their data changes
             self.plot.addItem(item)
         self.line.setValue(threshold)
@@ -87,9 +87,10 @@ class ConfidenceStrip(QWidget):
             values = confidence.timeline(roll.report, dream, roll.length)
             self.series[key] = values
             if key == "openloop":
-                pen, name, color = pg.mkPen("#bdbdbd", width=1.5, style=Qt.PenStyle.DashLine), "open loop", "#bdbdbd"
+                color, name = theme.REAL_CURVE, "open loop"
+                pen = pg.mkPen(color, width=1.5, style=Qt.PenStyle.DashLine)
             elif key.startswith("edited"):
-                pen, name, color = pg.mkPen("#ffaa00", width=1), "edited", "#ffaa00"
+                pen, name, color = pg.mkPen(theme.EDITED, width=1), "edited", theme.EDITED
             else:
                 i = int(key.removeprefix("dream"))
                 color = theme.PALETTE[i % len(theme.PALETTE)]
@@ -110,7 +111,7 @@ class ConfidenceStrip(QWidget):
                 self.flags.append((key, int(s)))
                 xs.append(float(s))
                 ys.append(float(values[s]))
-        entries.append(("#ff5252", "▲", f"over {self.threshold:g} nats: {len(self.flags)} imagined step(s)"))
+        entries.append((theme.FLAGGED, "▲", f"over {self.threshold:g} nats: {len(self.flags)} imagined step(s)"))
         self.legend.set_entries(entries)
         for key, curve in self.curves.items():
             if key not in self.series:

@@ -12,6 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout
 
+from dreamer_studio import theme
 from dreamer_studio.panels.base import LegendLabel, Panel
 from dreamer_studio.session import View
 
@@ -21,6 +22,7 @@ MAJOR_TICKS = [-1e8, -1e4, -100, 0, 100, 1e4, 1e8]
 MINOR_TICKS = [-1000, -10, -1, 1, 10, 1000]
 
 
+MEAN_COLOR, TARGET_COLOR = "#ffffff", "#66bb6a"  # the distribution's mean; the λ-return (critic) or reward
 MASS = 0.999  # the x axis spans the bins that hold this much of the probability above the uniform level
 
 
@@ -85,14 +87,14 @@ class HeadPlot(pg.PlotWidget):
         self.getAxis("bottom").setTicks([[(symlog(v), tick_label(v)) for v in MAJOR_TICKS],
                                          [(symlog(v), tick_label(v)) for v in MINOR_TICKS]])
         self.bars = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=(66, 165, 245, 110),
-                                    pen=pg.mkPen("#42a5f5"), name="two-hot probs")
-        self.edited = pg.PlotDataItem(stepMode="center", pen=pg.mkPen("#ffa000", width=1.5), name="edited latent")
+                                    pen=pg.mkPen(theme.PRIMARY), name="two-hot probs")
+        self.edited = pg.PlotDataItem(stepMode="center", pen=pg.mkPen(theme.EDITED, width=1.5), name="edited latent")
         self.addItem(self.bars)
         self.addItem(self.edited)
-        self.mean = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffffff", width=2), label="mean",
-                                    labelOpts={"position": 0.92, "color": "#fff"})
-        self.target = pg.InfiniteLine(angle=90, pen=pg.mkPen("#66bb6a", width=2, style=Qt.PenStyle.DashLine),
-                                      label=target_name, labelOpts={"position": 0.8, "color": "#66bb6a"})
+        self.mean = pg.InfiniteLine(angle=90, pen=pg.mkPen(MEAN_COLOR, width=2), label="mean",
+                                    labelOpts={"position": 0.92, "color": MEAN_COLOR})
+        self.target = pg.InfiniteLine(angle=90, pen=pg.mkPen(TARGET_COLOR, width=2, style=Qt.PenStyle.DashLine),
+                                      label=target_name, labelOpts={"position": 0.8, "color": TARGET_COLOR})
         self.addItem(self.mean)
         self.addItem(self.target)
 
@@ -127,7 +129,7 @@ class CriticPanel(Panel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self.content)
-        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setContentsMargins(*theme.PANEL_MARGINS)
         self.critic = HeadPlot("critic", "λ-return")
         self.reward = HeadPlot("reward", "real reward")
         head = QHBoxLayout()
@@ -144,7 +146,7 @@ class CriticPanel(Panel):
         note = QLabel("Bins are two-hot over 255 symexp-spaced values; step with ←/→ through observed and "
                       "imagined time.")
         note.setWordWrap(True)
-        note.setStyleSheet("color: #aaa; font-size: 11px;")
+        note.setStyleSheet(theme.NOTE_STYLE)
         layout.addWidget(note)
 
     def _set_full(self, on: bool) -> None:
@@ -157,9 +159,10 @@ class CriticPanel(Panel):
             return
         self.show_content()
         edited = view.result.edited is not None
-        entries = [("#42a5f5", "▮", "two-hot"), ("#ffffff", "|", "mean"), ("#66bb6a", "┆", "λ-return / reward")]
+        entries = [(theme.PRIMARY, "▮", "two-hot"), (MEAN_COLOR, "|", "mean"),
+                   (TARGET_COLOR, "┆", "λ-return / reward")]
         if edited:  # the orange curve exists only with an edit
-            entries.append(("#ffa000", "—", "edited latent"))
+            entries.append((theme.EDITED, "—", "edited latent"))
         self.legend.set_entries(entries)
         bins = view.entry.report.bins
         self.critic.draw(bins, *at_cursor(view, "critic"))

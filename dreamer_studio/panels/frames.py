@@ -11,6 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout
 
 from dreamer_core import image_grid, video
+from dreamer_studio import theme
 from dreamer_studio.panels.base import ElidedLabel, ImageView, Panel, report_caption
 from dreamer_studio.session import View, timeline_length
 
@@ -31,9 +32,9 @@ class FramesPanel(Panel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self.content)
-        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setContentsMargins(*theme.PANEL_MARGINS)
         self.caption = ElidedLabel()  # a growing caption used to widen the panel and move the splitter
-        self.caption.setStyleSheet("color: #ddd;")
+        self.caption.setStyleSheet(theme.CAPTION_STYLE)
         layout.addWidget(self.caption)
         row = QHBoxLayout()
         self.view = ImageView(interactive=False)
@@ -43,14 +44,14 @@ class FramesPanel(Panel):
         self.vector_plot.addLegend(offset=(5, 5))
         self.vector_plot.setLabel("bottom", "vector dimension")
         self.real_bars = pg.BarGraphItem(x=[0], height=[0], width=0.4, brush="#9e9e9e", name="real")
-        self.dec_bars = pg.BarGraphItem(x=[0], height=[0], width=0.4, brush="#42a5f5", name="decoded")
+        self.dec_bars = pg.BarGraphItem(x=[0], height=[0], width=0.4, brush=theme.PRIMARY, name="decoded")
         self.vector_plot.addItem(self.real_bars)
         self.vector_plot.addItem(self.dec_bars)
         row.addWidget(self.vector_plot, 2)
         layout.addLayout(row, 1)
         self.legend = QLabel(ERROR_LEGEND)
         self.legend.setWordWrap(True)
-        self.legend.setStyleSheet("color: #aaa; font-size: 11px;")
+        self.legend.setStyleSheet(theme.NOTE_STYLE)
         layout.addWidget(self.legend)
 
     def key(self, view: View) -> object:

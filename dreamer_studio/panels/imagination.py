@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGraphicsRectItem, QHB
                                QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from dreamer_core.image_grid import ImaginationGrid
+from dreamer_studio import theme
 from dreamer_studio.panels.base import ElidedLabel, ImageView, LegendLabel, Panel, report_caption, weights_caption
 from dreamer_studio.panels.confidence import ConfidenceStrip
 from dreamer_studio.session import ImagineSettings, View
@@ -111,11 +112,11 @@ class ImaginationPanel(Panel):
     def __init__(self, settings: ImagineSettings, parent=None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self.content)
-        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setContentsMargins(*theme.PANEL_MARGINS)
         self.controls = ImaginationControls(settings)
         layout.addWidget(self.controls)
         self.caption = ElidedLabel()  # one line, cut with "…": a wrapped caption used to shift the views below
-        self.caption.setStyleSheet("color: #ddd;")
+        self.caption.setStyleSheet(theme.CAPTION_STYLE)
         layout.addWidget(self.caption)
         self.weights = ElidedLabel()  # which weights imagined what is shown
         self.weights.setStyleSheet("color: #ffcc80;")
@@ -125,18 +126,18 @@ class ImaginationPanel(Panel):
         self.strip = ImageView()
         self.strip.image.mouseClickEvent = self._strip_clicked
         self.cursor_box = QGraphicsRectItem()
-        self.cursor_box.setPen(QPen(QColor(255, 235, 59), 2))
+        self.cursor_box.setPen(QPen(QColor(theme.CURSOR), 2))
         self.strip.box.addItem(self.cursor_box)
         # No label on the line itself: over the strip it covered the truth thumbnails (STRIP_NOTE says it instead).
-        self.ctx_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffffff", width=2, style=Qt.PenStyle.DashLine))
+        self.ctx_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(theme.CONTEXT_LINE, width=2, style=Qt.PenStyle.DashLine))
         self.strip.box.addItem(self.ctx_line)
         self.vectors = pg.PlotWidget()
         self.vectors.setLabel("bottom", "timeline step")
         self.vectors.setLabel("left", "value, normalised per dimension")
         self.vec_legend = LegendLabel()  # which colour is which dimension, above the plot (inside, it hid curves)
         self.vec_legend.setVisible(False)
-        self.vec_cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffeb3b"))
-        self.vec_ctx = pg.InfiniteLine(angle=90, pen=pg.mkPen("#fff", style=Qt.PenStyle.DashLine))
+        self.vec_cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen(theme.CURSOR))
+        self.vec_ctx = pg.InfiniteLine(angle=90, pen=pg.mkPen(theme.CONTEXT_LINE, style=Qt.PenStyle.DashLine))
         split.addWidget(self.current)
         split.addWidget(self.strip)
         split.addWidget(self.vectors)
@@ -146,7 +147,7 @@ class ImaginationPanel(Panel):
         self.recheck = ConfidenceStrip()  # where the model makes things up (dreamer_core.confidence)
         layout.addWidget(self.recheck)
         self.legend = ElidedLabel(FRAME_LEGEND)
-        self.legend.setStyleSheet("color: #aaa; font-size: 11px;")
+        self.legend.setStyleSheet(theme.NOTE_STYLE)
         layout.addWidget(self.legend)
         self.grid: ImaginationGrid | None = None
         self._strip_key: object = None

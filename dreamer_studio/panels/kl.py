@@ -22,6 +22,7 @@ DYN_TIP = ("dyn: KL[sg(posterior) ‖ prior], summed over latents, averaged over
            "(the dynamics) to predict the posterior. Loss scale 1.0.")
 REP_TIP = ("rep: KL[posterior ‖ sg(prior)]. The same number as dyn, but its gradient trains the encoder to be "
            "predictable. Loss scale 0.1.")
+FLOOR_COLOR, REPORT_MARK_COLOR = "#ffca28", "#888"  # the free-bits floor; the step of the report on screen
 FLOOR_TIP = "free bits: both KL losses are clipped below at this value, so below it they give no gradient."
 
 
@@ -48,13 +49,13 @@ class KLPanel(Panel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self.content)
-        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setContentsMargins(*theme.PANEL_MARGINS)
         head = QHBoxLayout()
         self.log = QCheckBox("log scale")
         self.log.toggled.connect(self._set_log)
         info = QLabel("dyn vs rep?")
         info.setToolTip(DYN_TIP + "\n\n" + REP_TIP + "\n\n" + FLOOR_TIP)
-        info.setStyleSheet("color: #90caf9; text-decoration: underline;")
+        info.setStyleSheet(f"color: {theme.LINK}; text-decoration: underline;")
         self.readout = LegendLabel()  # the legend, with the newest values
         head.addWidget(self.log)
         head.addWidget(self.readout, 1)
@@ -69,11 +70,12 @@ class KLPanel(Panel):
         # with the current values (a legend inside the plot covered the curves).
         self.rep = self.curves.plot(pen=pg.mkPen(QColor(*theme.rgb(theme.PALETTE[1]), 150), width=5), name="rep")
         self.dyn = self.curves.plot(pen=pg.mkPen(theme.PALETTE[0], width=1.5), name="dyn")
-        self.report_mark = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", width=1, style=Qt.PenStyle.DashLine))
+        dashed = pg.mkPen(REPORT_MARK_COLOR, width=1, style=Qt.PenStyle.DashLine)
+        self.report_mark = pg.InfiniteLine(angle=90, pen=dashed)
         self.curves.addItem(self.report_mark)  # where the report on screen was taken
         self.report_mark.setVisible(False)
-        self.floor = pg.InfiniteLine(angle=0, pen=pg.mkPen("#ffca28", width=1, style=Qt.PenStyle.DotLine),
-                                     label="free bits {value:.2g}", labelOpts={"position": 0.9, "color": "#ffca28"})
+        self.floor = pg.InfiniteLine(angle=0, pen=pg.mkPen(FLOOR_COLOR, width=1, style=Qt.PenStyle.DotLine),
+                                     label="free bits {value:.2g}", labelOpts={"position": 0.9, "color": FLOOR_COLOR})
         self.curves.addItem(self.floor)
         self.curves.setToolTip(DYN_TIP + "\n\n" + REP_TIP + "\n\n" + FLOOR_TIP)
         self.curves.plotItem.setDownsampling(mode="peak")
@@ -87,10 +89,10 @@ class KLPanel(Panel):
         self.heat_image.setLookupTable(heat_lut())
         self.heat.addItem(self.heat_image)
         self.heat.invertY(True)
-        self.heat_cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#ffeb3b"))
+        self.heat_cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen(theme.CURSOR))
         self.heat.addItem(self.heat_cursor)
         self.hover = ElidedLabel(" ")
-        self.hover.setStyleSheet("color: #ddd;")
+        self.hover.setStyleSheet(theme.CAPTION_STYLE)
         self.heat.scene().sigMouseMoved.connect(self._hovered)
         split.addWidget(self.heat)
         split.setSizes([220, 180])
@@ -120,8 +122,8 @@ class KLPanel(Panel):
             self._place_floor()
         self.readout.set_entries([(theme.PALETTE[0], "—", f"dyn {now['train/kl_dyn']}"),
                                   (theme.PALETTE[1], "▬", f"rep {now['train/kl_rep']}"),
-                                  ("#ffca28", "···", f"free bits {self._free:.2g}"),
-                                  ("#888", "┆", "report on screen")])
+                                  (FLOOR_COLOR, "···", f"free bits {self._free:.2g}"),
+                                  (REPORT_MARK_COLOR, "┆", "report on screen")])
         self.report_mark.setVisible(view.entry is not None)
         if view.entry is not None:
             self.report_mark.setValue(view.entry.report.env_frames)

@@ -15,6 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout
 
 from dreamer_core.latent_map import IncrementalPCA, map_points
+from dreamer_studio import theme
 from dreamer_studio.panels.base import ElidedLabel, Panel, report_caption
 from dreamer_studio.session import View
 
@@ -42,10 +43,10 @@ class LatentMapPanel(Panel):
         self.points = None  # the MapPoints on screen (tests read them)
         self.cursor_points: dict[str, tuple[float, float]] = {}  # "real" / "imagined" -> the ringed (x, y)
         layout = QVBoxLayout(self.content)
-        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setContentsMargins(*theme.PANEL_MARGINS)
         head = QHBoxLayout()
         self.caption = ElidedLabel()
-        self.caption.setStyleSheet("color: #ddd;")
+        self.caption.setStyleSheet(theme.CAPTION_STYLE)
         head.addWidget(self.caption, 1)
         head.addWidget(QLabel("colour by"))
         self.colour = QComboBox()
@@ -57,11 +58,11 @@ class LatentMapPanel(Panel):
         self.plot.setToolTip(MAP_TIP)
         self.plot.setLabel("bottom", "PC 1")
         self.plot.setLabel("left", "PC 2")
-        self.real_line = pg.PlotDataItem(pen=pg.mkPen("#bdbdbd", width=2))
-        self.real_scatter = pg.ScatterPlotItem(size=8, pen=pg.mkPen("#bdbdbd"))
+        self.real_line = pg.PlotDataItem(pen=pg.mkPen(theme.REAL_CURVE, width=2))
+        self.real_scatter = pg.ScatterPlotItem(size=8, pen=pg.mkPen(theme.REAL_CURVE))
         self.dream_scatter = pg.ScatterPlotItem(size=6, symbol="t", pen=None)
-        self.cursor_real = pg.ScatterPlotItem(size=18, pen=pg.mkPen("#f0e442", width=3), brush=None)
-        self.cursor_dream = pg.ScatterPlotItem(size=18, pen=pg.mkPen("#e69f00", width=3), brush=None)
+        self.cursor_real = pg.ScatterPlotItem(size=18, pen=pg.mkPen(theme.PALETTE[3], width=3), brush=None)
+        self.cursor_dream = pg.ScatterPlotItem(size=18, pen=pg.mkPen(theme.PALETTE[1], width=3), brush=None)
         self.branches: list[pg.PlotDataItem] = []
         for item in (self.real_line, self.real_scatter, self.dream_scatter, self.cursor_real, self.cursor_dream):
             self.plot.addItem(item)
@@ -69,7 +70,7 @@ class LatentMapPanel(Panel):
         self.legend = QLabel("grey line: real steps · dashed branches: imagined futures from the end of the context"
                              " · yellow ring: the cursor's real step · orange ring: its imagined step")
         self.legend.setWordWrap(True)
-        self.legend.setStyleSheet("color: #aaa; font-size: 11px;")
+        self.legend.setStyleSheet(theme.NOTE_STYLE)
         layout.addWidget(self.legend)
         self._view: View | None = None
         self.colour_values: list[np.ndarray] = []
@@ -131,8 +132,8 @@ class LatentMapPanel(Panel):
             origin = real[points.branch_from]  # (2,)
             for k in range(dream.shape[0]):
                 path = np.vstack([origin[None], dream[k]])  # (Hi + 1, 2)
-                item = pg.PlotDataItem(path[:, 0], path[:, 1], pen=pg.mkPen("#e69f00", width=1,
-                                                                            style=pg.QtCore.Qt.PenStyle.DashLine))
+                pen = pg.mkPen(theme.PALETTE[1], width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
+                item = pg.PlotDataItem(path[:, 0], path[:, 1], pen=pen)
                 self.plot.addItem(item)
                 self.branches.append(item)
             self.dream_scatter.setData(pos=dream.reshape(-1, 2), brush=_brushes(values[1], lo, hi))

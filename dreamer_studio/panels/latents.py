@@ -14,6 +14,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout
 
 from dreamer_core import image_grid, video
+from dreamer_studio import theme
 from dreamer_studio.panels.base import ElidedLabel, ImageView, Panel, heat_lut
 from dreamer_studio.session import View
 
@@ -62,7 +63,7 @@ class LatentsPanel(Panel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self.content)
-        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setContentsMargins(*theme.PANEL_MARGINS)
         self.post = ProbGrid("posterior")
         self.prior = ProbGrid("prior")
         grids = QHBoxLayout()
@@ -88,7 +89,7 @@ class LatentsPanel(Panel):
         self.start.addItem(self.start_image)
         layout.addWidget(self.start, 2)
         self.compare_caption = ElidedLabel()
-        self.compare_caption.setStyleSheet("color: #ddd;")
+        self.compare_caption.setStyleSheet(theme.CAPTION_STYLE)
         layout.addWidget(self.compare_caption)
         self.compare = ImageView(interactive=False)
         layout.addWidget(self.compare, 2)

@@ -29,6 +29,7 @@ GROUPS = [
 WAITING_FOR = {"episode score": "no episode has finished yet"}
 SCORE_PLOT = [title for title, _, _ in GROUPS].index("episode score")
 COLORS = theme.PALETTE
+OFFICIAL_COLOR, BAND_COLOR = "#9e9e9e", "#555"  # the official mean; its min–max band
 SPARSE = 60  # a curve with fewer points gets a marker on each (one finished episode is a point, not nothing)
 
 
@@ -48,12 +49,12 @@ class LossesPanel(Panel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self.content)
-        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setContentsMargins(*theme.PANEL_MARGINS)
         self.header = QLabel()
-        self.header.setStyleSheet("color: #ddd;")
+        self.header.setStyleSheet(theme.CAPTION_STYLE)
         layout.addWidget(self.header)
         self.official_note = QLabel()  # the official curve's source, the run's standing and differing settings
-        self.official_note.setStyleSheet("color: #aaa;")
+        self.official_note.setStyleSheet(theme.MUTED_STYLE)
         self.official_note.setWordWrap(True)
         layout.addWidget(self.official_note)
         grid = QGridLayout()
@@ -104,11 +105,11 @@ class LossesPanel(Panel):
             if self.official is not None:
                 c = self.official
                 centre = c.start + c.bin_frames / 2
-                low = pg.PlotDataItem(centre, c.low, pen=pg.mkPen("#555"))
-                high = pg.PlotDataItem(centre, c.high, pen=pg.mkPen("#555"))
+                low = pg.PlotDataItem(centre, c.low, pen=pg.mkPen(BAND_COLOR))
+                high = pg.PlotDataItem(centre, c.high, pen=pg.mkPen(BAND_COLOR))
                 band = pg.FillBetweenItem(low, high, brush=pg.mkBrush(120, 120, 120, 60))
-                mean = pg.PlotDataItem(centre, c.mean, pen=pg.mkPen("#9e9e9e", width=1.5, style=pg.QtCore.Qt.DashLine),
-                                       name=f"official ({c.seeds} seeds)")
+                dashed = pg.mkPen(OFFICIAL_COLOR, width=1.5, style=pg.QtCore.Qt.DashLine)
+                mean = pg.PlotDataItem(centre, c.mean, pen=dashed, name=f"official ({c.seeds} seeds)")
                 for item in (low, high, band):
                     plot.addItem(item)
                 plot.addItem(mean)
@@ -161,7 +162,7 @@ class LossesPanel(Panel):
                 points += len(x)
                 entries.append((color, "—", f"{name} {y[-1] * scale:.3g}" if len(y) else f"{name} –"))
             if i == SCORE_PLOT and self.official is not None:
-                entries.append(("#9e9e9e", "- -", f"official ({self.official.seeds} seeds), band: min–max"))
+                entries.append((OFFICIAL_COLOR, "- -", f"official ({self.official.seeds} seeds), band: min–max"))
             self.legends[i].set_entries(entries)
             title = GROUPS[i][0]
             title = title if points else f"{title}: {WAITING_FOR.get(title, 'nothing logged yet')}"

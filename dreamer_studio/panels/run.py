@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, Q
                                QPushButton, QSpinBox, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from dreamer_core import config as core_config
+from dreamer_studio import theme
 from dreamer_studio.checks import config_overrides
 from dreamer_studio.panels.base import Panel
 from dreamer_studio.session import View
@@ -48,7 +49,7 @@ class RunPanel(Panel):
         left.addWidget(self.summary)
         gpu = QLabel(GPU_NOTE)
         gpu.setWordWrap(True)
-        gpu.setStyleSheet("color: #aaa;")
+        gpu.setStyleSheet(theme.MUTED_STYLE)
         left.addWidget(gpu)
         buttons = QHBoxLayout()
         for name, text in (("start", "Start / resume"), ("pause", "Pause"), ("step", "Single step"),

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QSpi
                                QWidget)
 
 from dreamer_core import image_grid, play, sweep, video
-from dreamer_studio import imagine
+from dreamer_studio import imagine, theme
 from dreamer_studio.jobs import Job
 from dreamer_studio.panels.base import ElidedLabel, ImageView, Panel
 from dreamer_studio.session import View
@@ -61,7 +61,7 @@ class SweepPanel(Panel):
         self._poll = QTimer(self, interval=50)
         self._poll.timeout.connect(self._harvest)
         layout = QVBoxLayout(self.content)
-        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setContentsMargins(*theme.PANEL_MARGINS)
         row = QHBoxLayout()
         self.horizon = QSpinBox(minimum=1, maximum=64, value=15)
         self.horizon.setToolTip("imagined steps of each future")
@@ -76,14 +76,14 @@ class SweepPanel(Panel):
         row.addStretch(1)
         layout.addLayout(row)
         self.caption = ElidedLabel()
-        self.caption.setStyleSheet("color: #ddd;")
+        self.caption.setStyleSheet(theme.CAPTION_STYLE)
         layout.addWidget(self.caption)
         self.grid_host = QWidget()
         self.grid = QGridLayout(self.grid_host)
         self.grid.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.grid_host, 1)
         note = ElidedLabel(NOTE)
-        note.setStyleSheet("color: #aaa; font-size: 11px;")
+        note.setStyleSheet(theme.NOTE_STYLE)
         layout.addWidget(note)
         self.captions: list[QLabel] = []  # one per future on screen (tests read them)
         self.views: list[QWidget] = []
@@ -208,13 +208,13 @@ class SweepPanel(Panel):
         best = result.best()
         for i, f in enumerate(result.futures):
             label = QLabel(future_caption(self._discrete, f, result.dim, f is best))
-            label.setStyleSheet("color: #ffeb3b;" if f is best else "color: #ddd;")
+            label.setStyleSheet(f"color: {theme.CURSOR};" if f is best else theme.CAPTION_STYLE)
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             self.grid.addWidget(label, 0, i)
             self.captions.append(label)
             if f.frames is not None:
                 view = ImageView()
-                frames = [image_grid.framed(frame, (255, 235, 59) if f is best else video.IMAGINED, 2)
+                frames = [image_grid.framed(frame, theme.rgb(theme.CURSOR) if f is best else video.IMAGINED, 2)
                           for frame in f.frames]
                 view.set_image(image_grid.vstack(frames, gap=2))  # the future top to bottom
             else:
