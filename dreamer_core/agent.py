@@ -61,6 +61,13 @@ def compute_dtype(precision: str, device: torch.device) -> torch.dtype:
     return torch.bfloat16 if precision == "bf16" else torch.float32
 
 
+def read_metrics(metrics: dict[str, torch.Tensor]) -> dict[str, float | int]:
+    """A train step's metrics (0-d device tensors) on the host, in one device-to-host copy, the one wait for
+    the device that a caller of the step makes: counts as ints, the rest as floats."""
+    values = torch.stack([v.to(torch.float64) for v in metrics.values()]).cpu().tolist()  # (metrics,)
+    return {k: x if metrics[k].is_floating_point() else int(x) for (k, x) in zip(metrics, values)}
+
+
 @dataclass
 class ActCarry:
     """What the acting policy carries between env steps: the latent and the previous action."""
@@ -114,12 +121,30 @@ class Agent(nn.Module):
         self.optimizer = LaProp(self.trained_parameters(), lr=t.lr, eps=t.eps, beta1=t.beta1, beta2=t.beta2,
                                 agc=t.agc, agc_floor=t.agc_floor, warmup=t.warmup)
         self.retnorm = losses.ReturnNorm(t.retnorm_decay, t.retnorm_lo, t.retnorm_hi, t.retnorm_limit)
-        self.updates = 0
+        self.updates = 0  # device counters behind properties: the step adds to them without reading them
         self.skipped_updates = 0
-        self.nonfinite = ""  # what went non-finite in the last skipped update (a loss, or the first bad gradient)
+        self._last_check: tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor] | None = None  # `nonfinite`
         self._compiled: dict[str, Any] = {}  # hot methods swapped for torch.compile'd ones (compile_hot_loops)
 
     # -- bookkeeping -------------------------------------------------------------------------------------------
+    @property
+    def updates(self) -> int:
+        """Updates applied (skipped ones excluded). Reading it waits for the device: not inside a train step."""
+        return int(self._updates)
+
+    @updates.setter
+    def updates(self, value: int) -> None:
+        self._updates = torch.tensor(value, dtype=torch.int64, device=self.device)  # ()
+
+    @property
+    def skipped_updates(self) -> int:
+        """Non-finite updates skipped. Reading it waits for the device: not inside a train step."""
+        return int(self._skipped)
+
+    @skipped_updates.setter
+    def skipped_updates(self, value: int) -> None:
+        self._skipped = torch.tensor(value, dtype=torch.int64, device=self.device)  # ()
+
     def autocast(self) -> torch.autocast:
         """The forward passes' precision (`run.precision`). bf16 autocasts matmul and conv inputs to bfloat16, so
         activations are bf16 as in HEAD; parameters and optimizer state stay float32, RMSNorm computes in float32
@@ -193,11 +218,14 @@ class Agent(nn.Module):
 
     # -- training ----------------------------------------------------------------------------------------------
     def train_step(self, data: dict[str, torch.Tensor], gen: torch.Generator | None = None
-                   ) -> tuple[Latent, dict[str, float]]:
+                   ) -> tuple[Latent, dict[str, torch.Tensor]]:
         """One update on a batch of (B, L) windows. Returns the refreshed posterior latents (B, T, ...) to write
-        back into replay, and scalar metrics. A non-finite loss or gradient skips the update (counted): it leaves
-        weights, optimizer, slow critic, return normaliser and `updates` as they were, and says what went
-        non-finite in `nonfinite`."""
+        back into replay, and metrics as 0-d device tensors (`read_metrics` brings them to the host in one copy).
+
+        Nothing here reads a value back to the host, so on a GPU the step never waits for the device: a
+        non-finite loss or gradient voids the update on the device instead of branching (counted in
+        `skipped_updates`, and `metrics["finite"]` is 0): weights, optimizer state, slow critic, return
+        normaliser and `updates` keep their values. `nonfinite` then says what went non-finite."""
         t = self.config.train
         with self.autocast():  # forward only: backward runs each op in the dtype its forward used
             start, prev_action, data = self.split_context(data)
@@ -220,40 +248,42 @@ class Agent(nn.Module):
 
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
-        # DDP: the ranks' average gradient, before the norm, the finite check and AGC read it (a no-op alone)
+        # DDP: the ranks' average gradient, before the norm, the finite check and AGC read it (a no-op alone);
+        # a non-finite loss on any rank makes every rank's gradients NaN, so all ranks void the update together.
         distributed.all_reduce_grads([list(m.parameters()) for m in self.trained_modules().values()], total)
-        params = self.trained_parameters()
-        grad_norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params
-                                                          if p.grad is not None]))  # ()
-        finite = bool(torch.isfinite(total) & torch.isfinite(grad_norm))
-        if finite:
-            self.optimizer.step()
-            self.update_slow_critic()
-            self.retnorm = retnorm
-            self.updates += 1
-        else:
-            self.nonfinite = self._what_is_nonfinite(scaled)
-            self.optimizer.zero_grad(set_to_none=True)
-            self.skipped_updates += 1
+        grad_norms = torch.stack([torch.linalg.vector_norm(p.grad) for p in self.trained_parameters()
+                                  if p.grad is not None])  # (P,)
+        grad_norm = torch.linalg.vector_norm(grad_norms)  # ()
+        finite = torch.isfinite(total) & torch.isfinite(grad_norm)  # (), bool
+        self.optimizer.step(finite=finite)
+        self.update_slow_critic(finite)
+        self.retnorm = retnorm.where(finite, self.retnorm)
+        self._updates += finite
+        self._skipped += ~finite
+        self._last_check = ({k: v.detach() for k, v in scaled.items()}, grad_norms, finite)
 
-        names = list(scaled) + ["kl_dyn", "kl_rep", "dyn_ent", "rep_ent", "grad_norm"] + list(imag_metrics)
-        values = list(scaled.values()) + [kl["kl_dyn"].mean(), kl["kl_rep"].mean(),
-                                          categorical_entropy(prior).mean(), categorical_entropy(post).mean(),
-                                          grad_norm]
-        values += list(imag_metrics.values())
-        numbers = torch.stack([v.detach().float().reshape(()) for v in values]).tolist()  # one host sync
-        metrics = {("loss/" + k if k in scaled else k): v for k, v in zip(names, numbers)}
-        metrics.update(loss_total=float(total.detach()), updates=self.updates, skipped_updates=self.skipped_updates,
-                       finite=float(finite), lr=self.optimizer.current_lr(), ret_scale=self.retnorm.scale(),
+        metrics = {f"loss/{k}": v for k, v in scaled.items()}
+        metrics.update(kl_dyn=kl["kl_dyn"].mean(), kl_rep=kl["kl_rep"].mean(),
+                       dyn_ent=categorical_entropy(prior).mean(), rep_ent=categorical_entropy(post).mean(),
+                       grad_norm=grad_norm, **imag_metrics)
+        metrics.update(loss_total=total, updates=self._updates.clone(), skipped_updates=self._skipped.clone(),
+                       finite=finite.float(), lr=self.optimizer.current_lr(), ret_scale=self.retnorm.scale(),
                        ret_lo=self.retnorm.lo, ret_hi=self.retnorm.hi)
-        return states.detach(), metrics
+        return states.detach(), {k: v.detach().reshape(()) for k, v in metrics.items()}  # {name: ()}
 
-    def _what_is_nonfinite(self, scaled: dict[str, torch.Tensor]) -> str:
-        """Names the non-finite losses, or else the first parameter whose gradient is non-finite."""
+    @property
+    def nonfinite(self) -> str:
+        """What went non-finite in the last update ('' if it was finite): its non-finite losses, or else the first
+        parameter whose gradient is non-finite. Reads the device: ask after a skipped update, not inside a step."""
+        if self._last_check is None or bool(self._last_check[2]):
+            return ""
+        scaled, grad_norms, _ = self._last_check
         bad = [f"loss/{k}" for k, v in scaled.items() if not torch.isfinite(v)]
         if bad:
             return "the loss " + ", ".join(bad)
-        grads = [n for n, p in self.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
+        names = [f"{m}.{n}" for m, module in self.trained_modules().items() for n, p in module.named_parameters()
+                 if p.grad is not None]  # the order of `grad_norms`
+        grads = [n for n, norm in zip(names, grad_norms.tolist()) if not np.isfinite(norm)]
         more = f" (and {len(grads) - 1} more)" if len(grads) > 1 else ""
         return f"the gradient of {grads[0]}{more}" if grads else "the gradient norm"
 
@@ -337,11 +367,15 @@ class Agent(nn.Module):
         return float(lo), float(hi)
 
     @torch.no_grad()
-    def update_slow_critic(self) -> None:
+    def update_slow_critic(self, finite: torch.Tensor | None = None) -> None:
+        """The slow critic's EMA step towards the critic; none where the 0-d bool `finite` is False."""
         rate = self.config.train.slow_rate
         slow = list(self.slow_critic.parameters())
         fast = list(self.critic.parameters())
-        torch._foreach_lerp_(slow, fast, rate)
+        if finite is None:
+            torch._foreach_lerp_(slow, fast, rate)
+        else:  # a list of 0-d weights: the one-tensor overload reads its value on the host
+            torch._foreach_lerp_(slow, fast, [torch.where(finite, rate, 0.0)] * len(slow))
 
     # -- persistence -------------------------------------------------------------------------------------------
     def state_dict_full(self) -> dict[str, Any]:

@@ -108,8 +108,9 @@ def sample_onehot(logprobs: torch.Tensor, gen: torch.Generator | None = None,
         uniform = torch.rand(logprobs.shape, generator=gen, device=logprobs.device,
                              dtype=logprobs.dtype)  # (..., C)
     gumbel = -torch.log(-torch.log(uniform.clamp_min(1e-20)))  # (..., C)
-    index = (logprobs.detach() + gumbel).argmax(-1)  # (...)
-    onehot = F.one_hot(index, logprobs.shape[-1]).to(logprobs.dtype)  # (..., C)
+    index = (logprobs.detach() + gumbel).argmax(-1, keepdim=True)  # (..., 1)
+    # scatter, not F.one_hot: one_hot reads the indices' min and max back to the host on CPU (a sync per draw)
+    onehot = torch.zeros_like(logprobs).scatter_(-1, index, 1.0)  # (..., C)
     if not logprobs.requires_grad:
         return onehot  # (..., C)
     probs = logprobs.exp()  # (..., C)

@@ -51,29 +51,39 @@ def lambda_return(last: torch.Tensor, term: torch.Tensor, rew: torch.Tensor, boo
 
 @dataclass
 class ReturnNorm:
-    """EMA of the 5th and 95th return percentiles; scale = max(limit, hi - lo). No bias correction."""
+    """EMA of the 5th and 95th return percentiles; scale = max(limit, hi - lo). No bias correction.
+
+    `lo` and `hi` are floats when built or loaded and 0-d device tensors once updated, so a train step never reads
+    them back to the host; `state_dict` does (at save time)."""
 
     decay: float = 0.99
     lo_perc: float = 5.0
     hi_perc: float = 95.0
     limit: float = 1.0
-    lo: float = 0.0
-    hi: float = 0.0
+    lo: float | torch.Tensor = 0.0
+    hi: float | torch.Tensor = 0.0
 
     def updated(self, ret: torch.Tensor) -> ReturnNorm:
         """The normaliser after one more batch of returns; `self` is left as it was, so a caller can drop the
-        update (a skipped, non-finite train step)."""
+        update (a skipped, non-finite train step: `where`)."""
         flat = distributed.all_gather_cat(ret.detach().float().flatten())  # (R·N·H,) DDP: every rank's returns
-        q = torch.quantile(flat, torch.tensor([self.lo_perc / 100, self.hi_perc / 100], device=flat.device))
-        lo, hi = q.tolist()
+        # linspace builds the two levels on the device: torch.tensor([...], device=...) would be a blocking upload
+        levels = torch.linspace(self.lo_perc / 100, self.hi_perc / 100, 2, device=flat.device)  # (2,)
+        lo, hi = torch.quantile(flat, levels).unbind()  # () each
         return replace(self, lo=self.decay * self.lo + (1 - self.decay) * lo,
                        hi=self.decay * self.hi + (1 - self.decay) * hi)
 
-    def scale(self) -> float:
-        return max(self.limit, self.hi - self.lo)
+    def where(self, condition: torch.Tensor, other: ReturnNorm) -> ReturnNorm:
+        """This normaliser where the 0-d bool `condition` holds, else `other`: a branch-free choice on the device."""
+        return replace(self, lo=torch.where(condition, self.lo, other.lo), hi=torch.where(condition, self.hi, other.hi))
+
+    def scale(self) -> torch.Tensor:
+        """max(limit, hi - lo), a 0-d tensor (on the CPU until the first update puts lo and hi on the device)."""
+        spread = self.hi - self.lo
+        return torch.clamp(spread if torch.is_tensor(spread) else torch.tensor(spread), min=self.limit)  # ()
 
     def state_dict(self) -> dict[str, float]:
-        return {"lo": self.lo, "hi": self.hi}
+        return {"lo": float(self.lo), "hi": float(self.hi)}
 
     def load_state_dict(self, state: dict[str, float]) -> None:
         self.lo, self.hi = float(state["lo"]), float(state["hi"])
@@ -118,7 +128,7 @@ def imag_loss(rew: torch.Tensor, con: torch.Tensor, critic_logits: torch.Tensor,
     weight = imagination_weight(con.T)  # (N, H+1)
     ret = lambda_return(torch.zeros_like(con.T), 1.0 - con.T, rew.T, val.T, 1.0, lam)  # (N, H)
     retnorm = retnorm.updated(ret)
-    scale = retnorm.scale()  # a float: one host sync, in the quantile update
+    scale = retnorm.scale()  # (), on the device
     adv = (ret - val.T[:, :-1]) / scale  # (N, H)
     logp, ent = logp.T, ent.T  # (N, H)
     policy = actor_loss(logp, ent, adv, weight[:, :-1], actent)  # (N, H)

@@ -14,6 +14,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from dreamer_core import checkpoint, distributed, models
+from dreamer_core.agent import read_metrics
 from dreamer_core.config import make_config
 from dreamer_core.faults import RunStopped
 from dreamer_core.logdir import CHECKPOINT_NAME
@@ -203,7 +204,7 @@ def _one_update(agent, batch, gen=None) -> dict:
     torch.rand, torch.randn = _fixed_noise(0.5), _fixed_noise(0.0)
     _, metrics = agent.train_step(agent.to_tensors(batch), gen)
     grads = {n: p.grad.clone() for n, p in agent.named_parameters() if p.grad is not None}
-    return {"grads": grads, "metrics": metrics, "retnorm": agent.retnorm.state_dict()}
+    return {"grads": grads, "metrics": read_metrics(metrics), "retnorm": agent.retnorm.state_dict()}
 
 
 def _agent(start):
