@@ -3,7 +3,7 @@
 A QTimer ticks at PLAY_HZ; each tick reads the keys held at that moment and asks the play thread for one step
 (`dreamer_core.play.DreamPlayer.step`); a tick that finds the previous step still running is owed and goes out
 as soon as that step is back (at most one owed), so a slow step costs a late frame, not a dropped one, and nothing
-queues. The play thread owns its own CPU copy of the weights and its own real env (MuJoCo's
+queues. The play thread (dreamer_studio/play_thread.py) owns its own CPU copy of the weights and its own real env (MuJoCo's
 GL context belongs to the thread that made it), so the trainer thread never waits for Play and Play never reads
 weights while they are being updated.
 
@@ -14,34 +14,37 @@ its env's exact state, the frame it acts on next and its acting latent), the con
 reports refresh that copy too; the player takes the newest copy on R (reset), so a session keeps one set of
 weights from reset to reset, and the HUD says which.
 
+A replay moment instead (`PlayWindow.play_from`, from the Replay tab's *Play from the cursor*): the posterior at the
+report step under the time cursor, dreamed with the weights that made that report (its latent belongs to them), so
+R goes back to that moment, not to newer weights. Replay keeps frames, not physics states: the real env beside it
+starts from a fresh reset, and the status line says so. *Latest real frames* goes back to the trainer's moment.
+
 Keys: 1-9 or the arrows pick a discrete action (← 1, → 2, ↑ 3, ↓ 4); for continuous actions ←/→ choose the
 dimension and ↑/↓ push it (by PUSH per tick while held; it stays where it is left; 0 zeroes the vector). Space
-pauses, R resets to the real context, H toggles the HUD, Esc closes Play.
+pauses, R resets to the real context (the trainer's latest, or the chosen replay moment), H toggles the HUD, Esc
+closes Play.
 """
 
 from __future__ import annotations
 
-import queue
 import sys
-import threading
 import time
-import traceback
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QThread, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QApplication, QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout,
                                QWidget)
 
 from dreamer_core.play import KEEP_STEPS
 from dreamer_studio import commands as cmd
+from dreamer_studio.held_keys import HeldKeys
 from dreamer_studio.panels.base import ImageView
+from dreamer_studio.play_thread import PLAY_HZ, PlayThread
 
-PLAY_HZ = 15  # dream steps per second
 PLOT_STEPS = 30 * PLAY_HZ  # steps the error plot shows
 PUSH = 0.5  # how far ↑/↓ move a continuous action dimension per tick
-CONTEXT_STEPS = 4  # policy steps after the env reset before the dream takes over
 DIGITS = [getattr(Qt.Key, f"Key_{i}") for i in range(1, 10)]
 ARROWS = [Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down]
 
@@ -51,13 +54,12 @@ class PlayKeys:
 
     def __init__(self, act_dim: int, discrete: bool) -> None:
         self.act_dim, self.discrete = act_dim, discrete
-        self.held: list[int] = []  # in press order: the newest discrete key wins
+        self.held = HeldKeys()  # press order: the newest discrete key wins, a release falls back to the one before
         self.dim = 0  # continuous: the dimension ↑/↓ push
         self.vector = np.zeros(act_dim, np.float32)  # continuous: the action vector, kept between ticks
 
     def press(self, key: int) -> None:
-        if key not in self.held:
-            self.held.append(key)
+        self.held.press(key)
         if not self.discrete:
             if key in (Qt.Key.Key_Left, Qt.Key.Key_Right):  # choose a dimension (one press, one move)
                 self.dim = (self.dim + (1 if key == Qt.Key.Key_Right else -1)) % self.act_dim
@@ -65,8 +67,8 @@ class PlayKeys:
                 self.vector[:] = 0.0
 
     def release(self, key: int) -> None:
-        if key in self.held:
-            self.held.remove(key)
+        if key in self.held:  # a release whose press went elsewhere (the focus came back meanwhile)
+            self.held.release(key)
 
     def release_all(self) -> None:
         self.held.clear()
@@ -75,7 +77,7 @@ class PlayKeys:
         """The action of this tick; continuous pushes move the kept vector."""
         if self.discrete:
             index = 0  # nothing held: action 1
-            for key in self.held:
+            for key in self.held.keys:
                 if key in DIGITS:
                     index = DIGITS.index(key)
                 elif key in ARROWS:
@@ -93,114 +95,6 @@ class PlayKeys:
             return f"action {int(self.action().argmax()) + 1} of {self.act_dim} (keys 1-{min(self.act_dim, 9)})"
         cells = [f"[{v:+.1f}]" if i == self.dim else f"{v:+.1f}" for i, v in enumerate(self.vector)]
         return f"a = ({', '.join(cells)})  dim {self.dim + 1}/{self.act_dim}: ←/→ choose, ↑/↓ push, 0 zero"
-
-
-class PlayThread(QThread):
-    """Owns the player (its agent copy and real env) and serves open / step / reset / record requests in order."""
-
-    opened = Signal(str)  # a line about the context (where it came from, whether the real env restores)
-    stepped = Signal(object)  # DreamStep
-    recorded = Signal(object)  # list of paths
-    failed = Signal(str, str)  # message, details
-
-    def __init__(self, config, seed: int = 0, parent=None) -> None:
-        super().__init__(parent)
-        self.config, self.seed = config, seed
-        self.requests: queue.Queue = queue.Queue()
-        self._weights_lock = threading.Lock()
-        self._weights: tuple | None = None  # the newest copy from the trainer: (state dict, updates, live moment)
-        self.weights_updates: int | None = None  # the updates of the weights the player uses
-        self.player = None
-        self._env = None
-
-    def offer_weights(self, weights: dict, updates: int, moment: dict | None = None) -> None:
-        """Thread-safe: the newest weights (and the trainer's live moment, `dreamer_core.play.live_moment`),
-        taken up on the next open or reset."""
-        with self._weights_lock:
-            self._weights = (weights, updates, moment)
-        self.requests.put(("weights",))
-
-    def request(self, *item) -> None:
-        self.requests.put(item)
-
-    def request_stop(self) -> None:
-        self.requests.put(("stop",))
-
-    def run(self) -> None:
-        try:
-            while True:
-                item = self.requests.get()
-                if item[0] == "stop":
-                    return
-                try:
-                    self._serve(item)
-                except Exception as exc:  # a failed request is shown; Play stays open
-                    self.failed.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())
-        finally:
-            if self._env is not None:
-                self._env.close()  # on this thread: MuJoCo's GL context was made here
-
-    def _serve(self, item: tuple) -> None:
-        from dreamer_core import play
-
-        kind = item[0]
-        if kind == "weights":
-            if self.player is None:
-                self._open()
-        elif self.player is None:
-            return  # no weights yet: nothing to step
-        elif kind == "step":
-            self.stepped.emit(self.player.step(item[1]))
-        elif kind == "reset":
-            if self._load_newest(self.player.agent):  # the old context's latent belongs to the old weights
-                self.player.context = self._context(self.player.agent)
-                self.opened.emit(f"newer weights: a new context, {self.player.context.source} · "
-                                 f"{self.player.source_info()}")
-            self.stepped.emit(self.player.reset())
-        elif kind == "record":
-            self.recorded.emit(play.save_recording(list(self.player.steps), item[1], meta=self._meta(), fps=PLAY_HZ))
-
-    def _open(self) -> None:
-        from dreamer_core import play
-        from dreamer_core.envs import make_env
-
-        self._env = make_env(self.config.env, self.seed)
-        agent = play.player_agent(self.config, self._env.obs_space, self._env.act_space)
-        self._load_newest(agent)
-        context = self._context(agent)
-        self.player = play.DreamPlayer(agent, context, self._env, seed=self.seed)
-        first = self.player.reset()
-        self.opened.emit(f"{context.source} · {first.info}")
-        self.stepped.emit(first)
-
-    def _load_newest(self, agent) -> bool:
-        """Loads the newest weights the trainer offered, if any came since the last load."""
-        with self._weights_lock:
-            weights, self._weights = self._weights, None
-        if weights is None:
-            return False
-        agent.load_state_dict(weights[0])
-        self.weights_updates, self._moment = weights[1], weights[2]
-        return True
-
-    _moment: dict | None = None  # the trainer's live moment that came with the weights in use
-
-    def _context(self, agent):
-        """The trainer's latest real frame when it came with the weights (its env state restores here), else a
-        reset of this thread's own env plus a few policy steps."""
-        from dreamer_core import play
-
-        if self._moment is not None:
-            try:
-                return play.context_from_moment(agent, self._env, self._moment, self.seed)
-            except Exception:  # noqa: BLE001 - a state this env cannot take: play from a reset instead
-                pass
-        return play.context_from_env(agent, self._env, CONTEXT_STEPS, self.seed)
-
-    def _meta(self) -> dict[str, str]:
-        env = self.config.env
-        return {"task": env.task, "obs": env.obs, "preset": self.config.preset,
-                "weights_updates": str(self.weights_updates), "seed": str(self.seed)}
 
 
 class PlayWindow(QWidget):
@@ -271,16 +165,23 @@ class PlayWindow(QWidget):
         self.status.setStyleSheet("color: #aaa;")
         self.record_button = QPushButton("Record…")
         self.record_button.clicked.connect(self.on_record_clicked)
+        self.live_button = QPushButton("Latest real frames")
+        self.live_button.setToolTip("play from the trainer's latest real frame again, instead of the replay moment "
+                                    "chosen in the Replay tab (Play from the cursor)")
+        self.live_button.setEnabled(False)  # enabled while a replay moment is played (disabled, not hidden: no jump)
+        self.live_button.clicked.connect(self.play_live)
         self.hud_box = QCheckBox("HUD (H)")
         self.hud_box.setChecked(True)
         self.hud_box.toggled.connect(self.set_hud)
-        for w in (self.record_button, self.hud_box):
+        for w in (self.record_button, self.live_button, self.hud_box):
             w.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the play keys (Space above all) stay with the window
         bar = QHBoxLayout()
         bar.addWidget(self.readout, 1)
         bar.addWidget(self.hud_box)
+        bar.addWidget(self.live_button)
         bar.addWidget(self.record_button)
-        help_line = QLabel("Space pause · R reset to the real context · H HUD · Esc leave Play · "
+        help_line = QLabel("Space pause · R reset to the real context (latest, or the replay moment) · H HUD · "
+                           "Esc leave Play · "
                            + ("1-9 or arrows: action" if self.keys.discrete else "←/→ dimension · ↑/↓ push · 0 zero"))
         help_line.setStyleSheet("color: #888;")
         layout = QVBoxLayout(self)
@@ -329,6 +230,19 @@ class PlayWindow(QWidget):
     def reset(self) -> None:
         self.in_flight, self._owed = True, False  # no step goes out before step 0 of the new session is back
         self.thread.request("reset")
+
+    def play_from(self, context, weights: dict | None, updates: int | None) -> None:
+        """Plays from a replay moment (`dreamer_core.play.context_from_report`) with the weights that made its
+        report (None: the trainer's newest); R comes back to it until `play_live`."""
+        self.in_flight, self._owed = True, False  # as a reset: no step goes out before the new step 0
+        self.live_button.setEnabled(True)
+        self.thread.request("replay", context, weights, updates)
+
+    def play_live(self) -> None:
+        """Back to the trainer's latest real frame (and its newest weights)."""
+        self.in_flight, self._owed = True, False
+        self.live_button.setEnabled(False)
+        self.thread.request("live")
 
     def record(self, stem: str | Path) -> None:
         """Writes STEM.mp4 and STEM.npz of the session since the last reset (answered by `recorded`)."""

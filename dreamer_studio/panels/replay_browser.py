@@ -4,7 +4,12 @@ The trainer thread lists the episodes (dreamer_core.replay.replay_episodes) each
 publishes the list in `worker.episodes`, so the GUI never reads the replay buffer the trainer writes. Choosing an
 episode (double click, or *Use as report context*) asks the trainer for a report on that episode's window
 (`commands.ReportFrom`); when it arrives it is pinned on screen (*follow latest report* goes off), so the frames,
-the imagination and the latent map show that episode (Play still starts from the trainer's latest real moment).
+the imagination and the latent map show that episode.
+
+*Play from the cursor* makes the moment under the time cursor (a step of the report on screen, a chosen episode's
+or any other) Play's context (dreamer_studio.play.PlayWindow.play_from): the dream starts from the posterior at that
+report step, with the weights that made the report, and R comes back to it. Replay stores frames, not physics
+states, so the real env beside the dream starts from a fresh reset there (Play's status line says so).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QPushButton, QTableWidget, QTableWidgetItem,
                                QVBoxLayout)
 
+from dreamer_core import play as core_play
 from dreamer_studio import commands as cmd
 from dreamer_studio.panels.base import ElidedLabel, Panel
 from dreamer_studio.session import View
@@ -53,6 +59,11 @@ class ReplayBrowserPanel(Panel):
         self.use.setToolTip("a report on this episode's window: its frames, reconstructions and imagined futures")
         self.use.clicked.connect(lambda: self.choose(self.table.currentRow()))
         row.addWidget(self.use)
+        self.play = QPushButton("Play from the cursor")
+        self.play.setToolTip("Play inside the dream from the report step under the time cursor (the real env beside "
+                             "it starts from a fresh reset: replay stores no physics state)")
+        self.play.clicked.connect(self.play_from_cursor)
+        row.addWidget(self.play)
         row.addStretch(1)
         layout.addLayout(row)
 
@@ -106,6 +117,28 @@ class ReplayBrowserPanel(Panel):
         self.pending = (ep.worker, ep.start)
         self.window.notify(f"asked for a report on the episode at step {ep.start:,} of worker {ep.worker}", 4000)
         return True
+
+    def play_from_cursor(self):
+        """Opens Play (or brings it up) on the report step under the time cursor; the PlayWindow, or None."""
+        from dreamer_studio.panels.sweep import report_weights
+        from dreamer_studio.play import open_play
+
+        entry = self.window.model.current()[0] if self.window is not None else None
+        if entry is None:
+            if self.window is not None:
+                self.window.notify("Play from the cursor needs a report on screen", 4000)
+            return None
+        report = entry.report
+        try:
+            context = core_play.context_from_report(report, self.window.model.t)
+        except ValueError as exc:  # a report from before reports kept their posterior states
+            self.window.notify(str(exc), 6000)
+            return None
+        _, weights = report_weights(self.window.worker, entry.id)
+        win = open_play(self.window)
+        if win is not None:
+            win.play_from(context, weights, report.updates if weights is not None else None)
+        return win
 
     def _pin_arrived(self) -> None:
         """Pins the report made from the chosen episode once it is in the history."""

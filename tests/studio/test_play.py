@@ -10,7 +10,7 @@ from dreamer_core import play as core_play
 from dreamer_core import video
 from dreamer_studio.play import PUSH, PlayWindow
 
-from .helpers import debug_config, fill_and_report
+from .helpers import debug_config, fill_and_report, report_now
 
 
 @pytest.fixture
@@ -209,3 +209,79 @@ def test_proprio_play_compares_vectors(qtbot, open_play):
     step1 = _tick(qtbot, win)
     assert step1.vector.shape == (5,) and step1.error > 0
     assert win.dream_vec.isVisibleTo(win) and not win.dream_view.isVisibleTo(win)
+
+
+def test_play_keys_keep_the_press_order_of_held_keys():
+    from dreamer_studio.play import PlayKeys
+
+    keys = PlayKeys(3, discrete=True)
+    keys.press(Qt.Key.Key_2)
+    keys.press(Qt.Key.Key_3)
+    assert keys.action().argmax() == 2  # the newest key wins
+    keys.release(Qt.Key.Key_3)
+    assert keys.action().argmax() == 1  # back to the key pressed before it, still held
+    keys.press(Qt.Key.Key_3)
+    keys.press(Qt.Key.Key_2)  # pressed again with no release seen (it went elsewhere): the newest again
+    assert keys.action().argmax() == 1
+    keys.release(Qt.Key.Key_1)  # a release of a key never pressed here changes nothing
+    keys.release_all()
+    assert keys.action().argmax() == 0 and not keys.held
+
+
+def test_play_from_a_chosen_replay_moment_uses_that_moments_frames(qtbot, make_window):
+    from dreamer_core.envs.dummy import EPISODE_LENGTH
+
+    from dreamer_studio import commands as cmd
+
+    window = make_window(debug_config(), paused=True)
+    qtbot.waitUntil(lambda: window.worker.info is not None, timeout=30_000)
+    worker = window.worker
+    steps = 2 * EPISODE_LENGTH + 10  # an ended episode that does not start the stream (its window has a context)
+    for _ in range(steps):
+        worker.send(cmd.Step())
+    qtbot.waitUntil(lambda: worker.status.get()[1].agent_steps >= steps, timeout=60_000)
+    report_now(qtbot, worker)  # the episode list comes with a report
+    browser = window.replay_browser
+    window.tabs.setCurrentWidget(browser)
+    qtbot.waitUntil(lambda: browser.table.rowCount() > 0, timeout=10_000)
+    row = next(r for r, e in enumerate(browser.episodes) if e.ended and e.start > 0)
+    chosen = browser.episodes[row]
+    assert browser.choose(row)
+    qtbot.waitUntil(lambda: browser.pending is None, timeout=20_000)
+    entry, _ = window.model.current()
+    report = entry.report
+    assert report.episode == (chosen.worker, chosen.start)
+    t = 2  # a moment inside the episode, not the report's start
+    window.model.set_t(t)
+    win = browser.play_from_cursor()
+    win.timer.stop()  # the test ticks the clock itself, one exact step per tick
+    try:
+        qtbot.waitUntil(lambda: len(win.steps) == 1 and not win.in_flight
+                        and win.steps[0].info == core_play.REPLAY_FRESH, timeout=30_000)
+        tr = worker.trainer  # paused: replay is not being written
+        replay_row = chosen.worker * tr.replay.cap + chosen.start + t
+        step0 = win.steps[0]
+        np.testing.assert_array_equal(step0.frame, tr.replay.data["image"][replay_row])  # that moment's frame
+        stoch = report.features[t, -step0.stoch.size:].reshape(step0.stoch.shape)
+        np.testing.assert_array_equal(step0.stoch, stoch)  # and its posterior
+        assert "replay stores no physics state" in win.status.text() and f"step {t + 1}" in win.status.text()
+        assert win.thread.weights_updates == report.updates and win.live_button.isEnabled()
+        with qtbot.waitSignal(worker.report_ready, timeout=20_000):  # the trainer offers Play its weights
+            worker.send(cmd.ReportNow())
+        qtbot.keyPress(win, Qt.Key.Key_3)
+        dream = [_tick(qtbot, win) for _ in range(3)]
+        qtbot.keyClick(win, Qt.Key.Key_R)  # back to the replay moment, not to the trainer's newer context
+        qtbot.waitUntil(lambda: len(win.steps) == 1 and not win.in_flight, timeout=10_000)
+        np.testing.assert_array_equal(win.steps[0].frame, step0.frame)
+        np.testing.assert_array_equal(win.steps[0].stoch, step0.stoch)
+        again = [_tick(qtbot, win) for _ in range(3)]
+        for a, b in zip(dream, again):
+            np.testing.assert_array_equal(a.frame, b.frame)  # the same dream from the same moment
+        qtbot.keyRelease(win, Qt.Key.Key_3)
+        win.live_button.click()  # and back to the trainer's latest real frame, restored exactly
+        qtbot.waitUntil(lambda: len(win.steps) == 1 and not win.in_flight
+                        and win.steps[0].info == core_play.RESTORED, timeout=10_000)
+        np.testing.assert_array_equal(win.steps[0].real_frame, tr.obs["image"][0])
+        assert "the trainer's latest real frame" in win.status.text() and not win.live_button.isEnabled()
+    finally:
+        win.close()
