@@ -12,8 +12,9 @@ samples, Bins two-hot bins, V vector dims.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -149,6 +150,28 @@ def imagine_from(agent: Agent, start: Latent, horizon: int, seed: int = 0, sampl
         critic_probs=critic.probs.cpu().numpy(), reward_probs=reward.probs.cpu().numpy(),
         latent_probs=priors.exp().cpu().numpy(), returns=returns.cpu().numpy(), seed=int(seed),
         temperature=float(temperature), features=feat.float().cpu().numpy(), recheck=rechecked)
+
+
+def weights_bytes(agent: Agent) -> int:
+    """The size of the agent's weights (what a kept copy of them costs)."""
+    return sum(t.numel() * t.element_size() for t in agent.state_dict().values())
+
+
+@contextmanager
+def weights_loaded(agent: Agent, weights: dict[str, torch.Tensor] | None) -> Iterator[Agent]:
+    """`agent` in eval mode with `weights` loaded (its own when None), to imagine again from an older report with
+    the weights that made it; its own weights and train/eval mode come back afterwards, also on an error."""
+    was_training = agent.training
+    own = {k: v.detach().clone() for k, v in agent.state_dict().items()} if weights is not None else None
+    agent.eval()
+    try:
+        if weights is not None:
+            agent.load_state_dict(weights)
+        yield agent
+    finally:
+        agent.train(was_training)
+        if own is not None:
+            agent.load_state_dict(own)
 
 
 @torch.no_grad()

@@ -60,7 +60,7 @@ def open_window(args: argparse.Namespace):
     if args.command == "train" or cli.run_flags_given(args):
         start_training(window, args)
         return window
-    import torch
+    import torch  # here only, to tell the start page whether CUDA is there (the rest goes through the core)
 
     from dreamer_studio.start import add_start_page
 

@@ -13,7 +13,7 @@ from collections import OrderedDict
 import numpy as np
 
 from dreamer_core.play import weights_snapshot
-from dreamer_core.report import Report, edit_start, imagine_from
+from dreamer_core.report import Report, edit_start, imagine_from, weights_bytes, weights_loaded
 from dreamer_studio.session import ImagineResult, ImagineSettings, is_reports_own, reports_own_result
 
 
@@ -54,17 +54,13 @@ _kept: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # agent -> Order
 _newest: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # agent -> the newest report id seen
 
 
-def _state_bytes(agent) -> int:
-    return sum(t.numel() * t.element_size() for t in agent.state_dict().values())
-
-
 def _report_weights(agent, report_id: int) -> tuple[dict | None, bool]:
     """(the report's kept weights or None, whether this is the report's first imagination: today's weights are
     then the report's own)."""
     kept = _kept.setdefault(agent, OrderedDict())
     if report_id > _newest.get(agent, 0):
         _newest[agent] = report_id
-        if _state_bytes(agent) <= KEEP_BYTES:
+        if weights_bytes(agent) <= KEEP_BYTES:
             kept[report_id] = weights_snapshot(agent)
             while len(kept) > KEEP_REPORTS:
                 kept.popitem(last=False)
@@ -92,18 +88,9 @@ def imagine(agent, report: Report, settings: ImagineSettings, edits: tuple[tuple
     actions = actions_for(report, settings, act_dim)
     kwargs = dict(horizon=settings.horizon, seed=settings.seed, samples=settings.samples, actions=actions,
                   temperature=settings.temperature)
-    was_training = agent.training
-    now = {k: v.detach().clone() for k, v in agent.state_dict().items()} if weights is not None else None
-    agent.eval()
-    try:
-        if weights is not None:
-            agent.load_state_dict(weights)
+    with weights_loaded(agent, weights):
         base = imagine_from(agent, report.start, **kwargs)
         edited = imagine_from(agent, edit_start(report.start, edits), **kwargs) if edits else None
-    finally:
-        agent.train(was_training)
-        if now is not None:
-            agent.load_state_dict(now)
     return ImagineResult(report_id=report_id, request_id=request_id, settings=settings, edits=tuple(edits),
                          base=base, edited=edited, actions=actions,
                          elapsed_ms=(time.perf_counter() - began) * 1000,
