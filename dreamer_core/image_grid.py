@@ -10,12 +10,14 @@ Shapes as in docs/tensor_shapes.md (Tc context steps, H imagined steps, M future
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from dreamer_core import video
-from dreamer_core.report import Imagination, Report
+
+if TYPE_CHECKING:
+    from dreamer_core.report import Imagination, Report
 
 BACKGROUND = (24, 24, 24)
 EMPTY = (48, 48, 48)
@@ -63,6 +65,13 @@ def hstack(tiles: list[np.ndarray], gap: int = 4, color=BACKGROUND) -> np.ndarra
 def vstack(rows: list[np.ndarray], gap: int = 4, color=BACKGROUND) -> np.ndarray:
     """Rows top to bottom, left-aligned, `gap` pixels of `color` between them."""
     return hstack([r.transpose(1, 0, 2) for r in rows], gap, color).transpose(1, 0, 2)
+
+
+def bordered_grid(rows: list[list[tuple[np.ndarray, tuple[int, int, int]]]], width: int = BORDER,
+                  gap: int = 0) -> np.ndarray:
+    """Rows of (frame (h, w, 3), border colour) cells as one image, each frame `framed` by `width` pixels and the
+    cells `gap` pixels apart: (rows·(h + 2·width) + gaps, cells·(w + 2·width) + gaps, 3) for equal frames."""
+    return vstack([hstack([framed(frame, color, width) for frame, color in row], gap) for row in rows], gap)
 
 
 class ImaginationGrid:

@@ -336,18 +336,18 @@ def check(evaluation: Evaluation, card: ModelCard) -> list[str]:
 
 
 def preview(report, steps: int = 8) -> np.ndarray | None:
-    """(H', W', 3) uint8: the first `steps` imagined steps of a report, the real frames above the open-loop dream
-    (green border: real, red: imagined), for a model's card and the start page. None without frames."""
-    from dreamer_core import video
+    """(h', w', 3) uint8: the first `steps` imagined steps of a report, the real frames above the open-loop dream
+    (green border: real, red: imagined) as an image_grid.bordered_grid, for a model's card and the start page.
+    None without frames."""
+    from dreamer_core import image_grid, video
 
     if report is None or report.real is None:
         return None
     ctx = report.context_len
-    real = report.real[ctx : ctx + steps]
-    rows = [np.concatenate([video.add_border(f, video.CONTEXT) for f in real], 1)]
+    rows = [[(frame, video.CONTEXT) for frame in report.real[ctx : ctx + steps]]]  # (steps, h, w, 3) real frames
     if report.openloop is not None:
-        rows.append(np.concatenate([video.add_border(f, video.IMAGINED) for f in report.openloop[:steps]], 1))
-    return np.concatenate(rows, 0)
+        rows.append([(frame, video.IMAGINED) for frame in report.openloop[:steps]])
+    return image_grid.bordered_grid(rows, width=2)
 
 
 def thresholds(card: ModelCard) -> list[str]:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dreamer_core import cursor, video
+from dreamer_core import cursor, image_grid, video
 from dreamer_core.agent import Agent
 from dreamer_core.dists import symexp
 from dreamer_core.envs import is_log_key
@@ -370,23 +370,20 @@ def json_meta(meta: dict[str, str] | None, steps: list[DreamStep]) -> str:
 
 
 def _side_by_side(steps: list[DreamStep], scale: int) -> np.ndarray:
-    """(T+1, H', W', 3): a caption strip, then dream | real (black where no real frame), each half named."""
-    rows = []
+    """(steps, h', w', 3): a strip for the step's caption above dream | real, each half named and bordered as the
+    imagination grid's tiles (image_grid: red imagined, grey truth; blank where there is no real frame)."""
+    frames = []
     for s in steps:
-        dream = video.upscale(s.frame, scale)
-        real = video.upscale(s.real_frame, scale) if s.real_frame is not None else np.zeros_like(dream)
-        if real.shape != dream.shape:  # a proprio task's log/image is not what the model decodes
-            real = np.zeros_like(dream)
-        halves = [_named(h, name) for h, name in ((dream, "dream"), (real, "real"))]
-        row = np.concatenate([halves[0], np.full((dream.shape[0] + 12, 4, 3), 40, np.uint8), halves[1]], 1)
-        rows.append(np.concatenate([np.zeros((14, row.shape[1], 3), np.uint8), row], 0))  # caption strip
-    return np.stack(rows)
-
-
-def _named(frame: np.ndarray, name: str) -> np.ndarray:
-    """`frame` with a 12-px strip under it naming it (dream / real)."""
-    strip = np.zeros((12, frame.shape[1], 3), np.uint8)
-    return np.concatenate([frame, video.burn_label(strip, name)], 0)
+        dream = video.upscale(s.frame, scale)  # (h·scale, w·scale, 3)
+        real = video.upscale(s.real_frame, scale) if s.real_frame is not None else None
+        if real is None or real.shape != dream.shape:  # a proprio task's log/image is not what the model decodes
+            real = image_grid.blank(*dream.shape[:2])
+        halves = [image_grid.framed(video.burn_label(dream, "dream"), video.IMAGINED, image_grid.BORDER * scale),
+                  image_grid.framed(video.burn_label(real, "real"), image_grid.TRUTH, image_grid.BORDER * scale)]
+        row = image_grid.hstack(halves, gap=4 * scale)
+        strip = image_grid.blank(image_grid.CAPTION_STRIP, row.shape[1], image_grid.BACKGROUND)
+        frames.append(np.concatenate([strip, row], 0))
+    return video.pad_to_macro(np.stack(frames), image_grid.BACKGROUND)
 
 
 def load_recording(path: str | Path) -> Recording:

@@ -5,7 +5,7 @@ wall time (so `step` and `time` are the event's coordinates, not scalars of thei
 video becomes one image grid; the config is text. `tensorboard` is an optional extra: this module imports it only
 when a run asks for it.
 
-Legend: L report length, Lc context steps, H, W frame size.
+Shapes as in docs/tensor_shapes.md (T report steps, Tc context steps, h x w frames).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dreamer_core import image_grid, video
+
 if TYPE_CHECKING:
     from dreamer_core.config import Config
     from dreamer_core.report import Report
@@ -24,8 +26,7 @@ PIP_COMMAND = "pip install 'tensorboard>=2.14'"
 COORDINATES = ("step", "time")  # metrics.jsonl keys that place an event rather than being a scalar
 IMAGE_TAG = "report/openloop"
 CONFIG_TAG = "config"
-BORDER = 2  # pixels of colour around each frame: green = context the model saw, red = imagined (as HEAD)
-GREEN, RED = np.array([0, 255, 0], np.uint8), np.array([255, 0, 0], np.uint8)
+BORDER = 2  # pixels of colour around each frame: video.CONTEXT = steps the model saw, IMAGINED = imagined (as HEAD)
 REPORT_BUDGET = 0.1  # the periodic report for TensorBoard takes at most this share of the time between them
 
 
@@ -41,20 +42,16 @@ def summary_writer_class():
 
 
 def openloop_grid(report: Report) -> np.ndarray | None:
-    """The report's frames as one (3 (H + 4), L (W + 4), 3) uint8 image, time left to right: the real frames, the
-    posterior reconstructions, and the open loop (reconstructions over the Lc context steps, then the prior's
-    imagination under the true actions). None when the model decodes no image (a proprio task)."""
+    """The report's frames as one (3 (h + 4), T (w + 4), 3) uint8 image_grid.bordered_grid, time left to right:
+    the real frames, the posterior reconstructions, and the open loop (reconstructions over the Tc context steps,
+    then the prior's imagination under the true actions). None when the model decodes no image (a proprio task)."""
     if report.real is None or report.decoded is None or report.openloop is None:
         return None
-    lc = report.context_len
-    model = np.concatenate([report.decoded[:lc], report.openloop], 0)  # (L, H, W, 3)
-    rows = np.stack([report.real, report.decoded, model])  # (3, L, H, W, 3)
-    _, length, h, w, _ = rows.shape
-    colours = np.where((np.arange(length) < lc)[:, None], GREEN, RED)  # (L, 3)
-    b = BORDER
-    framed = np.broadcast_to(colours[None, :, None, None, :], (3, length, h + 2 * b, w + 2 * b, 3)).copy()
-    framed[:, :, b:-b, b:-b] = rows  # (3, L, H + 4, W + 4, 3)
-    return framed.transpose(0, 2, 1, 3, 4).reshape(3 * (h + 2 * b), length * (w + 2 * b), 3)
+    tc = report.context_len
+    model = np.concatenate([report.decoded[:tc], report.openloop], 0)  # (T, h, w, 3)
+    rows = [report.real, report.decoded, model]  # 3 x (T, h, w, 3)
+    return image_grid.bordered_grid([[(frame, video.CONTEXT if t < tc else video.IMAGINED)
+                                      for t, frame in enumerate(row)] for row in rows], BORDER)
 
 
 class TensorBoardLog:

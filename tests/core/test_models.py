@@ -46,8 +46,8 @@ def test_ship_model_writes_a_model_only_run_directory(shipped_debug):
     assert "dreamer-studio --open assets/models/debug_dummy" in (model / "README.md").read_text()
     import imageio.v3 as iio
 
-    strip = iio.imread(model / models.PREVIEW_FILE)  # 8 real frames over 8 imagined ones
-    assert strip.shape == (2 * 64, 8 * 64, 3) and "](preview.png)" in (model / "README.md").read_text()
+    strip = iio.imread(model / models.PREVIEW_FILE)  # 8 real frames over 8 imagined ones, each framed by 2 px
+    assert strip.shape == (2 * (64 + 4), 8 * (64 + 4), 3) and "](preview.png)" in (model / "README.md").read_text()
 
 
 def test_a_loaded_model_has_the_trained_weights_and_counters(shipped_debug):
@@ -229,7 +229,7 @@ def test_a_proprio_model_ships_without_an_image_check(tmp_path):
     card = models.read_card(out)
     assert card.get("obs") == "proprio" and card.get("openloop_mse") is None and card.get("openloop_max") is None
     assert models.thresholds(card) == ["return_min"] and card.get("return_min") == 1.0  # the override wins
-    assert iio.imread(out / models.PREVIEW_FILE).shape == (64, 8 * 64, 3)  # log/image frames, no dream row
+    assert iio.imread(out / models.PREVIEW_FILE).shape == (64 + 4, 8 * (64 + 4), 3)  # log/image frames, no dream row
 
 
 @pytest.mark.parametrize("damage", ["shape", "missing", "type", "counter"])

@@ -13,7 +13,8 @@ import pytest
 
 from dreamer_core.config import make_config
 from dreamer_core.trainer import Trainer
-from dreamer_core.tensorboard_log import BORDER, CONFIG_TAG, GREEN, IMAGE_TAG, RED, openloop_grid
+from dreamer_core.tensorboard_log import BORDER, CONFIG_TAG, IMAGE_TAG, openloop_grid
+from dreamer_core.video import CONTEXT, IMAGINED
 from dreamer_studio.cli import main
 
 ROOT = Path(__file__).parents[2]
@@ -59,7 +60,7 @@ def test_events_hold_the_metrics_rows_the_report_grid_and_the_config(tmp_path):
     grid = np.asarray(Image.open(io.BytesIO(images[-1].encoded_image_string)).convert("RGB"))
     length, size, b = config.run.report_length, config.env.size, BORDER
     assert grid.shape == (3 * (size + 2 * b), length * (size + 2 * b), 3)
-    assert (grid[0, 0] == GREEN).all() and (grid[0, -1] == RED).all()  # context first, imagination last
+    assert (grid[0, 0] == CONTEXT).all() and (grid[0, -1] == IMAGINED).all()  # context first, imagination last
     assert images[-1].step <= rows[-1]["step"]
 
     (text,) = acc.Tensors(f"{CONFIG_TAG}/text_summary")
@@ -104,7 +105,7 @@ def test_openloop_grid_rows_are_real_decoded_and_open_loop():
     assert [cell(0, t)[0] for t in range(length)] == [10 + t for t in range(length)]
     assert [cell(1, t)[0] for t in range(length)] == [100 + t for t in range(length)]
     assert [cell(2, t)[0] for t in range(length)] == [100, 101, 102, 200, 201, 202]  # decoded context, then imagined
-    assert (grid[0, (ctx - 1) * (w + 2 * b)] == GREEN).all() and (grid[0, ctx * (w + 2 * b)] == RED).all()
+    assert (grid[0, (ctx - 1) * (w + 2 * b)] == CONTEXT).all() and (grid[0, ctx * (w + 2 * b)] == IMAGINED).all()
     assert openloop_grid(SimpleNamespace(real=report.real, decoded=None, openloop=None, context_len=ctx)) is None
 
 
