@@ -107,7 +107,7 @@ class RunConfig:
     online_queue: bool = True  # train each fresh window at least once
     train_fill: int = 0  # agent steps before training; 0 means B*T (1024 at the defaults, as the official code)
     report_every: float = 30.0  # seconds between reports
-    report_batch: int = 4  # sequences in a report
+    report_batch: int = 4  # envs whose newest windows the reports show in turn (a report is one sequence)
     report_length: int = 32  # steps in a report: half context, half open-loop
     report_samples: int = 3  # K sampled futures in a report
     log_every: float = 10.0  # seconds between metrics.jsonl lines

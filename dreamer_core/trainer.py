@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from dreamer_core import checkpoint, distributed, env_steps, episode
-from dreamer_core.agent import Agent
+from dreamer_core.agent import Agent, read_metrics
 from dreamer_core.config import Config
 from dreamer_core.envs import is_log_key, make_envs
 from dreamer_core.logdir import CHECKPOINT_NAME, LogdirLock, set_aside, truncate_logs
@@ -120,6 +120,7 @@ class Trainer:
         self._rank_scores: list[dict[str, Any]] = []  # DDP: this rank's scores.jsonl rows until the next log
         self._last_log = self._last_save = self._last_watch = time.time()
         self._watch_updates = 0  # updates in the last watch snapshot: none is written before training starts
+        self._reports_made = 0  # picks the env whose window the next report shows (run.report_batch)
         self._rate_mark = (time.time(), 0, 0)  # (time, agent_steps, updates) for fps figures
         self.rates = {"fps/policy": 0.0, "fps/updates": 0.0}
         self.notes: list[str] = list(dict.fromkeys(n for e in self.envs if (n := getattr(e, "note", ""))))
@@ -241,6 +242,7 @@ class Trainer:
         index = batch.pop("index")  # (B, K+T, 2)
         data = self.agent.to_tensors({k: v for k, v in batch.items() if not is_log_key(k)})
         states, metrics = self.agent.train_step(data, self.gen)
+        metrics = read_metrics(metrics)  # the update's one wait for the device: every metric in one copy
         if metrics["finite"]:
             self.skip_streak, self._first_skip = 0, None
             self.replay.update(index[:, t.replay_context :], {"deter": states.deter.cpu().numpy(),
@@ -317,12 +319,15 @@ class Trainer:
     # -- reports -------------------------------------------------------------------------------------------------
     def report(self, seed: int | None = None, samples: int | None = None, horizon: int | None = None,
                temperature: float = 1.0) -> Report | None:
-        """A `Report` on a fresh replay window (None until replay holds one)."""
+        """A `Report` on a fresh replay window (None until replay holds one): the newest window of one env, taking
+        the first `run.report_batch` envs in turn, so a run of several envs shows each of them."""
         run = self.config.run
         length = run.report_length + self.config.train.replay_context
         if self.replay.steps < length + 1 or len(self.replay) == 0:
             return None
-        batch = self.replay.recent(length)  # the newest window: shows what the agent does now
+        worker = self._reports_made % min(run.report_batch, run.envs)
+        self._reports_made += 1
+        batch = self.replay.recent(length, worker)  # the newest window: shows what the agent does now
         began = time.perf_counter()
         report = make_report(self.agent, batch, seed=run.seed if seed is None else seed,
                              samples=run.report_samples if samples is None else samples,
