@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from dreamer_core.compare import compare_report, other_agent, report_batch, step_errors
+from dreamer_core.compare import compare_report, other_agent, report_window, step_errors
 from dreamer_core.config import make_config
 from dreamer_core.report import make_report
 
@@ -38,9 +38,9 @@ def test_a_checkpoint_reports_on_the_live_reports_real_steps(tmp_path):
 
         same = Agent(trainer.config, trainer.agent.obs_space, trainer.agent.act_space, "cpu")
         same.load_state_dict(checkpoint.load(saved)["agent"]["model"])
-        direct = make_report(same.eval(), report_batch(report, same), seed=report.seed, samples=2, horizon=5)
+        direct = make_report(same.eval(), report_window(report, same), seed=report.seed, samples=2, horizon=5)
         np.testing.assert_array_equal(direct.decoded, out.decoded)
-        live = make_report(trainer.agent, report_batch(report, trainer.agent), seed=report.seed, samples=2,
+        live = make_report(trainer.agent, report_window(report, trainer.agent), seed=report.seed, samples=2,
                            horizon=5)
         assert not np.array_equal(live.decoded, out.decoded)  # the live weights dream otherwise
         errors = step_errors(out)  # (L,)
