@@ -9,7 +9,7 @@ reset, and every step's `info` says which. Sampling uses the player's own seeded
 from the same context give the same dream. `save_recording` writes a session as a labelled mp4 and an `.npz` that
 `load_recording` reads back.
 
-Legend: D deter, S latents, C classes, A action dims, V vector dims, T recorded steps.
+Shapes as in docs/tensor_shapes.md; a play session's dreamed steps are imagined steps, so H counts them.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class PlayContext:
     """A real moment the dream starts from: the posterior latent after observing `obs`, and the env state there."""
 
     latent: Latent  # (1, D), (1, S, C)
-    frame: np.ndarray | None  # (H, W, 3) uint8 real frame at the start (the image input or log/image)
+    frame: np.ndarray | None  # (h, w, 3) uint8 real frame at the start (the image input or log/image)
     vector: np.ndarray | None  # (V,) real vector observation at the start (sorted vector keys), raw space
     obs: dict[str, np.ndarray] | None = None  # the real observation at the start (for the real env)
     env_state: dict[str, Any] | None = None  # `Env.get_state()` at the start; None: the env cannot say
@@ -57,14 +57,14 @@ class DreamStep:
 
     t: int
     action: np.ndarray | None  # (A,) the action that led here; None at step 0
-    frame: np.ndarray | None  # (H, W, 3) uint8 decoded prior frame (the real start frame at step 0)
+    frame: np.ndarray | None  # (h, w, 3) uint8 decoded prior frame (the real start frame at step 0)
     vector: np.ndarray | None  # (V,) decoded vector, raw space
     reward: float  # predicted reward for arriving here (reward head mean)
     cont: float  # predicted continue probability
     value: float  # critic mean
     deter: np.ndarray  # (D,)
     stoch: np.ndarray  # (S, C) one-hot
-    real_frame: np.ndarray | None = None  # (H, W, 3) uint8
+    real_frame: np.ndarray | None = None  # (h, w, 3) uint8
     real_vector: np.ndarray | None = None  # (V,)
     real_reward: float | None = None
     real_last: bool = False
@@ -80,7 +80,7 @@ def _frame_of(obs: dict[str, np.ndarray], agent: Agent) -> np.ndarray | None:
 
 def _vector_of(obs: dict[str, np.ndarray], agent: Agent) -> np.ndarray | None:
     keys = sorted(agent.vector_dims)
-    return np.concatenate([np.asarray(obs[k], np.float32).reshape(-1) for k in keys]) if keys else None
+    return np.concatenate([np.asarray(obs[k], np.float32).reshape(-1) for k in keys]) if keys else None  # (V,)
 
 
 def _model_obs(agent: Agent, obs: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
@@ -230,13 +230,13 @@ class DreamPlayer:
         self._state, _ = self.agent.rssm.img_step(self._state, act, self.gen, self.temperature)
         feat = self._state.feat()  # (1, F)
         reward, cont, value = self._heads(feat)
-        out = self.agent.decoder(self._state.deter, self._state.stoch.flatten(-2))
+        out = self.agent.decoder(self._state.deter, self._state.stoch.flatten(-2))  # {key: (1, h, w, c) or (1, dims)}
         frame = vector = None
         if self.agent.image_keys:
-            img = out[self.agent.image_keys[0]][0]  # (H, W, C) in [0, 1]
-            frame = video.to_rgb((img.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy())
+            img = out[self.agent.image_keys[0]][0]  # (h, w, c) in [0, 1]
+            frame = video.to_rgb((img.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy())  # (h, w, 3)
         if self.agent.vector_dims:
-            vector = torch.cat([symexp(out[k][0]) for k in sorted(self.agent.vector_dims)], -1).cpu().numpy()
+            vector = torch.cat([symexp(out[k][0]) for k in sorted(self.agent.vector_dims)], -1).cpu().numpy()  # (V,)
         step = DreamStep(self.steps[-1].t + 1, action, frame, vector, reward, cont, value,
                          self._state.deter[0].cpu().numpy(), self._state.stoch[0].cpu().numpy(),
                          info=self.source_info())
@@ -292,21 +292,21 @@ def _error(step: DreamStep) -> float | None:
 
 @dataclass
 class Recording:
-    """A play session read back: T+1 steps (step 0 is the context), T actions."""
+    """A play session read back: H+1 steps (step 0 is the context), H actions."""
 
-    t: np.ndarray  # (T+1,) step indices
-    actions: np.ndarray  # (T, A)
-    rewards: np.ndarray  # (T+1,) predicted rewards (step 0: at the context)
-    real_rewards: np.ndarray  # (T,) NaN where the real episode had ended or no real env ran
-    conts: np.ndarray  # (T+1,)
-    values: np.ndarray  # (T+1,)
-    errors: np.ndarray  # (T+1,) NaN where there is nothing to compare
-    deter: np.ndarray  # (T+1, D)
-    stoch: np.ndarray  # (T+1, S, C)
-    dream_frames: np.ndarray | None  # (T+1, H, W, 3) uint8
-    real_frames: np.ndarray | None  # (T+1, H, W, 3) uint8
-    dream_vectors: np.ndarray | None  # (T+1, V)
-    real_vectors: np.ndarray | None  # (T+1, V)
+    t: np.ndarray  # (H+1,) step indices
+    actions: np.ndarray  # (H, A)
+    rewards: np.ndarray  # (H+1,) predicted rewards (step 0: at the context)
+    real_rewards: np.ndarray  # (H,) NaN where the real episode had ended or no real env ran
+    conts: np.ndarray  # (H+1,)
+    values: np.ndarray  # (H+1,)
+    errors: np.ndarray  # (H+1,) NaN where there is nothing to compare
+    deter: np.ndarray  # (H+1, D)
+    stoch: np.ndarray  # (H+1, S, C)
+    dream_frames: np.ndarray | None  # (H+1, h, w, 3) uint8
+    real_frames: np.ndarray | None  # (H+1, h, w, 3) uint8
+    dream_vectors: np.ndarray | None  # (H+1, V)
+    real_vectors: np.ndarray | None  # (H+1, V)
     meta: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
