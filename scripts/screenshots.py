@@ -49,21 +49,25 @@ class Shooter:
             self.app.processEvents()
             time.sleep(0.01)
 
-    def wait_for(self, what: str, predicate, timeout: float) -> bool:
+    def wait_for(self, what: str, predicate, timeout: float, required: bool = True) -> bool:
+        """Pumps events until `predicate()`; past `timeout` raises (a shot of the wrong state would mislead)
+        unless not `required`."""
         end = time.time() + timeout
         while time.time() < end:
             if predicate():
                 return True
             self.app.processEvents()
             time.sleep(0.02)
-        print(f"  (gave up waiting for {what} after {timeout:.0f} s)", flush=True)
+        if required:
+            raise TimeoutError(f"gave up waiting for {what} after {timeout:.0f} s")
+        print(f"  (went on after waiting {timeout:.0f} s for {what})", flush=True)
         return False
 
     def settle(self, window, seconds: float = 1.0) -> None:
         """Lets the GUI timer draw the visible panels (a window without `up_to_date`, such as Play, just waits)."""
         self.pump(seconds)
         if hasattr(window, "up_to_date"):
-            self.wait_for("the panels to be drawn", window.up_to_date, 10)
+            self.wait_for("the panels to be drawn", window.up_to_date, 10, required=False)
         self.pump(0.3)
 
     def shot(self, window, name: str, whole_screen: bool = False, settle_seconds: float = 1.0) -> Path:
