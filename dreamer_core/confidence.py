@@ -15,7 +15,7 @@ first, exactly as a real frame reaches the encoder; decoded vectors go back to r
 `THRESHOLD` (nats) flags a dreamed step; how it was chosen is in docs/studio.md (*Where is the model making things
 up?*).
 
-Legend: N states, K samples, Hi imagined steps, L report steps, S latents, C classes, D deter.
+Shapes as in docs/tensor_shapes.md (N states, M futures, H imagined steps, T report steps, Tc its context).
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ def reencode_kl(agent, states: Latent, prior: torch.Tensor | None = None) -> tor
     `prior` (..., S, C) log-probabilities of p(z | h); computed from h when None (a test passes a corrupted one)."""
     lead = states.deter.shape[:-1]
     flat = states.reshape(int(np.prod(lead)) if lead else 1)  # (N, ...)
-    out = agent.decoder(flat.deter, flat.stoch.flatten(-2))
+    out = agent.decoder(flat.deter, flat.stoch.flatten(-2))  # {key: (N, h, w, c) or (N, dims)}
     obs = {}
     for key in agent.image_keys:
-        obs[key] = (out[key].float().clamp(0, 1) * 255 + 0.5).to(torch.uint8)  # (N, H, W, C) as a real frame
+        obs[key] = (out[key].float().clamp(0, 1) * 255 + 0.5).to(torch.uint8)  # (N, h, w, c) as a real frame
     for key in agent.vector_dims:
         obs[key] = symexp(out[key].float())  # (N, V) raw space
     token = agent.encoder(obs)  # (N, E)
@@ -54,12 +54,12 @@ def reencode_kl(agent, states: Latent, prior: torch.Tensor | None = None) -> tor
 
 
 def observed_kl(kl_per_latent: np.ndarray) -> np.ndarray:
-    """(L, S) KL per latent of the report's posterior steps -> (L,) nats: the signal where a real frame exists."""
+    """(T, S) KL per latent of the report's posterior steps -> (T,) nats: the signal where a real frame exists."""
     return np.asarray(kl_per_latent, np.float32).sum(-1)
 
 
 def stack_rows(openloop: np.ndarray | None, dreams: np.ndarray | None) -> np.ndarray | None:
-    """Row 0 the open loop (1, Hi_o), rows 1..K the dreams (K, Hi): (K + 1, max Hi) float32, NaN-padded."""
+    """Row 0 the open loop (1, T-Tc), rows 1..M the dreams (M, H): (M + 1, the longer) float32, NaN-padded."""
     rows = [r for r in (openloop, dreams) if r is not None]
     if not rows:
         return None
@@ -75,7 +75,7 @@ def stack_rows(openloop: np.ndarray | None, dreams: np.ndarray | None) -> np.nda
 def timeline(report, dream: np.ndarray | None, length: int) -> np.ndarray:
     """The strip under the imagination: (length,) nats over the timeline, NaN where nothing is known.
 
-    t < Lc: the report's KL of the observed frame; t >= Lc: `dream` (Hi,), the re-encoding KL of the imagined step."""
+    t < Tc: the report's KL of the observed frame; t >= Tc: `dream` (H,), the re-encoding KL of the imagined step."""
     out = np.full(length, np.nan, np.float32)
     ctx = report.context_len
     out[: min(ctx, length)] = observed_kl(report.kl)[: min(ctx, length)]
@@ -135,7 +135,7 @@ def partial_spearman(x: np.ndarray, y: np.ndarray, control: np.ndarray) -> float
 
 
 def within_step_spearman(signal: np.ndarray, error: np.ndarray) -> float:
-    """signal, error (windows, Hi): the rank correlation across windows at each imagined step, averaged over the
+    """signal, error (windows, H): the rank correlation across windows at each imagined step, averaged over the
     steps: does the signal rank same-horizon steps by their error (where the step index cannot help)?"""
     per_step = [spearman(signal[:, i], error[:, i]) for i in range(signal.shape[1])]
     per_step = [r for r in per_step if np.isfinite(r)]
@@ -144,7 +144,7 @@ def within_step_spearman(signal: np.ndarray, error: np.ndarray) -> float:
 
 def window_interval(statistic, signal: np.ndarray, error: np.ndarray, draws: int = 1000, seed: int = 0,
                     level: float = 0.95) -> list[float]:
-    """A bootstrap interval of `statistic(signal, error)` over windows: rows of (windows, Hi) drawn with
+    """A bootstrap interval of `statistic(signal, error)` over windows: rows of (windows, H) drawn with
     replacement, so the steps of one window (which share a start and err together) are resampled together."""
     gen = np.random.default_rng(seed)
     rows = gen.integers(0, signal.shape[0], size=(draws, signal.shape[0]))  # (draws, windows)

@@ -6,7 +6,7 @@ move only a little with each new report. Axis signs are fixed against the previo
 axes, so a report's map never flips when its axes barely change. `map_points` projects one report's real steps and
 imagined futures with it.
 
-Legend: L report length, Lc context steps, K futures, Hi imagined steps, F feature size, N rows.
+Shapes as in docs/tensor_shapes.md (T report steps, Tc its context, M futures, H imagined steps, N rows).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ class IncrementalPCA:
         self.rank = max(rank, components)
         self.n = 0
         self.mean: np.ndarray | None = None  # (F,)
-        self.singular: np.ndarray | None = None  # (r,) singular values of the centred data seen so far
-        self.basis: np.ndarray | None = None  # (r, F) its right singular vectors
+        self.singular: np.ndarray | None = None  # (rank,) singular values of the centred data seen so far
+        self.basis: np.ndarray | None = None  # (rank, F) its right singular vectors
         self.axes: np.ndarray | None = None  # (components, F) unit rows, largest variance first
         self.variance: np.ndarray | None = None  # (components,) variance along each axis
 
@@ -45,10 +45,10 @@ class IncrementalPCA:
         else:
             total = self.n + m
             correction = np.sqrt(self.n * m / total) * (self.mean - batch_mean)  # (F,)
-            stacked = np.vstack([self.singular[:, None] * self.basis, rows - batch_mean, correction])  # (r+N+1, F)
+            stacked = np.vstack([self.singular[:, None] * self.basis, rows - batch_mean, correction])  # (rank+N+1, F)
             self.mean = self.mean + (batch_mean - self.mean) * m / total
             self.n = total
-        _, singular, vt = np.linalg.svd(stacked, full_matrices=False)  # (k,), (k, F)
+        _, singular, vt = np.linalg.svd(stacked, full_matrices=False)  # (kept,), (kept, F): kept = min(rows, F)
         self.singular, self.basis = singular[: self.rank], vt[: self.rank]
         axes = vt[: self.components].copy()  # (components, F)
         if self.axes is not None and self.axes.shape == axes.shape:
@@ -73,24 +73,24 @@ class IncrementalPCA:
 class MapPoints:
     """One report's steps on the map."""
 
-    real: np.ndarray  # (L, 2) each real (posterior) step, in report order
-    imagined: np.ndarray | None  # (K, Hi, 2) each imagined step; the futures branch from real[Lc - 1]
-    branch_from: int  # Lc - 1: the real step the imagined futures start from
-    real_returns: np.ndarray  # (L,) the report's imagined λ-return from each real step (colour by return)
-    imagined_returns: np.ndarray | None  # (K, Hi) predicted return of each imagined step (value at the last one)
+    real: np.ndarray  # (T, 2) each real (posterior) step, in report order
+    imagined: np.ndarray | None  # (M, H, 2) each imagined step; the futures branch from real[Tc - 1]
+    branch_from: int  # Tc - 1: the real step the imagined futures start from
+    real_returns: np.ndarray  # (T,) the report's imagined λ-return from each real step (colour by return)
+    imagined_returns: np.ndarray | None  # (M, H) predicted return of each imagined step (value at the last one)
 
 
 def report_features(report, imagination=None) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(L, F) real and (K, Hi, F) imagined features of a report (None where an old report has none)."""
+    """(T, F) real and (M, H, F) imagined features of a report (None where an old report has none)."""
     imagination = imagination if imagination is not None else report.imagination
     return getattr(report, "features", None), getattr(imagination, "features", None)
 
 
 def imagined_returns(imagination) -> np.ndarray:
-    """(K, Hi) λ-return of each imagined step; the last step has none, so it takes its value."""
-    returns = np.asarray(imagination.returns, np.float32)  # (K, Hi - 1)
-    values = np.asarray(imagination.values, np.float32)  # (K, Hi)
-    return np.concatenate([returns, values[:, -1:]], 1)  # (K, Hi)
+    """(M, H) λ-return of each imagined step; the last step has none, so it takes its value."""
+    returns = np.asarray(imagination.returns, np.float32)  # (M, H-1)
+    values = np.asarray(imagination.values, np.float32)  # (M, H)
+    return np.concatenate([returns, values[:, -1:]], 1)  # (M, H)
 
 
 def map_points(pca: IncrementalPCA, report, imagination=None, fit: bool = True,

@@ -10,7 +10,7 @@ futures draw the same random numbers (the policy's first sample, every prior sam
 come from the same stream): the choice is the only thing that differs. Each future's predicted return is the sum
 of its predicted rewards plus the critic's value at the horizon (undiscounted, as the Sweep view states it).
 
-Legend: H horizon, A action dims, D deter, S latents, C classes.
+Shapes as in docs/tensor_shapes.md (H imagined steps).
 """
 
 from __future__ import annotations
@@ -121,9 +121,10 @@ def _future(agent: Agent, start: Latent, horizon: int, seed: int, dim: int | Non
     conts = torch.sigmoid(agent.cont(feat)[..., 0])  # (H,)
     frames = vectors = None
     if decode:
-        out = agent.decoder(traj.deter, traj.stoch.flatten(-2))
+        out = agent.decoder(traj.deter, traj.stoch.flatten(-2))  # {key: (H, h, w, c) or (H, dims)}
         if agent.image_keys:
-            frames = to_rgb((out[agent.image_keys[0]].clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu().numpy())
+            image = out[agent.image_keys[0]].clamp(0, 1)  # (H, h, w, c)
+            frames = to_rgb((image * 255 + 0.5).to(torch.uint8).cpu().numpy())  # (H, h, w, 3)
         if agent.vector_dims:
             vectors = torch.cat([symexp(out[k]) for k in sorted(agent.vector_dims)], -1).cpu().numpy()  # (H, V)
     return Future(choice=float(choice), actions=torch.cat(actions).cpu().numpy(), rewards=rewards.cpu().numpy(),
