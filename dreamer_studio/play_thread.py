@@ -19,7 +19,8 @@ CONTEXT_STEPS = 4  # policy steps after the env reset before the dream takes ove
 
 
 class PlayThread(QThread):
-    """Owns the player (its agent copy and real env) and serves open / step / reset / record requests in order."""
+    """Owns the player (its agent copy and real env) and serves open / step / reset / replay (a replay moment) /
+    live (back to the trainer's moment) / record requests in order."""
 
     opened = Signal(str)  # a line about the context (where it came from, whether the real env restores)
     stepped = Signal(object)  # DreamStep
