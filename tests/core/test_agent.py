@@ -1,5 +1,7 @@
 """The agent: official parameter counts, initial losses, one update, gradient routing, NaN skipping."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -137,6 +139,39 @@ def test_imagination_losses_do_not_reach_the_world_model_but_repval_does():
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in agent.actor.parameters())
 
 
+# Produced by the train step before it became free of host syncs (commit fdd38e0: Python branches, `.tolist()`):
+# three updates of small_agent(lr=1e-3, warmup=1) on batch(seed=i), one generator seeded 0. The sync-free step
+# must reproduce them to float rounding.
+BEFORE_SYNC_FREE = {
+    "loss_total": [28.39488410949707, 27.66022300720215, 26.54403305053711],
+    "grad_norm": [44.328792572021484, 49.16963195800781, 31.971105575561523],
+    "loss/value": [1.6561163663864136, 1.6263502836227417, 1.7038241624832153],
+    "loss/rew": [5.541264057159424, 5.541264057159424, 5.5324859619140625],
+    "ret_hi": [0.0, 0.0, 4.944507381878798e-06],
+}
+BEFORE_SYNC_FREE_MOVED = {"encoder": 0.041819475832848396, "rssm": 0.14407809087432813, "decoder": 0.0777243872800177,
+                          "reward": 0.1365496343196064, "cont": 0.06662393277628582, "actor": 0.07353384315173643,
+                          "critic": 0.13744290022444552, "slow_critic": 0.0038644557100807027}
+
+
+def test_three_updates_reproduce_the_metrics_and_weights_of_the_step_with_host_syncs():
+    from dreamer_core.agent import read_metrics
+
+    agent = small_agent(lr=1e-3, warmup=1)
+    init = {k: v.clone() for k, v in agent.state_dict().items()}
+    gen = torch.Generator().manual_seed(0)
+    metrics = [read_metrics(agent.train_step(batch(agent, seed=i), gen)[1]) for i in range(3)]
+    for key, values in BEFORE_SYNC_FREE.items():
+        assert [m[key] for m in metrics] == pytest.approx(values, rel=1e-5, abs=1e-9), key
+    moved = {name: sum(float((v - init[f"{name}.{k}"]).square().sum()) for k, v in module.state_dict().items()) ** 0.5
+             for name, module in {**agent.trained_modules(), "slow_critic": agent.slow_critic}.items()}
+    assert moved == pytest.approx(BEFORE_SYNC_FREE_MOVED, rel=1e-5)  # how far each module's weights moved
+
+
+def optimizer_state(agent) -> list[torch.Tensor]:
+    return [v.clone() for s in agent.optimizer.state.values() for v in s.values()]
+
+
 def test_non_finite_loss_skips_the_update_and_counts_it():
     agent = small_agent()
     data = batch(agent)
@@ -147,6 +182,48 @@ def test_non_finite_loss_skips_the_update_and_counts_it():
     assert all(torch.equal(a, b) for a, b in zip(before, agent.trained_parameters()))
     _, metrics = agent.train_step(batch(agent, seed=1))
     assert metrics["finite"] == 1.0 and metrics["updates"] == 1
+
+
+@pytest.mark.parametrize("poison", ["loss", "gradient"])
+def test_a_skipped_update_leaves_weights_optimizer_slow_critic_and_return_scale_exactly_as_they_were(poison):
+    agent = small_agent(lr=1e-3, warmup=1)
+    for i in range(2):  # moments, step counts, slow critic and return normaliser all hold something by now
+        agent.train_step(batch(agent, seed=i))
+    weights = {k: v.clone() for k, v in agent.state_dict().items()}  # slow critic included
+    optim, retnorm, lr = optimizer_state(agent), agent.retnorm.state_dict(), agent.optimizer.current_lr()
+    data = batch(agent, seed=2)
+    if poison == "loss":
+        data["reward"][0, 3] = float("nan")
+    else:  # a finite loss whose gradient is not: a hook makes one parameter's gradient infinite
+        hook = agent.rssm.prior_out.weight.register_hook(lambda grad: torch.full_like(grad, float("inf")))
+    _, metrics = agent.train_step(data)
+    if poison == "gradient":
+        hook.remove()
+        assert np.isfinite(float(metrics["loss_total"]))
+    assert metrics["finite"] == 0.0 and (agent.updates, agent.skipped_updates) == (2, 1)
+    assert all(torch.equal(weights[k], v) for k, v in agent.state_dict().items())
+    assert all(torch.equal(a, b) for a, b in zip(optim, optimizer_state(agent)))
+    assert agent.retnorm.state_dict() == retnorm and agent.optimizer.current_lr() == lr
+    assert agent.nonfinite == ("the loss loss/rew, loss/repval" if poison == "loss" else
+                               "the gradient of rssm.prior_out.weight")
+    agent.train_step(batch(agent, seed=3))
+    assert (agent.updates, agent.skipped_updates, agent.nonfinite) == (3, 1, "")
+
+
+def test_an_optimizer_state_with_int_step_counts_still_loads():
+    """Checkpoints written before the step count became a device tensor hold it as a Python int."""
+    agent, resumed = small_agent(lr=1e-3, warmup=1), small_agent(lr=1e-3, warmup=1)
+    agent.train_step(batch(agent))
+    state = copy.deepcopy(agent.state_dict_full())  # as from a file: torch's load keeps the tensors it is given
+    state["optimizer"]["state"] = {i: {**s, "step": int(s["step"])} for i, s in state["optimizer"]["state"].items()}
+    resumed.load_state_dict_full(state)
+    assert all(torch.is_tensor(s["step"]) and s["step"].device == resumed.device
+               for s in resumed.optimizer.state.values())
+    gen_a, gen_b = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    _, a = agent.train_step(batch(agent, seed=1), gen_a)
+    _, b = resumed.train_step(batch(resumed, seed=1), gen_b)
+    assert a["loss_total"] == b["loss_total"] and a["updates"] == b["updates"] == 2
+    assert all(torch.equal(x, y) for x, y in zip(agent.trained_parameters(), resumed.trained_parameters()))
 
 
 def test_replay_context_starts_from_the_stored_latent_and_is_first_resets_it():
