@@ -96,12 +96,12 @@ def _to_uint8(images: torch.Tensor) -> np.ndarray:
 
 
 def _decode(agent: Agent, states: Latent) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Decoded (frames uint8, raw-space vectors) for states (..., ...)."""
-    out = agent.decoder(states.deter, states.stoch.flatten(-2))
+    """Decoded (frames uint8, raw-space vectors) for states (..., D), (..., S, C): (..., h, w, 3), (..., V)."""
+    out = agent.decoder(states.deter, states.stoch.flatten(-2))  # {key: (..., h, w, c) or (..., dims)}
     frames = to_rgb(_to_uint8(out[agent.image_keys[0]])) if agent.image_keys else None  # grayscale shown as RGB
     vectors = None
     if agent.vector_dims:
-        vectors = torch.cat([symexp(out[k]) for k in sorted(agent.vector_dims)], -1).cpu().numpy()
+        vectors = torch.cat([symexp(out[k]) for k in sorted(agent.vector_dims)], -1).cpu().numpy()  # (..., V)
     return frames, vectors
 
 
@@ -135,11 +135,11 @@ def imagine_from(agent: Agent, start: Latent, horizon: int, seed: int = 0, sampl
         policy = lambda s: agent.actor(s.feat()).sample(gen)  # noqa: E731
     traj, acts, priors = agent.rssm.imagine(begin, policy, horizon, gen, temperature)
     future = traj.index((slice(None), slice(1, None)))  # (M, H, ...)
-    feat = future.feat()
-    critic = agent.head_dist(agent.critic, feat)
+    feat = future.feat()  # (M, H, F)
+    critic = agent.head_dist(agent.critic, feat)  # over (M, H, Bins)
     reward = agent.head_dist(agent.reward, feat)
     con = torch.sigmoid(agent.cont(feat)[..., 0])  # (M, H)
-    values = critic.mean()
+    values = critic.mean()  # (M, H)
     returns = losses.lambda_return(torch.zeros_like(con), 1 - con, reward.mean(), values, 1.0,
                                    agent.config.train.lam)
     frames, vectors = _decode(agent, future)
@@ -184,8 +184,8 @@ def make_report(agent: Agent, batch: dict[str, np.ndarray], seed: int = 0, sampl
     gen = torch.Generator(agent.device).manual_seed(int(seed))
     data = agent.to_tensors({k: v for k, v in batch.items() if not is_log_key(k)})
     start, prev_action, data = agent.split_context(data)
-    length = data["is_first"].shape[1]
-    ctx = max(1, length // 2)
+    length = data["is_first"].shape[1]  # T
+    ctx = max(1, length // 2)  # Tc
     _, states, post, prior = agent.observe(start, prev_action, data, gen)  # (1, T, ...)
     decoded, decoded_vec = _decode(agent, states)
     # Open loop: posterior on the first Tc steps, then the prior under the true actions.
@@ -195,20 +195,20 @@ def make_report(agent: Agent, batch: dict[str, np.ndarray], seed: int = 0, sampl
     sampled = imagine_from(agent, last_ctx, horizon or (length - ctx), seed, samples, None, temperature)
     # Critic, reward and imagined returns at every posterior state.
     feat = states.feat()[0]  # (T, F)
-    critic = agent.head_dist(agent.critic, feat)
+    critic = agent.head_dist(agent.critic, feat)  # over (T, Bins)
     reward = agent.head_dist(agent.reward, feat)
-    flat = states.reshape(length)
+    flat = states.reshape(length)  # (T, ...): every posterior state starts an imagination
     traj, _, _ = agent.rssm.imagine(flat, lambda s: agent.actor(s.feat()).sample(gen),
                                     agent.config.train.imag_horizon, gen)
     tfeat = traj.feat()  # (T, H+1, F)
-    tcon = torch.sigmoid(agent.cont(tfeat)[..., 0])
+    tcon = torch.sigmoid(agent.cont(tfeat)[..., 0])  # (T, H+1)
     tret = losses.lambda_return(torch.zeros_like(tcon), 1 - tcon, agent.head_dist(agent.reward, tfeat).mean(),
-                                agent.head_dist(agent.critic, tfeat).mean(), 1.0, agent.config.train.lam)
+                                agent.head_dist(agent.critic, tfeat).mean(), 1.0, agent.config.train.lam)  # (T, H)
     image_key = agent.image_keys[0] if agent.image_keys else ("log/image" if "log/image" in batch else None)
     k = agent.config.train.replay_context
     real = to_rgb(batch[image_key][0, k:]) if image_key else None  # (T, h, w, 3), grayscale repeated
     vkeys = sorted(agent.vector_dims)
-    real_vec = np.concatenate([batch[v][0, k:] for v in vkeys], -1) if vkeys else None
+    real_vec = np.concatenate([batch[v][0, k:] for v in vkeys], -1) if vkeys else None  # (T, V)
     report = Report(
         real=real, decoded=decoded[0] if decoded is not None else None,
         real_vectors=real_vec, decoded_vectors=decoded_vec[0] if decoded_vec is not None else None,
