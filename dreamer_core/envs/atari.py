@@ -116,7 +116,7 @@ class AtariEnv(BaseEnv):
 
     def _observe(self) -> dict[str, np.ndarray]:
         image = np.maximum(self._buffers[0], self._buffers[1]) if POOLING == 2 else np.max(self._buffers, 0)
-        image = resize_image(image, self._size)  # (S, S, 3), Pillow bilinear as HEAD's `resize: pillow`
+        image = resize_image(image, self._size)  # (h, w, 3), Pillow bilinear as HEAD's `resize: pillow`
         if self.gray:
-            image = (image * GRAY).sum(-1).astype(np.uint8)[:, :, None]  # (S, S, 1), truncated as HEAD
+            image = (image * GRAY).sum(-1).astype(np.uint8)[:, :, None]  # (h, w, 1), truncated as HEAD
         return {"image": image}

@@ -2,7 +2,8 @@
 
 Every env speaks one step function: `step(action, reset)` returns a dict of numpy arrays holding the
 observation plus `reward`, `is_first`, `is_last` and `is_terminal`, as in the official DreamerV3 `embodied`
-envs. Keys starting with `log/` are for display only and never reach the model.
+envs. Keys starting with `log/` are for display only and never reach the model. Shapes as in
+docs/tensor_shapes.md: a frame is (h, w, c) uint8 with h = w = env.size, a vector observation (dims,) float32.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def image_space(size: int, channels: int = 3) -> Space:
 
 
 def resize_image(frame: np.ndarray, size: int) -> np.ndarray:
-    """Resize an RGB frame to size x size; PIL's bilinear filter widens its support when shrinking (area-like)."""
+    """Resize an RGB frame (any h, any w, 3) to (size, size, 3); PIL's bilinear filter widens its support when
+    shrinking (area-like)."""
     if frame.shape[:2] == (size, size):
         return np.ascontiguousarray(frame, dtype=np.uint8)
     from PIL import Image

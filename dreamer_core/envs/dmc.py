@@ -91,7 +91,7 @@ class DMCEnv(BaseEnv):
 
     def _observe(self) -> dict[str, np.ndarray]:
         raw = self._timestep.observation
-        obs = {key: np.asarray(raw[key], np.float32).reshape(-1) for key in self._vector_keys}
+        obs = {key: np.asarray(raw[key], np.float32).reshape(-1) for key in self._vector_keys}  # each (dims,)
         if self._camera is not None:
             # The camera returns a flipped view of its reused buffer: copy, or stored frames change later.
             obs[self._image_key] = np.ascontiguousarray(self._camera.render())

@@ -97,14 +97,14 @@ class DummyEnv(BaseEnv):
 
     def _vector(self) -> np.ndarray:
         if self._discrete:
-            vector = np.zeros(4, np.float32)
+            vector = np.zeros(4, np.float32)  # (4,): the one-hot target of 3, then the share of the episode gone
             vector[self._targets[self._steps]] = 1.0
             vector[3] = self._steps / self._time_limit
             return vector
-        return np.concatenate([self._pos, self._goal]).astype(np.float32)
+        return np.concatenate([self._pos, self._goal]).astype(np.float32)  # (4,): position, goal
 
     def _draw(self) -> np.ndarray:
-        image = np.zeros((self._size, self._size, 3), np.uint8)
+        image = np.zeros((self._size, self._size, 3), np.uint8)  # (h, w, 3)
         image[..., 2] = 32  # a dim blue background, so frames are never all zero
         if self._discrete:
             target = self._targets[self._steps]

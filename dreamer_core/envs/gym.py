@@ -58,7 +58,7 @@ class GymEnv(BaseEnv):
         obs = {}
         if not self._vision:
             flat = self._flatten(self._obs_space, self._obs)
-            obs["vector"] = np.asarray(flat, np.float32).reshape(-1)
+            obs["vector"] = np.asarray(flat, np.float32).reshape(-1)  # (V,): the whole observation, flattened
         if self._image_key:
             frame = self._env.render()
             if frame is None:
@@ -66,7 +66,7 @@ class GymEnv(BaseEnv):
                        else "use --obs proprio (this env draws no frames to learn from)")
                 raise ValueError(f"{self.name} renders no frames (render() returned None for "
                                  f"render_mode='rgb_array'); {fix}")
-            obs[self._image_key] = resize_image(frame, self._size)
+            obs[self._image_key] = resize_image(frame, self._size)  # (h, w, 3)
         return obs
 
     def close(self) -> None:
