@@ -34,6 +34,12 @@ class Panel(QWidget):
         self._key: object = None
         self.renders = 0  # how often this panel actually redrew (tests and the benchmark read it)
 
+    def content_layout(self) -> QVBoxLayout:
+        """The vertical layout of the panel's content, with the margins every panel shares."""
+        layout = QVBoxLayout(self.content)
+        layout.setContentsMargins(*theme.PANEL_MARGINS)
+        return layout
+
     def refresh(self, view: View, force: bool = False) -> None:
         if not self.isVisible() and not force:
             return

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QFileDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QFileDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton
 
 from dreamer_core.compare import compare_report, other_agent, step_errors
 from dreamer_studio import theme
@@ -43,8 +43,7 @@ class ComparePanel(Panel):
         self._job_for: int | None = None
         self._view: View | None = None
         self.placeholder.setText("Load a checkpoint to compare the live model with: Checkpoint to compare…")
-        layout = QVBoxLayout(self.content)
-        layout.setContentsMargins(*theme.PANEL_MARGINS)
+        layout = self.content_layout()
         head = QHBoxLayout()
         self.pick = QPushButton("Checkpoint to compare…")
         self.pick.clicked.connect(self._pick)

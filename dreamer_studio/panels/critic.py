@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel
 
 from dreamer_studio import theme
 from dreamer_studio.panels.base import LegendLabel, Panel
@@ -128,8 +128,7 @@ class CriticPanel(Panel):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        layout = QVBoxLayout(self.content)
-        layout.setContentsMargins(*theme.PANEL_MARGINS)
+        layout = self.content_layout()
         self.critic = HeadPlot("critic", "λ-return")
         self.reward = HeadPlot("reward", "real reward")
         head = QHBoxLayout()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout
+from PySide6.QtWidgets import QHBoxLayout, QLabel
 
 from dreamer_core import image_grid, video
 from dreamer_studio import theme
@@ -31,8 +31,7 @@ class FramesPanel(Panel):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        layout = QVBoxLayout(self.content)
-        layout.setContentsMargins(*theme.PANEL_MARGINS)
+        layout = self.content_layout()
         self.caption = ElidedLabel()  # a growing caption used to widen the panel and move the splitter
         self.caption.setStyleSheet(theme.CAPTION_STYLE)
         layout.addWidget(self.caption)

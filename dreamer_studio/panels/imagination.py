@@ -15,7 +15,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGraphicsRectItem, QHBoxLayout, QLabel, QPushButton,
-                               QSpinBox, QSplitter, QVBoxLayout, QWidget)
+                               QSpinBox, QSplitter, QWidget)
 
 from dreamer_core.image_grid import ImaginationGrid
 from dreamer_studio import theme
@@ -111,8 +111,7 @@ class ImaginationPanel(Panel):
 
     def __init__(self, settings: ImagineSettings, parent=None) -> None:
         super().__init__(parent)
-        layout = QVBoxLayout(self.content)
-        layout.setContentsMargins(*theme.PANEL_MARGINS)
+        layout = self.content_layout()
         self.controls = ImaginationControls(settings)
         layout.addWidget(self.controls)
         self.caption = ElidedLabel()  # one line, cut with "…": a wrapped caption used to shift the views below

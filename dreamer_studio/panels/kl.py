@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSplitter
 
 from dreamer_studio import theme
 from dreamer_studio.panels.base import ElidedLabel, LegendLabel, Panel, heat_lut
@@ -48,8 +48,7 @@ class KLPanel(Panel):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        layout = QVBoxLayout(self.content)
-        layout.setContentsMargins(*theme.PANEL_MARGINS)
+        layout = self.content_layout()
         head = QHBoxLayout()
         self.log = QCheckBox("log scale")
         self.log.toggled.connect(self._set_log)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel
 
 from dreamer_core.latent_map import IncrementalPCA, map_points
 from dreamer_studio import theme
@@ -42,8 +42,7 @@ class LatentMapPanel(Panel):
         self._fitted: set[tuple[int, int]] = set()  # (id of the report object, report id) already fitted
         self.points = None  # the MapPoints on screen (tests read them)
         self.cursor_points: dict[str, tuple[float, float]] = {}  # "real" / "imagined" -> the ringed (x, y)
-        layout = QVBoxLayout(self.content)
-        layout.setContentsMargins(*theme.PANEL_MARGINS)
+        layout = self.content_layout()
         head = QHBoxLayout()
         self.caption = ElidedLabel()
         self.caption.setStyleSheet(theme.CAPTION_STYLE)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout
+from PySide6.QtWidgets import QHBoxLayout, QPushButton
 
 from dreamer_core import image_grid, video
 from dreamer_studio import theme
@@ -62,8 +62,7 @@ class LatentsPanel(Panel):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        layout = QVBoxLayout(self.content)
-        layout.setContentsMargins(*theme.PANEL_MARGINS)
+        layout = self.content_layout()
         self.post = ProbGrid("posterior")
         self.prior = ProbGrid("prior")
         grids = QHBoxLayout()

@@ -48,8 +48,7 @@ class LossesPanel(Panel):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        layout = QVBoxLayout(self.content)
-        layout.setContentsMargins(*theme.PANEL_MARGINS)
+        layout = self.content_layout()
         self.header = QLabel()
         self.header.setStyleSheet(theme.CAPTION_STYLE)
         layout.addWidget(self.header)

@@ -18,8 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QWidget
 
 from dreamer_core import image_grid, play, sweep, video
 from dreamer_studio import imagine, theme
@@ -60,8 +59,7 @@ class SweepPanel(Panel):
         self._view: View | None = None
         self._poll = QTimer(self, interval=50)
         self._poll.timeout.connect(self._harvest)
-        layout = QVBoxLayout(self.content)
-        layout.setContentsMargins(*theme.PANEL_MARGINS)
+        layout = self.content_layout()
         row = QHBoxLayout()
         self.horizon = QSpinBox(minimum=1, maximum=64, value=15)
         self.horizon.setToolTip("imagined steps of each future")
