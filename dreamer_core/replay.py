@@ -278,8 +278,9 @@ def replay_episodes(replay: Replay, env_frames: int = 0, frames_per_step: int = 
 
 
 def episode_window(replay: Replay, worker: int, start: int, length: int, context: int) -> dict[str, np.ndarray]:
-    """A report batch (1, length, ...) whose steps after the first `context` begin at stream step `start` of
-    `worker` (an episode's first step), moved as little as needed to lie within what replay holds."""
+    """A report batch (1, K + T, ...) of `length` = K + T steps whose steps after the first `context` (K) begin at
+    stream step `start` of `worker` (an episode's first step), moved as little as needed to lie within what replay
+    holds."""
     stored = int(replay._stored()[worker])
     if stored < length:
         raise RuntimeError(f"episode_window: worker {worker} holds {stored} steps, fewer than the {length} of a "
