@@ -305,7 +305,7 @@ def evaluate(trainer, steps: int = EVAL_STEPS) -> Evaluation:
         raise ModelError(f"{steps} steps are too few for a report of {trainer.config.run.report_length} steps")
     mse = None
     if report.openloop is not None and report.real is not None:
-        real = report.real[report.context_len :].astype(np.float32) / 255
+        real = report.real[report.context_len :].astype(np.float32) / 255  # (T-Tc, h, w, 3), as the open loop
         mse = float(np.mean((report.openloop.astype(np.float32) / 255 - real) ** 2))
     return Evaluation(mse, total, report)
 
