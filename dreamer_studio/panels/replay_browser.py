@@ -15,11 +15,10 @@ states, so the real env beside the dream starts from a fresh reset there (Play's
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QPushButton, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout)
+from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QPushButton, QTableWidget, QTableWidgetItem
 
 from dreamer_core import play as core_play
-from dreamer_studio import commands as cmd
+from dreamer_studio import commands as cmd, theme
 from dreamer_studio.panels.base import ElidedLabel, Panel
 from dreamer_studio.session import View
 
@@ -41,10 +40,9 @@ class ReplayBrowserPanel(Panel):
         self.episodes: list = []  # the EpisodeInfo rows on screen, in table order
         self.pending: tuple[int, int] | None = None  # (worker, first step) asked for, until its report arrives
         self._version = None
-        layout = QVBoxLayout(self.content)
-        layout.setContentsMargins(4, 4, 4, 4)
+        layout = self.content_layout()
         self.caption = ElidedLabel()
-        self.caption.setStyleSheet("color: #ddd;")
+        self.caption.setStyleSheet(theme.CAPTION_STYLE)
         layout.addWidget(self.caption)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
