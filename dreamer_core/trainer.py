@@ -7,7 +7,6 @@ Nothing here blocks on a GUI or sleeps; cadences (logging, reports, checkpoints)
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections import deque
