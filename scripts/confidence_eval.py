@@ -80,22 +80,22 @@ def window_starts(is_first: np.ndarray, length: int) -> list[int]:
 
 
 def measure(trainer: Trainer, starts: list[int], seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A report per window start: the open loop's re-encoding KL and pixel error, each (windows, Hi)."""
+    """A report per window start: the open loop's re-encoding KL and pixel error, each (windows, H)."""
     length = trainer.config.run.report_length + trainer.config.train.replay_context
     signal, error = [], []
     for i, start in enumerate(starts):
         window = trainer.replay._gather(np.array([0]), np.array([start]), length)
         batch = {k: v for k, v in window.items() if k != "index"}
         r = make_report(trainer.agent, batch, seed=seed + i, samples=1, updates=trainer.agent.updates)
-        real = r.real[r.context_len :].astype(np.float32)  # (Hi, h, w, 3)
-        error.append(((r.openloop.astype(np.float32) - real) ** 2).mean((1, 2, 3)))  # (Hi,)
-        signal.append(r.imagined_recheck[0, : len(error[-1])])  # (Hi,)
+        real = r.real[r.context_len :].astype(np.float32)  # (H, h, w, 3)
+        error.append(((r.openloop.astype(np.float32) - real) ** 2).mean((1, 2, 3)))  # (H,)
+        signal.append(r.imagined_recheck[0, : len(error[-1])])  # (H,)
     return np.stack(signal), np.stack(error)
 
 
 def summarise(signal: np.ndarray, error: np.ndarray) -> dict:
-    """The statistics of signal vs error, both (windows, Hi): correlations, the step baseline, thresholds."""
-    step = np.broadcast_to(np.arange(1, signal.shape[1] + 1), signal.shape)  # (windows, Hi) imagined step 1..Hi
+    """The statistics of signal vs error, both (windows, H): correlations, the step baseline, thresholds."""
+    step = np.broadcast_to(np.arange(1, signal.shape[1] + 1), signal.shape)  # (windows, H) imagined step 1..H
     high = error > np.percentile(error, HIGH_PERCENTILE)
     percentiles = [confidence.flag_scores(signal, high, float(np.percentile(signal, q))) | dict(percentile=q)
                    for q in (50, 60, 70, 75, 80, 90, 95)]
@@ -158,7 +158,7 @@ def main() -> None:
     if args.out:
         with open(args.out, "w") as f:
             json.dump(out, f, indent=1)
-        np.savez_compressed(Path(args.out).with_suffix(".npz"), signal=signal, error=error)  # (windows, Hi) each
+        np.savez_compressed(Path(args.out).with_suffix(".npz"), signal=signal, error=error)  # (windows, H) each
     trainer.close()
 
 

@@ -106,7 +106,7 @@ def test_the_evaluation_statistics_on_a_synthetic_case_with_known_answers():
     # Error = step + noise; signal A = step + its own noise (it only knows the step), signal B = the error's noise
     # (it knows what the step does not). Both correlate with the error, but only B survives holding the step fixed.
     gen = np.random.default_rng(0)
-    step = np.broadcast_to(np.arange(16.0), (200, 16))  # (windows, Hi)
+    step = np.broadcast_to(np.arange(16.0), (200, 16))  # (windows, H)
     noise = gen.normal(size=step.shape)
     error = step + 4 * noise
     knows_step, knows_noise = step + 4 * gen.normal(size=step.shape), noise
@@ -139,7 +139,7 @@ def test_flag_scores_and_the_best_f1_rule_by_hand():
 
 def test_the_window_bootstrap_interval_resamples_whole_windows():
     gen = np.random.default_rng(1)
-    error = gen.normal(size=(40, 16))  # (windows, Hi)
+    error = gen.normal(size=(40, 16))  # (windows, H)
     exact = confidence.window_interval(confidence.spearman, 2 * error + 1, error, draws=200)
     np.testing.assert_allclose(exact, [1.0, 1.0], atol=1e-12)  # a monotone signal ranks every resample perfectly
     low, high = confidence.window_interval(confidence.spearman, gen.normal(size=error.shape), error, draws=200)
