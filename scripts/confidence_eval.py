@@ -146,7 +146,7 @@ def main() -> None:
         trainer = Trainer(config)
         while trainer.updates < args.updates and time.time() - began < args.max_minutes * 60:
             trainer.step()
-        source = dict(task=args.task, preset=args.preset)
+        source = dict(trained_from_scratch=True)
     prepared_s = time.time() - began
     starts = window_starts(stream(trainer, "is_first"), length + trainer.config.train.replay_context)
     signal, error = measure(trainer, starts, args.seed)
