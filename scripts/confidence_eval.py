@@ -99,6 +99,7 @@ def summarise(signal: np.ndarray, error: np.ndarray) -> dict:
     high = error > np.percentile(error, HIGH_PERCENTILE)
     percentiles = [confidence.flag_scores(signal, high, float(np.percentile(signal, q))) | dict(percentile=q)
                    for q in (50, 60, 70, 75, 80, 90, 95)]
+
     def partial(s: np.ndarray, e: np.ndarray) -> float:
         return confidence.partial_spearman(s, e, step)
 
