@@ -2,15 +2,16 @@
 
     python bench/profile_pixels.py profile [--threads 1 2] [--rows 20]
     python bench/profile_pixels.py time [--threads 2] [--repeats 5]
-    python bench/profile_pixels.py ab OTHER_TREE [--rounds 6] [--threads 2]
+    python bench/profile_pixels.py ab TREE_A TREE_B [--rounds 6] [--threads 2]
 
 `profile`: torch.profiler's top ops (self CPU time) of one size1m vision `Agent.train_step` (64x64x3, B16 x T64,
 random replay-shaped batch as in bench/micro.py), once per thread count.
-`time`: median ms of the whole update, of the conv stacks alone (encoder forward + decoder forward and image loss,
+`time`: median ms (wall and process CPU time) of the whole update, of the conv stacks alone (encoder forward + decoder forward and image loss,
 then their backward, on the update's shapes) and of the world model's forward+backward.
-`ab`: alternates `time` runs of this tree and OTHER_TREE (a directory holding another `dreamer_core/`, e.g.
-`mkdir /tmp/base && git archive HEAD~1 dreamer_core | tar -x -C /tmp/base`), each in a fresh process, A, B, A, B...,
-so load from other jobs hits both alike; prints the median of each side's medians.
+`ab`: alternates `time` runs of two trees, each a directory holding a `dreamer_core/` (`.` for this checkout, or a
+snapshot: `mkdir /tmp/base && git archive HEAD~1 dreamer_core | tar -x -C /tmp/base`), each in a fresh process,
+A, B, B, A, A, B..., so load from other jobs hits both alike; prints the median of each side's medians. Snapshot
+both sides when you edit the checkout meanwhile: every run imports its tree afresh.
 Not a test: the figures depend on the machine and its load.
 """
 
@@ -44,14 +45,16 @@ def _agent_and_batch():
     return agent, fake_batch(agent, np.random.default_rng(0))
 
 
-def _median_ms(fn: Callable[[], object], repeats: int) -> float:
+def _median_ms(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median (wall, process CPU) ms. With 1 thread the CPU time barely moves when other jobs share the cores."""
     fn()  # warm-up: allocator and oneDNN primitive caches
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(wall) * 1000, statistics.median(cpu) * 1000
 
 
 def time_pieces(threads: int, repeats: int) -> dict[str, float]:
@@ -81,9 +84,11 @@ def time_pieces(threads: int, repeats: int) -> dict[str, float]:
         sum(v.mean() for v in rec.values()).add(agent.head_dist(agent.reward, st.feat()).loss(seq["reward"]).mean()) \
             .add((post - prior).square().mean()).backward()
 
-    return {"conv stacks fwd+bwd": _median_ms(conv_stacks, repeats),
-            "world model fwd+bwd": _median_ms(world_model, repeats),
-            "whole train_step": _median_ms(lambda: agent.train_step(data, gen), repeats)}
+    out = {}
+    for name, fn in (("conv stacks fwd+bwd", conv_stacks), ("world model fwd+bwd", world_model),
+                     ("whole train_step", lambda: agent.train_step(data, gen))):
+        out[f"{name} wall"], out[f"{name} cpu"] = _median_ms(fn, repeats)
+    return out
 
 
 def profile(threads_list: list[int], rows: int) -> None:
@@ -106,8 +111,8 @@ def profile(threads_list: list[int], rows: int) -> None:
             print(f"| `{e.key}` | {e.self_cpu_time_total / 1e3:.0f} | {e.self_cpu_time_total / total:.1%} | {e.count} |")
 
 
-def ab(other: Path, rounds: int, threads: int, repeats: int) -> None:
-    trees = {"A (this tree)": REPO, f"B ({other})": other.resolve()}
+def ab(tree_a: Path, tree_b: Path, rounds: int, threads: int, repeats: int) -> None:
+    trees = {f"A ({tree_a})": tree_a.resolve(), f"B ({tree_b})": tree_b.resolve()}
     results: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
     for i in range(rounds):
         order = list(trees) if i % 2 == 0 else list(trees)[::-1]  # alternate which side goes first
@@ -134,7 +139,8 @@ def main() -> None:
     t.add_argument("--repeats", type=int, default=5)
     t.add_argument("--json", action="store_true", help="one JSON line (what `ab` reads)")
     a = sub.add_parser("ab")
-    a.add_argument("other", type=Path, help="a directory holding another dreamer_core/")
+    a.add_argument("tree_a", type=Path, help="a directory holding a dreamer_core/ ('.' for this checkout)")
+    a.add_argument("tree_b", type=Path, help="the other one")
     a.add_argument("--rounds", type=int, default=6)
     a.add_argument("--threads", type=int, default=2)
     a.add_argument("--repeats", type=int, default=3)
@@ -152,7 +158,7 @@ def main() -> None:
             for k, v in result.items():
                 print(f"{k}: {v:.0f} ms")
     else:
-        ab(args.other, args.rounds, args.threads, args.repeats)
+        ab(args.tree_a, args.tree_b, args.rounds, args.threads, args.repeats)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ def trunc_normal_fan_in_(weight: torch.Tensor, fan_in: int, outscale: float = 1.
 
 
 class RMSNorm(nn.Module):
-    """x * rsqrt(mean(x^2) + eps) * scale over `dim`, computed in float32; learned scale only."""
+    """x * rsqrt(mean(x^2) + eps) * scale over `dim`, computed in float32; learned scale only. The conv stacks'
+    channel norms (`dim=1`) are always followed by SiLU and run fused, through `channel_norm_silu`."""
 
     def __init__(self, width: int, eps: float = 1e-4, dim: int = -1):
         super().__init__()
@@ -39,16 +40,47 @@ class RMSNorm(nn.Module):
         dtype = x.dtype
         if self.dim == -1:
             return F.rms_norm(x.float(), (x.shape[-1],), self.scale, self.eps).to(dtype)  # shape of x
-        if self.dim == 1 and x.dim() == 4:
-            # Channel norm of an (N, channels, h, w) map: normalise the channels-last view with the fused kernel
-            # (a strided reduction over dim 1 is several times slower on CPU).
-            y = F.rms_norm(x.float().permute(0, 2, 3, 1), (x.shape[1],), self.scale, self.eps)  # (N, h, w, channels)
-            return y.permute(0, 3, 1, 2).to(dtype)  # (N, channels, h, w)
         x = x.float()
         x = x * torch.rsqrt(x.square().mean(self.dim, keepdim=True) + self.eps)  # shape of x
         shape = [1] * x.dim()
         shape[self.dim] = -1
         return (x * self.scale.view(shape)).to(dtype)  # shape of x
+
+
+class _RowNormSiLU(torch.autograd.Function):
+    """silu(x * rsqrt(mean(x^2) + eps) * scale) over the last dim of (M, C) rows, with a hand-written backward:
+    autograd of the written-out ops makes ~2x the full-size passes (pow, mean, rsqrt, mul, mul, silu and each one's
+    backward), which is what a conv stack's norms cost on CPU. The norm runs in float32 and SiLU in x's dtype, as
+    `F.silu(RMSNorm(x))` (bf16 rounding unchanged); only `x`, the per-row rsqrt and `scale` are kept for backward."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, scale: torch.Tensor, eps: float) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            xf = x.float()  # (M, C)
+            mean_square = torch.linalg.vector_norm(xf, dim=-1, keepdim=True).square_().div_(x.shape[-1])  # (M, 1)
+            rstd = torch.rsqrt(mean_square.add_(eps))  # (M, 1)
+            y = (xf * rstd).mul_(scale).to(x.dtype)  # (M, C)
+            ctx.save_for_backward(x, scale, rstd)
+            return F.silu(y, inplace=True)  # (M, C)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, scale, rstd = ctx.saved_tensors
+        with torch.autocast(x.device.type, enabled=False):
+            xhat = x.float() * rstd  # (M, C)
+            grad_y = torch.ops.aten.silu_backward(grad, (xhat * scale).to(x.dtype)).float()  # (M, C)
+            grad_scale = torch.einsum("mc,mc->c", grad_y, xhat)  # (C,)
+            grad_xhat = grad_y.mul_(scale)  # (M, C)
+            mean_dot = torch.einsum("mc,mc->m", grad_xhat, xhat).div_(x.shape[-1]).unsqueeze(-1)  # (M, 1)
+            grad_x = torch.addcmul(grad_xhat, xhat, mean_dot, value=-1.0).mul_(rstd)  # (M, C)
+        return grad_x.to(x.dtype), grad_scale.to(scale.dtype), None
+
+
+def channel_norm_silu(norm: RMSNorm, x: torch.Tensor) -> torch.Tensor:
+    """silu(norm(x)) for a channel norm (`dim=1`) of a channels-last (N, channels, h, w) map, fused."""
+    n, c, h, w = x.shape
+    rows = x.permute(0, 2, 3, 1).reshape(-1, c)  # (N*h*w, channels): a view of channels-last storage
+    return _RowNormSiLU.apply(rows, norm.scale, norm.eps).view(n, h, w, c).permute(0, 3, 1, 2)  # (N, channels, h, w)
 
 
 class Linear(nn.Linear):
@@ -177,10 +209,11 @@ class Encoder(nn.Module):
         if self.image_keys:
             img = torch.cat([obs[k] for k in self.image_keys], -1)  # (..., h, w, c) uint8
             lead = img.shape[:-3]
-            x = img.reshape(-1, *img.shape[-3:]).permute(0, 3, 1, 2).float() / 255.0 - 0.5  # (N, c, h, w)
+            x = img.reshape(-1, *img.shape[-3:]).permute(0, 3, 1, 2)  # (N, c, h, w) view of NHWC storage
+            x = x.to(torch.float32, copy=True).div_(255.0).sub_(0.5)  # in place on the copy: one buffer, not three
             x = x.contiguous(memory_format=torch.channels_last)  # NHWC storage: faster convs and norms on CPU
             for conv, norm in zip(self.convs, self.norms):  # to (N, 2d, h/2, w/2), then 3d, 4d, 4d at h/4 .. h/16
-                x = F.silu(norm(F.max_pool2d(conv(x), 2)))
+                x = channel_norm_silu(norm, F.max_pool2d(conv(x), 2))
             parts.append(x.reshape(*lead, -1))  # (..., 4d * (h/16)^2)
         return torch.cat(parts, -1)  # (..., E)
 
@@ -230,9 +263,9 @@ class Decoder(nn.Module):
             # Each block of h fills its own channel slice of the start map.
             x_h = self.space(h).reshape(n, g, r, r, c // g).permute(0, 1, 4, 2, 3).reshape(n, c, r, r)  # (N, 4d, r, r)
             x_z = self.z_out(self.z_in(z)).reshape(n, r, r, c).permute(0, 3, 1, 2)  # (N, 4d, r, r)
-            x = F.silu(self.start_norm(x_h + x_z)).contiguous(memory_format=torch.channels_last)  # (N, 4d, r, r)
+            x = channel_norm_silu(self.start_norm, (x_h + x_z).contiguous(memory_format=torch.channels_last))
             for conv, norm in zip(self.convs, self.norms):  # to (N, 4d, h/8, w/8), then 3d at h/4, 2d at h/2
-                x = F.silu(norm(conv(x)))  # each conv upsamples 2x
+                x = channel_norm_silu(norm, conv(x))  # each conv upsamples 2x
             x = torch.sigmoid(self.out(x))  # (N, c, h, w)
             x = x.permute(0, 2, 3, 1).reshape(*lead, *x.shape[2:], x.shape[1])  # (..., h, w, c)
             out.update(zip(self.image_keys, x.split(self.image_channels, -1)))  # (..., h, w, c of the key) each

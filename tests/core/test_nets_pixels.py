@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dreamer_core.nets import Decoder, Encoder, UpConv
+from dreamer_core.nets import Decoder, Encoder, RMSNorm, UpConv, channel_norm_silu
 
 SIZE1M_IMAGE = {"image": (64, 64, 3)}  # size1m vision: depth 4, units 64, 3 layers, kernel 5, deter 512, 32 x 4, 8 blocks
 
@@ -150,3 +150,27 @@ def test_up_conv_equals_upsample_then_conv_for_any_odd_kernel(kernel):
     x = torch.randn(2, 6, 7, 7, dtype=torch.float64)  # (N, in, h, w), odd side: the borders are checked too
     expected = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), conv.weight, conv.bias, padding=kernel // 2)
     torch.testing.assert_close(conv(x), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_fused_channel_norm_silu_equals_silu_of_the_norm(dtype):
+    """The norm in float32, SiLU in the input's dtype (HEAD's bf16 rounding), in outputs and gradients."""
+    torch.manual_seed(1)
+    norm = RMSNorm(6, dim=1)
+    norm.scale.data.uniform_(0.5, 1.5)
+    x = torch.randn(3, 6, 5, 5).to(dtype).contiguous(memory_format=torch.channels_last).requires_grad_()
+    upstream = torch.randn(3, 6, 5, 5).to(dtype)  # (N, channels, h, w)
+    out = channel_norm_silu(norm, x)
+    (out.float() * upstream.float()).sum().backward()
+    actual = {"x": x.grad.clone(), "scale": norm.scale.grad.clone()}
+    x.grad = norm.scale.grad = None
+    ref = F.silu(reference_channel_norm(norm, x).to(dtype))
+    (ref.float() * upstream.float()).sum().backward()
+    assert out.dtype == dtype and actual["x"].dtype == dtype
+    tolerance = {} if dtype == torch.float32 else {"rtol": 2e-2, "atol": 2e-2}
+    torch.testing.assert_close(out, ref.detach(), **tolerance)
+    for key, expected in (("x", x.grad), ("scale", norm.scale.grad)):
+        if dtype == torch.float32:
+            assert_close_to_float_tolerance(actual[key], expected, key)
+        else:
+            torch.testing.assert_close(actual[key], expected, rtol=2e-2, atol=2e-2, msg=key)
