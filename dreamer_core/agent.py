@@ -6,7 +6,7 @@ The protocol its callers (the trainer, reports, play, the benchmarks) use; every
 - `policy(carry, obs, gen) -> (carry, action)`: one acting step; carry-passing, the agent is not changed.
 - `train_step(data, gen) -> (states, metrics)`: one update on replay windows, in place (weights, optimizer, slow
   critic and return normaliser live in the agent); `states` are the refreshed posterior latents to write back
-  into replay.
+  into replay, `metrics` 0-d device tensors (`read_metrics` reads them back): the step never waits for the device.
 
 Shape comments use the legend in docs/tensor_shapes.md.
 """
