@@ -71,16 +71,18 @@ class LaProp(torch.optim.Optimizer):
             torch._foreach_add_(steps, 1.0 if finite is None else [finite.float()] * len(steps))  # list: no .item()
             step = steps[0].clamp(min=1)  # (), 1-based (a void first update leaves 0: any finite value will do)
             b1, b2 = group["beta1"], group["beta2"]
-            keep1, keep2 = (b1, b2) if finite is None else (torch.where(finite, b1, 1.0), torch.where(finite, b2, 1.0))
+            decay1, decay2 = b1, b2  # the moments' decay: 1 in a void update, which keeps them as they are
+            if finite is not None:
+                decay1, decay2 = torch.where(finite, b1, 1.0), torch.where(finite, b2, 1.0)  # () each
             nus = [self.state[p]["nu"] for p in params]
             moms = [self.state[p]["mom"] for p in params]
-            torch._foreach_mul_(nus, keep2)
+            torch._foreach_mul_(nus, decay2)
             torch._foreach_addcmul_(nus, grads, grads, value=1 - b2)
             denom = torch._foreach_div(nus, _debias(b2, step))
             torch._foreach_sqrt_(denom)
             torch._foreach_add_(denom, group["eps"])
             updates = torch._foreach_div(grads, denom)
-            torch._foreach_mul_(moms, keep1)
+            torch._foreach_mul_(moms, decay1)
             torch._foreach_add_(moms, updates, alpha=1 - b1)
             rate = -_warmup_lr(group, step) / _debias(b1, step)  # ()
             if finite is not None:
@@ -108,4 +110,4 @@ def _warmup_lr(group: dict, step: torch.Tensor) -> torch.Tensor:
 
 def _debias(beta: float, step: torch.Tensor) -> torch.Tensor:
     """The bias correction 1 - beta**step, (), as -expm1(step log beta): float32 keeps its precision near 0."""
-    return -torch.expm1(step * math.log(beta))  # ()
+    return -torch.expm1(step * math.log(beta)) if beta > 0 else torch.ones_like(step)  # ()
