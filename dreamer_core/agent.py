@@ -68,6 +68,20 @@ def read_metrics(metrics: dict[str, torch.Tensor]) -> dict[str, float | int]:
     return {k: x if metrics[k].is_floating_point() else int(x) for (k, x) in zip(metrics, values)}
 
 
+class DeviceCount:
+    """An int attribute kept as a 0-d int64 tensor on its owner's `device` (in `_<name>`), so a train step adds to it
+    without reading it back. Reading the attribute waits for the device: read it outside the step."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        return self if obj is None else int(getattr(obj, self.slot))
+
+    def __set__(self, obj: Any, value: int) -> None:
+        setattr(obj, self.slot, torch.tensor(value, dtype=torch.int64, device=obj.device))  # ()
+
+
 @dataclass
 class ActCarry:
     """What the acting policy carries between env steps: the latent and the previous action."""
@@ -95,6 +109,9 @@ class Actor(nn.Module):
 
 
 class Agent(nn.Module):
+    updates = DeviceCount()  # updates applied (skipped ones excluded)
+    skipped_updates = DeviceCount()  # non-finite updates skipped
+
     def __init__(self, config: Config, obs_space: dict[str, Space], act_space: Space,
                  device: torch.device | str = "cpu"):
         super().__init__()
@@ -121,30 +138,12 @@ class Agent(nn.Module):
         self.optimizer = LaProp(self.trained_parameters(), lr=t.lr, eps=t.eps, beta1=t.beta1, beta2=t.beta2,
                                 agc=t.agc, agc_floor=t.agc_floor, warmup=t.warmup)
         self.retnorm = losses.ReturnNorm(t.retnorm_decay, t.retnorm_lo, t.retnorm_hi, t.retnorm_limit)
-        self.updates = 0  # device counters behind properties: the step adds to them without reading them
+        self.updates = 0
         self.skipped_updates = 0
         self._last_check: tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor] | None = None  # `nonfinite`
         self._compiled: dict[str, Any] = {}  # hot methods swapped for torch.compile'd ones (compile_hot_loops)
 
     # -- bookkeeping -------------------------------------------------------------------------------------------
-    @property
-    def updates(self) -> int:
-        """Updates applied (skipped ones excluded). Reading it waits for the device: not inside a train step."""
-        return int(self._updates)
-
-    @updates.setter
-    def updates(self, value: int) -> None:
-        self._updates = torch.tensor(value, dtype=torch.int64, device=self.device)  # ()
-
-    @property
-    def skipped_updates(self) -> int:
-        """Non-finite updates skipped. Reading it waits for the device: not inside a train step."""
-        return int(self._skipped)
-
-    @skipped_updates.setter
-    def skipped_updates(self, value: int) -> None:
-        self._skipped = torch.tensor(value, dtype=torch.int64, device=self.device)  # ()
-
     def autocast(self) -> torch.autocast:
         """The forward passes' precision (`run.precision`). bf16 autocasts matmul and conv inputs to bfloat16, so
         activations are bf16 as in HEAD; parameters and optimizer state stay float32, RMSNorm computes in float32
@@ -258,15 +257,15 @@ class Agent(nn.Module):
         self.optimizer.step(finite=finite)
         self.update_slow_critic(finite)
         self.retnorm = retnorm.where(finite, self.retnorm)
-        self._updates += finite
-        self._skipped += ~finite
+        self._updates += finite  # the DeviceCount tensors behind `updates` and `skipped_updates`
+        self._skipped_updates += ~finite
         self._last_check = ({k: v.detach() for k, v in scaled.items()}, grad_norms, finite)
 
         metrics = {f"loss/{k}": v for k, v in scaled.items()}
         metrics.update(kl_dyn=kl["kl_dyn"].mean(), kl_rep=kl["kl_rep"].mean(),
                        dyn_ent=categorical_entropy(prior).mean(), rep_ent=categorical_entropy(post).mean(),
                        grad_norm=grad_norm, **imag_metrics)
-        metrics.update(loss_total=total, updates=self._updates.clone(), skipped_updates=self._skipped.clone(),
+        metrics.update(loss_total=total, updates=self._updates.clone(), skipped_updates=self._skipped_updates.clone(),
                        finite=finite.float(), lr=self.optimizer.current_lr(), ret_scale=self.retnorm.scale(),
                        ret_lo=self.retnorm.lo, ret_hi=self.retnorm.hi)
         return states.detach(), {k: v.detach().reshape(()) for k, v in metrics.items()}  # {name: ()}
