@@ -11,11 +11,15 @@ from __future__ import annotations
 import collections
 import traceback
 
+import numpy as np
 import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from test_agent import batch, small_agent
+from dreamer_core.agent import Agent
+from dreamer_core.config import make_config
+from dreamer_core.envs import Space
+from test_agent import FLAGS, SIX_CONTINUOUS, WALKER, batch, small_agent
 
 aten = torch.ops.aten
 SCALAR_READS = {aten._local_scalar_dense.default}  # .item(), bool(t), float(t), int(t), `if t:` all end here
@@ -37,10 +41,22 @@ class HostSyncCounter(TorchDispatchMode):
 
     def __init__(self) -> None:
         super().__init__()
-        self.seen: collections.Counter = collections.Counter()
+        self.seen: collections.Counter = collections.Counter()  # {(kind, where): count}
+        self.active = False  # inside `with counter:`, where the patched host exits report too
+
+    def __enter__(self):
+        self.active = True
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        self.active = False
+        return super().__exit__(*exc)
 
     def record(self, kind: str) -> None:
         self.seen[(kind, where_called())] += 1
+
+    def kinds(self) -> collections.Counter:
+        return collections.Counter(kind for kind, _ in self.seen.elements())
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if func in SCALAR_READS:
@@ -65,7 +81,6 @@ def counter(monkeypatch):
             return original(*args, **kwargs)
         monkeypatch.setattr(owner, name, wrapper)
 
-    mode.active = False
     for name in HOST_EXITS:
         counting(torch.Tensor, name, f"Tensor.{name}")
     for name in UPLOADS:
@@ -73,46 +88,50 @@ def counter(monkeypatch):
     return mode
 
 
-def count_train_step(agent, data, counter) -> collections.Counter:
-    counter.active = True
-    try:
-        with counter:
-            agent.train_step(data, torch.Generator().manual_seed(0))
-    finally:
-        counter.active = False
-    return counter.seen
-
-
 def test_the_counter_sees_every_kind_of_host_sync(counter):
     x = torch.arange(4.0)
-    counter.active = True
     with counter:
         bool(x.sum() > 0), float(x[0]), x.max().item(), x.tolist(), x.numpy(), x.cpu()
         x[x > 1], torch.nonzero(x), torch.tensor([1.0, 2.0])
-    counter.active = False
-    kinds = collections.Counter(kind for kind, _ in counter.seen.elements())
-    assert kinds == {"scalar read": 3, "data-dependent shape": 2, "Tensor.tolist": 1, "Tensor.numpy": 1,
+    assert counter.kinds() == {"scalar read": 3, "data-dependent shape": 2, "Tensor.tolist": 1, "Tensor.numpy": 1,
                      "Tensor.cpu": 1, "torch.tensor": 1}
 
 
+IMAGE_AND_DISCRETE = ({"image": Space((64, 64, 3), np.uint8), **FLAGS}, Space((3,), np.float32, 0.0, 1.0, discrete=True))
+
+
 @pytest.mark.parametrize("nan", [False, True], ids=["finite", "skipped"])
-def test_a_train_step_reads_nothing_back_from_the_device(counter, nan):
-    agent = small_agent()
-    data = batch(agent)
+@pytest.mark.parametrize("kind", ["vector, continuous", "image, discrete", "bf16"])
+def test_a_train_step_reads_nothing_back_from_the_device(counter, nan, kind):
+    if kind == "image, discrete":  # the conv encoder and decoder, and one-hot actions
+        agent = small_agent(*IMAGE_AND_DISCRETE)
+        data = batch(agent, image=True)
+        data["action"] = torch.nn.functional.one_hot(torch.randint(0, 3, (3, 9)), 3).float()
+    elif kind == "bf16":  # autocast: the same step with bfloat16 activations
+        agent = Agent(make_config("dmc_walker_walk", "proprio", "debug", {"run": {"precision": "bf16"}}), WALKER,
+                      SIX_CONTINUOUS)
+        data = batch(agent)
+    else:
+        agent = small_agent()
+        data = batch(agent)
     agent.train_step(data)  # the first step creates the optimizer state; count a later, ordinary one
     if nan:  # a skipped update takes the same branch-free path
         data["reward"][0, 3] = float("nan")
-    seen = count_train_step(agent, data, counter)
+    with counter:
+        agent.train_step(data, torch.Generator().manual_seed(0))
+    seen = counter.seen
     assert not seen, "host syncs in train_step:\n" + "\n".join(f"{n} x {k}: {at}" for (k, at), n in seen.items())
 
 
-def test_metrics_are_device_tensors_read_back_in_one_copy():
+def test_metrics_are_device_tensors_read_back_in_one_copy(counter):
     from dreamer_core.agent import read_metrics
 
     agent = small_agent()
     _, metrics = agent.train_step(batch(agent))
     assert all(torch.is_tensor(v) and v.ndim == 0 and v.device == agent.device for v in metrics.values())
-    host = read_metrics(metrics)
+    with counter:
+        host = read_metrics(metrics)
+    assert counter.kinds() == {"Tensor.cpu": 1, "Tensor.tolist": 1}  # one stacked copy, then plain Python numbers
     assert host.keys() == metrics.keys()
     assert all(isinstance(v, float) for k, v in host.items() if k not in ("updates", "skipped_updates"))
     assert host["updates"] == 1 and host["skipped_updates"] == 0 and isinstance(host["updates"], int)
