@@ -27,7 +27,7 @@ Color = tuple[int, int, int]
 
 
 def to_rgb(frames: np.ndarray) -> np.ndarray:
-    """(..., H, W, 1) grayscale repeated to (..., H, W, 3) for display; 3-channel frames are returned as they are.
+    """(..., h, w, 1) grayscale repeated to (..., h, w, 3) for display; 3-channel frames are returned as they are.
     The model keeps the single channel: this is only for what the user sees."""
     return np.repeat(frames, 3, -1) if frames.shape[-1] == 1 else frames
 
@@ -54,11 +54,11 @@ def upscale(frame: np.ndarray, scale: int) -> np.ndarray:
         raise ValueError(f"scale must be an integer >= 1, got {scale}")
     if scale == 1:
         return frame
-    return frame.repeat(scale, axis=0).repeat(scale, axis=1)  # (H*s, W*s, 3)
+    return frame.repeat(scale, axis=0).repeat(scale, axis=1)  # (h·scale, w·scale, 3)
 
 
 def burn_label(frame: np.ndarray, text: str, inset: int = 0) -> np.ndarray:
-    """A copy of `frame` (H, W, 3) uint8 with `text` in white on a dark strip across the top.
+    """A copy of `frame` (h, w, 3) uint8 with `text` in white on a dark strip across the top.
 
     `inset` keeps the strip that many pixels away from the edges, so it sits inside a border.
     """
@@ -78,7 +78,7 @@ def burn_label(frame: np.ndarray, text: str, inset: int = 0) -> np.ndarray:
 
 
 def add_border(frame: np.ndarray, color: Color, width: int = 2) -> np.ndarray:
-    """A copy of `frame` (H, W, 3) uint8 with a `width`-pixel border of `color` (RGB)."""
+    """A copy of `frame` (h, w, 3) uint8 with a `width`-pixel border of `color` (RGB)."""
     _check_frame(frame)
     out = frame.copy()
     w = max(0, min(width, frame.shape[0] // 2, frame.shape[1] // 2))
@@ -89,7 +89,7 @@ def add_border(frame: np.ndarray, color: Color, width: int = 2) -> np.ndarray:
 
 
 def pad_to_macro(frames: np.ndarray, color: Color = (0, 0, 0)) -> np.ndarray:
-    """(N, H, W, 3) padded with `color` at the bottom/right up to multiples of 16."""
+    """(N, h, w, 3) padded with `color` at the bottom/right up to multiples of 16."""
     n, h, w, _ = frames.shape
     if not h % _MACRO and not w % _MACRO:
         return frames
@@ -119,7 +119,7 @@ def _decorate(
         if labels is not None and labels[i]:
             frame = burn_label(frame, labels[i], inset=inset)  # inside the border so both stay visible
         out.append(frame)
-    return np.stack(out)  # (N, H*s, W*s, 3)
+    return np.stack(out)  # (N, h·scale, w·scale, 3)
 
 
 def _write_mp4(path: str, frames: np.ndarray, fps: int) -> None:
@@ -147,7 +147,7 @@ def write_video(
     borders: Sequence[Color | None] | None = None,
     scale: int = 1,
 ) -> Path:
-    """Write `frames` (N, H, W, 3) uint8 (or grayscale (N, H, W, 1)) to `path` (.mp4 or .gif) atomically;
+    """Write `frames` (N, h, w, 3) uint8 (or grayscale (N, h, w, 1)) to `path` (.mp4 or .gif) atomically;
     returns the final path.
 
     `labels[i]` is burned into frame i and `borders[i]` (RGB or None) frames it; both apply after upscaling
@@ -158,7 +158,7 @@ def write_video(
     if suffix not in SUFFIXES:
         raise ValueError(f"unsupported video suffix {path.suffix!r} for {path}; use one of {SUFFIXES}")
     if isinstance(frames, np.ndarray) and frames.ndim == 4:
-        frames = to_rgb(frames)  # (N, H, W, 3)
+        frames = to_rgb(frames)  # (N, h, w, 3)
     _check_frames(frames)
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
@@ -178,7 +178,7 @@ def write_video(
 
 
 def read_video(path: str | os.PathLike) -> np.ndarray:
-    """All frames of an .mp4 or .gif as (N, H, W, 3) uint8 (mp4 frames include any padding to 16)."""
+    """All frames of an .mp4 or .gif as (N, h, w, 3) uint8 (mp4 frames include any padding to 16)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:

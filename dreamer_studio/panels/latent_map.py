@@ -112,14 +112,14 @@ class LatentMapPanel(Panel):
         self.show_content()
         self.caption.setText(f"{report_caption(view)} · {self.pca.n:,} real states fitted")
         by_return = self.colour.currentText() == "predicted return"
-        real, dream = points.real, points.imagined  # (L, 2), (K, Hi, 2)
+        real, dream = points.real, points.imagined  # (T, 2), (M, H, 2)
         length, ctx = len(real), points.branch_from + 1
         if by_return:
             values = [points.real_returns] + ([points.imagined_returns.ravel()] if dream is not None else [])
         else:
             values = [np.arange(length)] + ([np.tile(np.arange(dream.shape[1]) + ctx, dream.shape[0])]
                                             if dream is not None else [])
-        joined = np.concatenate(values)  # (L + K * Hi,)
+        joined = np.concatenate(values)  # (T + M·H,)
         lo, hi = float(joined.min()), float(joined.max())
         self.colour_values, self.colour_range = values, (lo, hi)  # what the colours say (tests read them)
         self.real_line.setData(real[:, 0], real[:, 1])
@@ -130,7 +130,7 @@ class LatentMapPanel(Panel):
         if dream is not None:
             origin = real[points.branch_from]  # (2,)
             for k in range(dream.shape[0]):
-                path = np.vstack([origin[None], dream[k]])  # (Hi + 1, 2)
+                path = np.vstack([origin[None], dream[k]])  # (H+1, 2)
                 pen = pg.mkPen(theme.PALETTE[1], width=1, style=pg.QtCore.Qt.PenStyle.DashLine)
                 item = pg.PlotDataItem(path[:, 0], path[:, 1], pen=pen)
                 self.plot.addItem(item)

@@ -27,7 +27,7 @@ def test_the_map_draws_one_point_per_step_and_rings_the_cursor(qtbot, make_windo
     np.testing.assert_allclose(panel.points.real, panel.pca.transform(report.features), atol=1e-5)
     assert panel.pca.n >= length
     # Each branch starts at the real step where imagination starts, then follows its dream.
-    branch = np.stack(panel.branches[0].getData(), 1)  # (Hi + 1, 2)
+    branch = np.stack(panel.branches[0].getData(), 1)  # (H+1, 2)
     np.testing.assert_allclose(branch[0], panel.points.real[ctx - 1])
     np.testing.assert_allclose(branch[1:], panel.points.imagined[0])
 
