@@ -280,7 +280,8 @@ def replay_episodes(replay: Replay, env_frames: int = 0, frames_per_step: int = 
 def episode_window(replay: Replay, worker: int, start: int, length: int, context: int) -> dict[str, np.ndarray]:
     """A report batch (1, K + T, ...) of `length` = K + T steps whose steps after the first `context` (K) begin at
     stream step `start` of `worker` (an episode's first step), moved as little as needed to lie within what replay
-    holds."""
+    holds; an episode with fewer than K stored steps before it (the stream's first) repeats its first step as the
+    context, which its is_first makes unread."""
     stored = int(replay._stored()[worker])
     if stored < length:
         raise RuntimeError(f"episode_window: worker {worker} holds {stored} steps, fewer than the {length} of a "
@@ -289,6 +290,13 @@ def episode_window(replay: Replay, worker: int, start: int, length: int, context
     if not oldest <= start < int(replay.counts[worker]):
         raise ValueError(f"episode_window: stream step {start} of worker {worker} is no longer in replay "
                          f"(it holds steps {oldest} .. {int(replay.counts[worker]) - 1})")
+    body = length - context  # T
+    row = worker * replay.cap + start % replay.cap
+    if start - context < oldest and start + body <= int(replay.counts[worker]) and replay.data["is_first"][row]:
+        # No K steps precede it (e.g. the stream's first episode): is_first resets the carry and the action before
+        # it, so the context is never read; repeating the first step keeps the T steps at the episode's start.
+        steps = replay._gather(np.array([worker]), np.array([start]), body)  # (1, T, ...)
+        return {k: np.concatenate([np.repeat(v[:, :1], context, 1), v], 1) for k, v in steps.items()}  # (1, K+T)
     begin = min(max(start - context, oldest), int(replay.counts[worker]) - length)
     return replay._gather(np.array([worker]), np.array([begin]), length)
 

@@ -63,6 +63,17 @@ def test_episode_window_starts_at_the_episode_and_stays_in_replay():
         episode_window(replay, 0, 21, 6, 1)
 
 
+def test_the_streams_first_episode_keeps_its_first_step_in_the_window():
+    # Nothing precedes stream step 0: the K = 3 context steps repeat it (its is_first makes them unread), so the
+    # T report steps start at the episode, not K steps into it.
+    replay = Replay(SPACES, capacity=100, length=4, online=False)
+    _add(replay, [9, 7])
+    batch = episode_window(replay, 0, 0, length=7, context=3)
+    assert batch["x"][0].tolist() == [0, 0, 0, 0, 1, 2, 3]
+    assert batch["is_first"][0, 3] and not batch["is_first"][0, 4:].any()
+    assert episode_window(replay, 0, 1, 7, 3)["x"][0].tolist() == list(range(7))  # not an episode start: moved
+
+
 def test_the_list_matches_what_a_dummy_run_put_in_replay(tmp_path):
     from dreamer_core.config import make_config
     from dreamer_core.envs.dummy import EPISODE_LENGTH
@@ -86,6 +97,9 @@ def test_the_list_matches_what_a_dummy_run_put_in_replay(tmp_path):
         rows = ep.worker * trainer.replay.cap + np.arange(ep.start, ep.start + len(report.rewards))  # (L,)
         np.testing.assert_array_equal(report.real, trainer.replay.data["image"][rows])
         assert report.is_first[0] and report.episode == (ep.worker, ep.start)
+        first = report_from_episode(trainer, 0, 0, samples=2, horizon=4)  # the stream's first episode too
+        np.testing.assert_array_equal(first.real, trainer.replay.data["image"][: len(first.rewards)])
+        assert first.is_first[0] and first.episode == (0, 0)
         assert report_from_episode(trainer, 0, trainer.replay.counts[0] + 5) is None  # not (or no longer) stored
     finally:
         trainer.close()
