@@ -74,6 +74,16 @@ def kept_weights(agent, report_id: int) -> dict | None:
     return _kept.get(agent, {}).get(report_id)
 
 
+def report_weights(worker, report_id: int) -> tuple[object | None, dict | None]:
+    """(the worker's agent, the CPU copy of the weights that made report `report_id`); the agent is None when the
+    worker has no trainer (a watched run), the weights None when none were kept (see kept_weights). The GUI's
+    panels call it: it only reads what the trainer thread keeps."""
+    agent = getattr(getattr(worker, "trainer", None), "agent", None)
+    if agent is None:
+        return None, None
+    return agent, kept_weights(agent, report_id)
+
+
 def imagine(agent, report: Report, settings: ImagineSettings, edits: tuple[tuple[int, int], ...],
             report_id: int, request_id: int = 0) -> ImagineResult:
     """The unedited future and, with edits, the edited one, both with the same seed and actions, imagined with the

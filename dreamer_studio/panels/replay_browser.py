@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QPushButton, QTabl
 
 from dreamer_core import play as core_play
 from dreamer_studio import commands as cmd, theme
+from dreamer_studio.imagine import report_weights
 from dreamer_studio.panels.base import ElidedLabel, Panel
 from dreamer_studio.session import View
 
@@ -118,7 +119,6 @@ class ReplayBrowserPanel(Panel):
 
     def play_from_cursor(self):
         """Opens Play (or brings it up) on the report step under the time cursor; the PlayWindow, or None."""
-        from dreamer_studio.panels.sweep import report_weights
         from dreamer_studio.play import open_play
 
         entry = self.window.model.current()[0] if self.window is not None else None

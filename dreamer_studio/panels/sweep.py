@@ -36,14 +36,6 @@ def future_caption(agent_discrete: bool, future, dim: int | None, best: bool) ->
     return f"{'★ ' if best else ''}{what} · predicted return {future.predicted_return:+.3f}"
 
 
-def report_weights(worker, report_id: int):
-    """The CPU copy of the weights that made report `report_id` (None when the model is too large to keep)."""
-    agent = getattr(getattr(worker, "trainer", None), "agent", None)
-    if agent is None:
-        return None, None
-    return agent, imagine.kept_weights(agent, report_id)
-
-
 class SweepPanel(Panel):
     title = "Sweep"
 
@@ -96,7 +88,7 @@ class SweepPanel(Panel):
     def key(self, view: View) -> object:
         # Whether the report's weights are kept yet: a view that found none tries again once they are.
         worker = getattr(self.window, "worker", None)
-        kept = view.entry is not None and report_weights(worker, view.entry.id)[1] is not None
+        kept = view.entry is not None and imagine.report_weights(worker, view.entry.id)[1] is not None
         return (id(view.entry), self.result_key, self._settings(), self._cursor(view), kept)
 
     def _settings(self) -> tuple:
@@ -142,7 +134,7 @@ class SweepPanel(Panel):
     def _start(self, entry, result, worker) -> None:
         if self.job is not None and self.job.isRunning():
             return  # the newest wish is taken up when this one is done
-        agent, weights = report_weights(worker, entry.id)
+        agent, weights = imagine.report_weights(worker, entry.id)
         if agent is None or weights is None:
             self.show_placeholder("The sweep needs the weights of the report on screen, and this model is too large "
                                   "to keep a copy per report (see KEEP_BYTES in dreamer_studio/imagine.py).")
