@@ -2,8 +2,8 @@
 
 Every rank builds the same Trainer: its own envs (seeds offset by rank), its own replay shard, the same model
 (rank 0's initial weights broadcast to all). Once per update the ranks average their gradients (`all_reduce_grads`,
-right after backward), so every rank applies the same update and the weights stay identical: B per rank on N
-ranks is one update at batch N*B. The return normaliser's percentiles see every rank's returns
+right after backward), so every rank applies the same update and the weights stay identical: B per rank on R
+ranks is one update at batch R·B (R as in docs/tensor_shapes.md). The return normaliser's percentiles see every rank's returns
 (`all_gather_cat`), as a single process with the combined batch would. Rank 0 alone writes the run directory.
 
 Outside torchrun (no WORLD_SIZE in the environment, or 1) nothing here communicates: each helper returns its
