@@ -139,7 +139,7 @@ def test_imagination_losses_do_not_reach_the_world_model_but_repval_does():
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in agent.actor.parameters())
 
 
-# Produced by the train step before it became free of host syncs (commit fdd38e0: Python branches, `.tolist()`):
+# Produced by the train step before it became free of host syncs (43c8019^: Python branches, `.tolist()`):
 # three updates of small_agent(lr=1e-3, warmup=1) on batch(seed=i), one generator seeded 0. The sync-free step
 # must reproduce them to float rounding.
 BEFORE_SYNC_FREE = {
