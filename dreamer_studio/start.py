@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPus
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from dreamer_core.models import PREVIEW_FILE, ModelCard
+from dreamer_studio import theme
 
 # How long live training takes to show something, on the first screen. PLACEHOLDERS: the lead fills them in from
 # the measured runs (docs/results/: time to a competent world model, and to a balancing policy).
@@ -43,17 +44,17 @@ class StartPage(QWidget):
         super().__init__(parent)
         self.cards = list(cards)
         title = QLabel("Dreamer Studio")
-        title.setStyleSheet("font-size: 26px; font-weight: 600;")
+        title.setStyleSheet(theme.TITLE_STYLE)
         intro = QLabel("A DreamerV3 agent learns a model of its world from what it sees, and acts in the futures "
                        "that model dreams. Watch a trained one dream right now, or train your own and watch it "
                        "learn.")
         intro.setWordWrap(True)
-        intro.setStyleSheet("font-size: 14px; color: #ccc;")
+        intro.setStyleSheet(theme.INTRO_STYLE)
         cardrow = QHBoxLayout()
         cardrow.addWidget(self._watch_box(), 3)
         cardrow.addWidget(self._train_box(train_text, cuda), 2)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(32, 24, 32, 24)
+        layout.setContentsMargins(*theme.PAGE_MARGINS)
         layout.addWidget(title)
         layout.addWidget(intro)
         layout.addSpacing(12)
@@ -91,7 +92,7 @@ class StartPage(QWidget):
             self.watch_button.setEnabled(False)
         note = QLabel(text)
         note.setWordWrap(True)
-        note.setStyleSheet("color: #aaa;")
+        note.setStyleSheet(theme.MUTED_STYLE)
         layout = QVBoxLayout(box)
         layout.addWidget(self.models, 1)
         layout.addWidget(self.preview)

@@ -38,10 +38,14 @@ PLOT_BACKGROUND = "#%02x%02x%02x" % image_grid.BACKGROUND  # as the image grids'
 CAPTION_STYLE = "color: #ddd;"  # a panel's caption line
 MUTED_STYLE = "color: #aaa;"  # explanations beside the data
 NOTE_STYLE = "color: #aaa; font-size: 11px;"  # legends and notes under a plot
+TITLE_STYLE = "font-size: 26px; font-weight: 600;"  # a page's title (the start page)
+INTRO_STYLE = "font-size: 14px; color: #ccc;"  # the paragraph under a page's title
 
 # Layout margins (left, top, right, bottom), pixels.
 PANEL_MARGINS = (4, 4, 4, 4)  # around a panel's content
 TIGHT_MARGINS = (2, 2, 2, 2)  # the window's frame, a titled panel's box, an image view
+PAGE_MARGINS = (32, 24, 32, 24)  # around a whole page (the start page)
+BAR_MARGINS = (6, 2, 6, 2)  # a bar across the window (the timeline)
 
 
 def rgb(color: str) -> tuple[int, int, int]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 
+from dreamer_studio import theme
+
 PLAY_FPS = 6
 
 
@@ -21,7 +23,7 @@ class TimelineBar(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         row = QHBoxLayout(self)
-        row.setContentsMargins(6, 2, 6, 2)
+        row.setContentsMargins(*theme.BAR_MARGINS)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # Escape/Enter in an input field, or a click, lands here
         self.play = QPushButton("▶ play")
         self.play.setCheckable(True)
