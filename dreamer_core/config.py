@@ -16,6 +16,8 @@ import typing
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from dreamer_core import threads
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -114,7 +116,8 @@ class RunConfig:
     save_every: float = 900.0  # seconds between checkpoints
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
-    threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+    threads: int | str = 0  # torch intra-op threads; 0 keeps torch's default; "auto": OpenMP threads that sleep
+    # while they wait and a count re-timed now and then (dreamer_core/threads.py), for a CPU shared with other work
     compile: bool = False  # torch.compile the RSSM and imagination steps: ~1.2x faster updates on CPU, but the
     # first update compiles (20-90 s; needs a C++ compiler on CPU) and falls back to eager if compiling fails
     env_failures: int = 5  # an env that raises is closed, rebuilt and its episode ended; this many failures
@@ -298,6 +301,8 @@ def coerce(name: str, value: Any, kind: type) -> Any:
             except ValueError:
                 pass
         raise ValueError(f"{name} must be a number, got {value!r}; e.g. --set {name}=1e-4")
+    if kind == int | str:  # run.threads: a count or "auto"
+        return threads.parse_setting(name, value)
     if kind is str:
         if isinstance(value, str):
             return value
@@ -358,8 +363,7 @@ def validate(config: Config) -> None:
                          f"(run.envs * (train.batch_length + train.replay_context + 1) steps)")
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", config.run.device):
         raise ValueError(f"run.device must be auto, cpu, cuda or cuda:<index>, got {config.run.device!r}")
-    if config.run.threads < 0:
-        raise ValueError(f"run.threads must be 0 (torch's default) or a positive count, got {config.run.threads}")
+    threads.parse_setting("run.threads", config.run.threads)
     if config.run.precision not in ("auto", "fp32", "bf16"):
         raise ValueError(f"run.precision must be auto, fp32 or bf16, got {config.run.precision!r}")
 
@@ -393,7 +397,7 @@ _RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "run.report_length": (2, INF, False, True), "run.report_samples": (1, INF, False, True),
     "run.log_every": (0, INF, False, True), "run.save_every": (0, INF, False, True),
     "run.watch_every": (0, INF, False, True),
-    "run.seed": (0, 2**32 - 1, False, False), "run.threads": (0, INF, False, True),
+    "run.seed": (0, 2**32 - 1, False, False),
 }
 
 
@@ -417,7 +421,7 @@ def _check_fields(config: Config) -> None:
             numeric = kind in (int, float)
             if (isinstance(value, bool) != (kind is bool)) or not isinstance(value, (int, float) if kind is float
                                                                                   else kind):
-                raise ValueError(f"{name} must be {'a number' if numeric else 'a ' + kind.__name__}, got {value!r}")
+                raise ValueError(f"{name} must be {'a number' if numeric else 'a ' + getattr(kind, '__name__', str(kind))}, got {value!r}")
             if kind is float and not math.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
             bounds = _RANGES.get(name, (0, INF, False, True))  # a field without an entry: never negative

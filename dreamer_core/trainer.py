@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dreamer_core import checkpoint, distributed, env_steps, episode
+from dreamer_core import checkpoint, distributed, env_steps, episode, threads
 from dreamer_core.agent import Agent, read_metrics
 from dreamer_core.config import Config
 from dreamer_core.envs import is_log_key, make_envs
@@ -80,8 +80,7 @@ class Trainer:
         run = config.run
         if run.tensorboard:
             summary_writer_class()  # missing tensorboard: one line saying how to install it, before anything runs
-        if run.threads:
-            torch.set_num_threads(run.threads)
+        self.threads = threads.ThreadTuner(run.threads)  # a fixed count, or "auto" re-timed as it trains
         self.device = pick_device(run.device)
         self.world = distributed.init(self.device)  # torchrun's rank and world size; a lone process is rank 0 of 1
         if self.world.size > 1:
@@ -242,6 +241,7 @@ class Trainer:
         data = self.agent.to_tensors({k: v for k, v in batch.items() if not is_log_key(k)})
         states, metrics = self.agent.train_step(data, self.gen)
         metrics = read_metrics(metrics)  # the update's one wait for the device: every metric in one copy
+        self.threads.after_update()
         if metrics["finite"]:
             self.skip_streak, self._first_skip = 0, None
             self.replay.update(index[:, t.replay_context :], {"deter": states.deter.cpu().numpy(),
@@ -266,6 +266,7 @@ class Trainer:
         """Measures `rates` from now on, so none spans a pause or a jump of the counters (a load); `forget` also
         zeroes the figures shown until the next one is measured."""
         self._rate_mark = (time.time(), self.counters.agent_steps, self.updates)
+        self.threads.forget_window()
         if forget:
             self.rates = dict.fromkeys(self.rates, 0.0)
 
