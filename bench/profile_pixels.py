@@ -59,6 +59,7 @@ def _median_ms(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
 
 def time_pieces(threads: int, repeats: int) -> dict[str, float]:
     import torch
+    from micro import world_model_fwd_bwd
 
     torch.set_num_threads(threads)
     agent, data = _agent_and_batch()
@@ -78,11 +79,7 @@ def time_pieces(threads: int, repeats: int) -> dict[str, float]:
         (loss + tokens.square().mean()).backward()
 
     def world_model():
-        agent.zero_grad(set_to_none=True)
-        _, st, post, prior = agent.observe(start, prev_action, seq, gen, compiled=True)
-        rec = agent.reconstruction_losses(st, seq)
-        sum(v.mean() for v in rec.values()).add(agent.head_dist(agent.reward, st.feat()).loss(seq["reward"]).mean()) \
-            .add((post - prior).square().mean()).backward()
+        world_model_fwd_bwd(agent, start, prev_action, seq, gen)
 
     out = {}
     for name, fn in (("conv stacks fwd+bwd", conv_stacks), ("world model fwd+bwd", world_model),

@@ -32,6 +32,7 @@ class Panel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._stack)
         self._key: object = None
+        self._drawn_view: View | None = None
         self.renders = 0  # how often this panel actually redrew (tests and the benchmark read it)
 
     def content_layout(self) -> QVBoxLayout:
@@ -47,8 +48,14 @@ class Panel(QWidget):
         if key == self._key and not force:
             return
         self._key = key
+        self._drawn_view = view
         self.renders += 1
         self.render(view)
+
+    def redraw(self) -> None:
+        """Draws the last drawn view again at once: for a panel's own control, which its `key` includes."""
+        if self._drawn_view is not None:
+            self.refresh(self._drawn_view, force=True)
 
     @property
     def drawn_key(self) -> object:

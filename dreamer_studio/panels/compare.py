@@ -41,7 +41,6 @@ class ComparePanel(Panel):
         self.results: dict[int, object] = {}  # report id -> the other model's report on it
         self.job: Job | None = None
         self._job_for: int | None = None
-        self._view: View | None = None
         self.placeholder.setText("Load a checkpoint to compare the live model with: Checkpoint to compare…")
         layout = self.content_layout()
         head = QHBoxLayout()
@@ -84,17 +83,12 @@ class ComparePanel(Panel):
     def compare_with(self, path: str) -> None:
         """Loads `path` (on the next job) and compares it on the report on screen."""
         self.path, self.other, self.results = str(path), None, {}
-        self._redraw()
+        self.redraw()
 
     def key(self, view: View) -> object:
         return (id(view.entry), view.t, self.path, id(self.other), len(self.results))
 
-    def _redraw(self) -> None:
-        if self._view is not None:
-            self.refresh(self._view, force=True)
-
     def render(self, view: View) -> None:
-        self._view = view
         if self.path is None:
             self.show_placeholder("Load a checkpoint of a run with this config to compare the live model with it "
                                   "on the same context: Checkpoint to compare…")
@@ -153,10 +147,10 @@ class ComparePanel(Panel):
         self.results[report_id] = out
         if len(self.results) > 8:
             self.results = {report_id: out}
-        self._redraw()
+        self.redraw()
 
     def _failed(self, message: str, details: str) -> None:
         self.path, self.other, self.results = None, None, {}
         if self.window is not None:
             self.window.show_error("Cannot compare", message, details)
-        self._redraw()
+        self.redraw()

@@ -50,7 +50,7 @@ class LatentMapPanel(Panel):
         head.addWidget(QLabel("colour by"))
         self.colour = QComboBox()
         self.colour.addItems(COLOUR_MODES)
-        self.colour.currentIndexChanged.connect(lambda _: self._redraw())
+        self.colour.currentIndexChanged.connect(lambda _: self.redraw())
         head.addWidget(self.colour)
         layout.addLayout(head)
         self.plot = pg.PlotWidget()
@@ -71,7 +71,6 @@ class LatentMapPanel(Panel):
         self.legend.setWordWrap(True)
         self.legend.setStyleSheet(theme.NOTE_STYLE)
         layout.addWidget(self.legend)
-        self._view: View | None = None
         self.colour_values: list[np.ndarray] = []
         self.colour_range = (0.0, 1.0)
 
@@ -91,12 +90,7 @@ class LatentMapPanel(Panel):
     def key(self, view: View) -> object:
         return (id(view.entry), id(view.result), view.t, view.sample, self.colour.currentIndex())
 
-    def _redraw(self) -> None:
-        if self._view is not None:
-            self.refresh(self._view, force=True)
-
     def render(self, view: View) -> None:
-        self._view = view
         if view.entry is None:
             self.show_placeholder("waiting for the first report…")
             return
