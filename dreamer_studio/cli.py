@@ -364,12 +364,26 @@ def report_user_errors(prog: str, command, *args) -> int:
         return 2
 
 
+def prepare_threads(args: argparse.Namespace) -> None:
+    """run.threads=auto asks for a passive OpenMP wait policy, which libgomp reads only when torch loads it: so it is
+    set here, before anything imports torch (a bad --set value is reported later, with the other flags)."""
+    from dreamer_core.config import RunConfig
+    from dreamer_core.threads import parse_setting, prepare_openmp
+
+    with contextlib.suppress(ValueError):
+        setting = parse_overrides(getattr(args, "set", [])).get("run", {}).get("threads", RunConfig.threads)
+        note = prepare_openmp(parse_setting("run.threads", setting))
+        if note:
+            print(f"note: {note}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """The program: returns its exit code (also for --help and a flag argparse refuses, 0 and 2)."""
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
+    prepare_threads(args)
     if args.command is None:
         return open_app(args)
     return report_user_errors(PROG, train if args.command == "train" else export, args)
