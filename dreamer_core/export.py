@@ -7,7 +7,6 @@ each frame captioned with update count, seed, horizon, temperature, actions and 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from dreamer_core import video
@@ -31,8 +30,7 @@ def export_rollout(logdir: Path, out: Path, seed: int = 0, samples: int = 3, hor
     from dataclasses import replace
 
     from dreamer_core import models
-    from dreamer_core.config import Config
-    from dreamer_core.logdir import CHECKPOINT_NAME
+    from dreamer_core.logdir import CHECKPOINT_NAME, CONFIG_NAME, read_config
     from dreamer_core.trainer import Trainer
 
     if out.suffix.lower() not in video.SUFFIXES:
@@ -43,14 +41,10 @@ def export_rollout(logdir: Path, out: Path, seed: int = 0, samples: int = 3, hor
     writable_dir(out.parent, "the directory of --out", "pass an --out in a directory you can write to")
     logdir = models.locate(logdir)  # assets/models/<name> names a shipped model, also from a wheel
     model = models.is_model_dir(logdir)  # a model-only checkpoint: no replay, so a fresh context is collected
-    config_path = logdir / "config.json"
-    if not config_path.exists() or not (model or (logdir / CHECKPOINT_NAME).exists()):
-        raise FileNotFoundError(f"{logdir} is not a run directory with config.json and {CHECKPOINT_NAME}; "
+    if not (logdir / CONFIG_NAME).exists() or not (model or (logdir / CHECKPOINT_NAME).exists()):
+        raise FileNotFoundError(f"{logdir} is not a run directory with {CONFIG_NAME} and {CHECKPOINT_NAME}; "
                                 "pass the --logdir of a run that `train` wrote")
-    try:
-        config = Config.from_dict(json.loads(config_path.read_text()))
-    except ValueError as exc:  # not JSON, or a field config validation refuses (env.task, a number out of range)
-        raise ValueError(f"{config_path}: {exc}") from None
+    config = read_config(logdir)
     if config.env.obs != "vision":
         raise ValueError(f"{logdir} trains on vectors (--obs {config.env.obs}), so its model imagines no frames "
                          "to export; train with --obs vision to export imagined videos")

@@ -8,16 +8,14 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from dreamer_core.config import Config
 from dreamer_core.faults import remove_stale_temps
 
-if TYPE_CHECKING:
-    from dreamer_core.config import Config
-
 CHECKPOINT_NAME = "latest.ckpt"
+CONFIG_NAME = "config.json"
 LOCK_NAME = ".trainer.lock"
-RUN_FILES = (CHECKPOINT_NAME, "config.json", "scores.jsonl", "metrics.jsonl")
+RUN_FILES = (CHECKPOINT_NAME, CONFIG_NAME, "scores.jsonl", "metrics.jsonl")
 RUNS_ROOT = Path("runs")  # new run directories go here, relative to the working directory
 STUDIO_RUNS = RUNS_ROOT / "studio"  # the app's own runs and the copies it trains of watched runs
 
@@ -25,6 +23,18 @@ STUDIO_RUNS = RUNS_ROOT / "studio"  # the app's own runs and the copies it train
 def new_run_dir(root: Path, *name_parts: str) -> Path:
     """`root/<part>-<part>-...-<YYYYmmdd-HHMMSS>`: a new run directory, unique by the second it was named."""
     return Path(root) / "-".join([*name_parts, time.strftime("%Y%m%d-%H%M%S")])
+
+
+def read_config(logdir: Path) -> Config:
+    """The run's config.json. A ValueError names the file: it is not JSON, or config validation refuses a field
+    (env.task, a number out of range, ...)."""
+    path = Path(logdir) / CONFIG_NAME
+    try:
+        return Config.from_dict(json.loads(path.read_text()))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON: {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def default_run_dir(config: Config, root: Path = RUNS_ROOT) -> Path:

@@ -17,21 +17,15 @@ from pathlib import Path
 from dreamer_core import models
 from dreamer_core.checkpoint import WATCH_NAME
 from dreamer_core.config import Config
-from dreamer_core.logdir import CHECKPOINT_NAME
+from dreamer_core.logdir import CHECKPOINT_NAME, CONFIG_NAME, read_config
 
 
 def load_config(run_dir: str | Path, device: str | None = None) -> Config:
     """The run's config; `device` replaces the saved one (a GPU run can be opened on a CPU machine)."""
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run directory: it has no config.json "
+    if not (Path(run_dir) / CONFIG_NAME).is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run directory: it has no {CONFIG_NAME} "
                                 "(runs written by `dreamer-studio train --headless --logdir DIR` have one)")
-    try:
-        config = Config.from_dict(json.loads(path.read_text()))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON: {exc}") from None
-    except ValueError as exc:  # a field config validation refuses (env.task, a number out of range, ...)
-        raise ValueError(f"{path}: {exc}") from None
+    config = read_config(Path(run_dir))
     return replace(config, run=replace(config.run, device=device or "auto"))
 
 
