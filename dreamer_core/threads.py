@@ -7,7 +7,7 @@ that the late one needs (issue #17 §4, docs/results/benchmarks.md "Throughput u
 - a whole number: that many intra-op threads, fixed (0 keeps torch's default), as before;
 - "auto": OpenMP threads that sleep instead of spinning while they wait (OMP_WAIT_POLICY=PASSIVE, unless the user
   set a policy or a spin count), and a `ThreadController` that now and then times a window at another thread
-  count and keeps the faster one.
+  count and keeps the faster one (at most the usable cores, or OMP_NUM_THREADS where the user set it).
 
 This module imports no torch at module level: libgomp reads OMP_WAIT_POLICY and GOMP_SPINCOUNT once, when torch
 loads it, so `prepare_openmp` must run before the first `import torch` (the CLI calls it first thing).
@@ -15,10 +15,11 @@ loads it, so `prepare_openmp` must run before the first `import torch` (the CLI 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 AUTO = "auto"
@@ -47,6 +48,14 @@ def usable_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # no sched_getaffinity (macOS, Windows)
         return max(1, os.cpu_count() or 1)
+
+
+def thread_limit(environ: Mapping[str, str] = os.environ) -> int:
+    """The most threads "auto" may use: the usable cores, or fewer where the user set OMP_NUM_THREADS."""
+    cores = usable_cores()
+    with contextlib.suppress(ValueError):
+        return max(1, min(cores, int(environ.get("OMP_NUM_THREADS", cores))))
+    return cores
 
 
 def prepare_openmp(setting: int | str, environ: MutableMapping[str, str] = os.environ) -> str:
@@ -153,10 +162,10 @@ class ThreadTuner:
         self._set, self._clock = set_threads, clock
         self.controller: ThreadController | None = None
         if setting == AUTO:
-            cores = usable_cores()
-            start = min(get_threads(), cores)  # torch's default: physical cores, so hyperthreads start unused
+            limit = thread_limit()
+            start = min(get_threads(), limit)  # torch's default: physical cores, so hyperthreads start unused
             self._set(start)
-            self.controller = ThreadController(cores, start)
+            self.controller = ThreadController(limit, start)
         elif setting:
             self._set(int(setting))
 

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from dreamer_core.config import Config, make_config, parse_overrides
-from dreamer_core.threads import AUTO, ThreadController, ThreadTuner, parse_setting, prepare_openmp, usable_cores
+from dreamer_core.threads import (AUTO, ThreadController, ThreadTuner, parse_setting, prepare_openmp,
+                                   thread_limit, usable_cores)
 
 ROOT = Path(__file__).parents[2]
 
@@ -194,7 +195,14 @@ def test_tuner_sets_a_fixed_count_once_and_zero_leaves_torch_alone():
     assert calls == [3]
 
 
-def test_tuner_auto_applies_the_controllers_counts():
+def test_omp_num_threads_caps_auto():
+    assert thread_limit({"OMP_NUM_THREADS": "1"}) == 1
+    assert thread_limit({"OMP_NUM_THREADS": "9999"}) == usable_cores()
+    assert thread_limit({"OMP_NUM_THREADS": "junk"}) == thread_limit({}) == usable_cores()
+
+
+def test_tuner_auto_applies_the_controllers_counts(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # tests/conftest.py sets 1, which would cap auto at 1
     calls: list[int] = []
     clock = iter(float(t) for t in range(10_000))
     tuner = ThreadTuner(AUTO, set_threads=calls.append, get_threads=lambda: 64, clock=lambda: next(clock))
@@ -212,12 +220,12 @@ def test_trainer_feeds_the_controller_once_per_update():
 
     trainer = Trainer(config)
     try:
-        controller = trainer.threads.controller
-        before = controller.countdown
+        assert trainer.threads.controller is not None
+        # active whatever this machine's cores; its first trial is past the updates made here (nothing is set)
+        controller = trainer.threads.controller = ThreadController(max_threads=2, start=1, first_after=100)
         while trainer.updates < 3:
             trainer.step()
-        if controller.active:
-            assert controller.countdown == before - trainer.updates
+        assert controller.countdown == 100 - trainer.updates
     finally:
         trainer.close()
         torch.set_num_threads(1)  # the test suite's setting (tests/conftest.py)
