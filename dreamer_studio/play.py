@@ -42,6 +42,7 @@ from dreamer_studio import commands as cmd
 from dreamer_studio.held_keys import HeldKeys
 from dreamer_studio.panels.base import ImageView
 from dreamer_studio.play_thread import PLAY_HZ, PlayThread
+from dreamer_studio.shipped import ModelWatcher
 
 PLOT_STEPS = 30 * PLAY_HZ  # steps the error plot shows
 PUSH = 0.5  # how far ↑/↓ move a continuous action dimension per tick
@@ -202,8 +203,12 @@ class PlayWindow(QWidget):
 
         trainer = self.worker.trainer
         if trainer is not None:
+            # A watched run's envs live in the process that trains it; this trainer's env has only been reset,
+            # so its moment is not "the run's latest real frame": Play starts from its own env then (and says so).
+            watcher = getattr(self.worker, "watcher", None)
+            watched = watcher is not None and not isinstance(watcher, ModelWatcher)
             self.thread.offer_weights(weights_snapshot(trainer.agent), int(trainer.agent.updates),
-                                      live_moment(trainer))
+                                      None if watched else live_moment(trainer))
 
     # -- the clock ---------------------------------------------------------------------------------------------------
     @Slot()

@@ -19,8 +19,20 @@ from dreamer_studio import theme
 from dreamer_studio.jobs import Job
 from dreamer_studio.panels.base import ElidedLabel, ImageView, Panel, report_caption
 from dreamer_studio.session import View
+from dreamer_studio.shipped import ModelWatcher
 
 LIVE, OTHER = theme.PALETTE[0], theme.PALETTE[1]
+LEGEND = (f"<span style='color:{LIVE}'>—</span> {{this}} &nbsp; <span style='color:{OTHER}'>—</span> the "
+          "checkpoint · left of the context end: reconstruction, right of it: open loop under the true actions")
+
+
+def this_model(worker) -> str:
+    """The model on screen in words: the live run's, or one that does not train here (a watched run's, a trained
+    model's)."""
+    watcher = getattr(worker, "watcher", None)
+    if watcher is None:
+        return "live model"
+    return "trained model" if isinstance(watcher, ModelWatcher) else "watched run's model"
 
 
 def shown_frame(report, t: int) -> np.ndarray | None:
@@ -66,9 +78,7 @@ class ComparePanel(Panel):
         self.cursor_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(theme.PALETTE[3]))
         self.plot.addItem(self.cursor_line)
         layout.addWidget(self.plot, 2)
-        self.legend = QLabel(f"<span style='color:{LIVE}'>—</span> live model &nbsp; "
-                             f"<span style='color:{OTHER}'>—</span> the checkpoint · left of the context end: "
-                             "reconstruction, right of it: open loop under the true actions")
+        self.legend = QLabel(LEGEND.format(this="live model"))
         self.legend.setStyleSheet(theme.NOTE_STYLE)
         layout.addWidget(self.legend)
 
@@ -102,7 +112,9 @@ class ComparePanel(Panel):
         if other is None:
             self._start(view.entry)
         who = f"checkpoint at {self.other.updates:,} updates" if self.other is not None else "loading the checkpoint"
-        self.caption.setText(f"{report_caption(view)} (live) · {who} · {self.path}"
+        this = this_model(getattr(self.window, "worker", None))
+        self.legend.setText(LEGEND.format(this=this))
+        self.caption.setText(f"{report_caption(view)} ({this}) · {who} · {self.path}"
                              + ("" if other is not None else " · comparing…"))
         t = view.t
         frames = {"real": report.real[t] if report.real is not None and t < len(report.rewards) else None,
@@ -112,7 +124,7 @@ class ComparePanel(Panel):
                 self.views[name].set_image(frame)
             else:
                 self.views[name].image.clear()
-        self.titles["live"].setText(f"live model ({report.updates:,} updates)")
+        self.titles["live"].setText(f"{this} ({report.updates:,} updates)")
         if self.other is not None:
             self.titles["other"].setText(f"checkpoint ({self.other.updates:,} updates)")
         self.curves["live"].setData(step_errors(report))

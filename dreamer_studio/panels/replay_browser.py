@@ -22,8 +22,11 @@ from dreamer_studio import commands as cmd, theme
 from dreamer_studio.imagine import report_weights
 from dreamer_studio.panels.base import ElidedLabel, Panel
 from dreamer_studio.session import View
+from dreamer_studio.shipped import ModelWatcher
 
 COLUMNS = ("worker", "first step", "length", "return", "collected at (env frames)", "state")
+NO_SHIPPED_REPLAY = ("no replay: a trained model ships without one. Listed: the fresh context collected from the env "
+                     "for its report ({steps:,} steps), not the episodes it was trained on")
 
 
 def episode_state(ep) -> str:
@@ -103,8 +106,11 @@ class ReplayBrowserPanel(Panel):
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()  # headers and numbers unclipped
         ended = [ep for ep in episodes if ep.ended]
-        self.caption.setText(f"{len(episodes)} episodes in replay ({len(ended)} ended), as of the latest report"
-                             " · double click one to make it the report's context")
+        if isinstance(getattr(self.window.worker, "watcher", None), ModelWatcher):  # until Continue training
+            what = NO_SHIPPED_REPLAY.format(steps=sum(ep.length for ep in episodes))
+        else:
+            what = f"{len(episodes)} episode(s) in replay ({len(ended)} ended), as of the latest report"
+        self.caption.setText(what + " · double click one to make it the report's context")
 
     def choose(self, row: int) -> bool:
         """Asks the trainer for a report on episode `row` of the table; False when there is no such row."""

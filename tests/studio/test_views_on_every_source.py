@@ -1,0 +1,176 @@
+"""Issue 16: every new view works on the three sources the Studio opens, from the same panels: (a) the live
+training run, (b) a watched headless run directory, (c) a model-only run directory opened as a shipped model
+is. One briefly trained debug run (tests/model_helpers.py, shared by the session) gives (b) and, shipped, (c);
+(a) is a fresh paused run.
+
+Each source gets one window, and every view is checked in it (a window per view would pay its start-up six
+times over): the confidence strip, the latent map, the Sweep tab, Compare, the replay browser and Play.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+import model_helpers
+from dreamer_core import models
+from dreamer_core import play as core_play
+from dreamer_core.logdir import CHECKPOINT_NAME
+from dreamer_studio.panels.replay_browser import NO_SHIPPED_REPLAY
+from dreamer_studio.play import open_play
+from dreamer_studio.shipped import ModelWorker
+
+from .helpers import debug_config, fill_and_report, wait_report
+
+SOURCES = ("live", "watched", "model")
+# What the model on screen is called where it is compared with another (panels/compare.py).
+THIS_MODEL = {"live": "live model", "watched": "watched run's model", "model": "trained model"}
+# Where Play's dream starts: a live trainer's moment, or (a watched run's envs are in its own process) a reset of
+# Play's own env; a trained model's trainer collected a fresh context, whose last frame it is.
+PLAY_CONTEXT = {"live": "the trainer's latest real frame", "watched": "env reset + ",
+                "model": "the trainer's latest real frame"}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """(a copy of the briefly trained run directory, the model directory shipped from it). The run is copied so
+    that nothing a watcher might leave there reaches the session's shared run."""
+    model = model_helpers.shared_debug_model(tmp_path_factory)
+    run = tmp_path_factory.mktemp("watched") / "run"
+    shutil.copytree(model.parent.parent / "run", run)
+    return run, model
+
+
+def open_source(qtbot, make_window, source, trained):
+    """A window on `source` with a report on screen; (window, the checkpoint file of another source, for
+    Compare)."""
+    run, model = trained
+    if source == "live":
+        window = make_window(debug_config(), paused=True)
+        qtbot.waitUntil(lambda: window.worker.info is not None, timeout=30_000)
+        fill_and_report(qtbot, window.worker)
+        other = model / models.MODEL_FILE
+    else:
+        window = make_window()
+        window.open_run_dir(run if source == "watched" else model, device="cpu")
+        other = model / models.MODEL_FILE if source == "watched" else run / CHECKPOINT_NAME
+    wait_report(qtbot, window)
+    assert isinstance(window.worker, ModelWorker) == (source == "model")
+    return window, other
+
+
+def check_confidence_strip(qtbot, window):
+    """The strip under the imagination: the observed KL over the context, a re-encoding check on each dream."""
+    entry, result = window.model.current()
+    report, strip = entry.report, window.imagination.recheck
+    qtbot.waitUntil(lambda: "openloop" in strip.series, timeout=10_000)
+    ctx = report.context_len
+    np.testing.assert_allclose(strip.series["openloop"][:ctx], report.kl[:ctx].sum(-1), rtol=1e-6)
+    dreams = [key for key in strip.series if key.startswith("dream")]
+    assert len(dreams) == result.base.rewards.shape[0]
+    for key in dreams:
+        assert np.isfinite(strip.series[key][ctx : ctx + 2]).all(), key  # the re-encoding check of each dream
+
+
+def check_latent_map(qtbot, window):
+    """One point per real step of the report on screen and one branch per imagined future."""
+    panel = window.latent_map
+    window.tabs.setCurrentWidget(panel)
+    qtbot.waitUntil(lambda: panel.points is not None and panel.drawn_key[0] == id(window.model.current()[0]),
+                    timeout=15_000)
+    entry, result = window.model.current()
+    assert len(panel.real_scatter.data) == len(entry.report.rewards)
+    np.testing.assert_allclose(panel.points.real, panel.pca.transform(entry.report.features), atol=1e-5)
+    assert len(panel.branches) == result.base.rewards.shape[0]
+
+
+def check_sweep(qtbot, window):
+    """One future per discrete action from the report on screen, each with its predicted return."""
+    panel = window.sweep
+    window.tabs.setCurrentWidget(panel)
+    qtbot.waitUntil(lambda: panel.result_key is not None and panel.result_key[0] == window.model.current()[0].id,
+                    timeout=20_000)
+    assert [f.choice for f in panel.result.futures] == [0.0, 1.0, 2.0]  # dummy_disc's 3 actions
+    assert len(panel.captions) == 3
+    for label, future in zip(panel.captions, panel.result.futures):
+        assert f"predicted return {future.predicted_return:+.3f}" in label.text()
+
+
+def check_compare(qtbot, window, other, source):
+    """Another source's checkpoint on the context of the report on screen; the model on screen is named as what
+    it is (only a live run's is "live")."""
+    panel = window.compare
+    window.tabs.setCurrentWidget(panel)
+    panel.compare_with(str(other))
+    entry = window.model.current()[0]
+    qtbot.waitUntil(lambda: entry.id in panel.results or bool(window.errors), timeout=30_000)
+    assert not window.errors
+    qtbot.waitUntil(lambda: not panel.job.isRunning(), timeout=10_000)
+    compared = panel.results[entry.id]
+    np.testing.assert_array_equal(compared.real, entry.report.real)  # the same context
+    assert compared.updates == panel.other.updates == model_helpers.UPDATES  # the trained run's weights
+    qtbot.waitUntil(lambda: f"checkpoint ({panel.other.updates:,} updates)" in panel.titles["other"].text(),
+                    timeout=5_000)
+    assert panel.titles["live"].text() == f"{THIS_MODEL[source]} ({entry.report.updates:,} updates)"
+    assert f"({THIS_MODEL[source]})" in panel.caption.text() and THIS_MODEL[source] in panel.legend.text()
+
+
+def check_replay_browser(qtbot, window, source):
+    """The episodes replay holds, and the first one of the stream as the report's context from its first step.
+    A trained model ships without replay: the browser says so and lists the context it collected."""
+    panel = window.replay_browser
+    window.tabs.setCurrentWidget(panel)
+    qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=10_000)
+    shipped = NO_SHIPPED_REPLAY.split("{")[0]
+    assert (shipped in panel.caption.text()) == (source == "model"), panel.caption.text()
+    tr = window.worker.trainer  # a watcher's (or a paused run's) trainer writes no replay now
+    row = next(r for r, ep in enumerate(panel.episodes) if ep.start == 0)
+    assert panel.episodes[row].whole_start
+    assert panel.choose(row)
+    qtbot.waitUntil(lambda: panel.pending is None, timeout=20_000)
+    entry = window.model.current()[0]
+    assert entry.report.episode == (0, 0) and not window.model.follow
+    shown = tr.replay.data["image"][: len(entry.report.rewards)]  # worker 0's stream from step 0
+    np.testing.assert_array_equal(entry.report.real, shown)
+    assert entry.report.is_first[0]
+
+
+def check_play(qtbot, window, source):
+    """Play opens on the source's model, starts where the source can start it (and says where), and steps the
+    dream with a held key beside the real env."""
+    win = open_play(window)
+    assert win is not None, window.notice.text()
+    try:
+        win.timer.stop()  # before step 0 arrives: the test ticks the clock, one exact step per tick
+        qtbot.waitUntil(lambda: (len(win.steps) == 1 and not win.in_flight) or "failed" in win.status.text(),
+                        timeout=30_000)
+        assert len(win.steps) == 1, win.status.text()
+        assert PLAY_CONTEXT[source] in win.status.text()
+        assert win.steps[0].error == 0.0  # the real env starts from the dream's start
+        if source == "watched":
+            assert "agent step" not in win.status.text()  # not the watched run's moment, which is elsewhere
+        qtbot.keyPress(win, Qt.Key.Key_2)
+        for n in (2, 3):
+            win.tick()
+            qtbot.waitUntil(lambda: len(win.steps) == n and not win.in_flight, timeout=10_000)
+        qtbot.keyRelease(win, Qt.Key.Key_2)
+        assert [int(s.action.argmax()) for s in win.steps[1:]] == [1, 1]
+        assert all(s.frame is not None and s.real_frame is not None for s in win.steps)
+        assert f"weights at {window.worker.trainer.updates:,} updates" in win.hud.text()
+        assert core_play.RESTORED in win.status.text()
+    finally:
+        win.close()
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_every_view_works_on_the_source(qtbot, make_window, trained, source):
+    window, other = open_source(qtbot, make_window, source, trained)
+    check_confidence_strip(qtbot, window)
+    check_latent_map(qtbot, window)
+    check_sweep(qtbot, window)
+    check_compare(qtbot, window, other, source)
+    check_play(qtbot, window, source)
+    check_replay_browser(qtbot, window, source)  # last: it pins another report on screen
