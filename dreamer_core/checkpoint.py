@@ -22,12 +22,13 @@ import hashlib
 import io
 import os
 import struct
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from dreamer_core.paths import atomic_file
 
 FORMAT = "dreamer_core.checkpoint"
 VERSION = 2  # 2: header with the payload's SHA-256; 1: the bare torch zip (no digest), still read
@@ -158,21 +159,14 @@ def save(path: str | os.PathLike, state: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "version": VERSION, "state": _encode(state)}
     # Temp name starts with "." and ends with ".tmp" so `latest` never picks up a half-written file.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(bytes(_HEADER.size))  # a zero header until the payload is complete: never a valid file
-            writer = _HashingWriter(f)
-            torch.save(payload, writer)
-            f.seek(0)
-            f.write(_HEADER.pack(MAGIC, writer.sha.digest(), writer.size))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a checkpoint is an ordinary readable file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, prefix=f".{path.name}.", suffix=".tmp") as tmp, open(tmp, "wb") as f:
+        f.write(bytes(_HEADER.size))  # a zero header until the payload is complete: never a valid file
+        writer = _HashingWriter(f)
+        torch.save(payload, writer)
+        f.seek(0)
+        f.write(_HEADER.pack(MAGIC, writer.sha.digest(), writer.size))
+        f.flush()
+        os.fsync(f.fileno())
     _fsync_dir(path.parent)
 
 

@@ -1,11 +1,14 @@
 """Directories a run writes into, checked before any work starts, so that a bad `--logdir` or `export --out` is one
-clear line (what is wrong and what to do) instead of a traceback from deep inside a save."""
+clear line (what is wrong and what to do) instead of a traceback from deep inside a save; and the atomic write of
+a file into them."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 
 def writable_dir(path: str | os.PathLike, what: str, fix: str) -> Path:
@@ -28,3 +31,19 @@ def writable_dir(path: str | os.PathLike, what: str, fix: str) -> Path:
     except OSError as exc:
         raise ValueError(f"{what} {path} is not writable ({exc.strerror or exc}); {fix}") from None
     return path
+
+
+@contextmanager
+def atomic_file(path: Path, prefix: str, suffix: str) -> Iterator[str]:
+    """A new empty temp file `prefix<random>suffix` beside `path`, to write by name. On a clean exit it is renamed
+    onto `path` in one step (readable by all: mkstemp makes it 0600), on any error deleted; so a crash mid-write
+    leaves `path` as it was. A hidden prefix keeps readers that list the directory off half-written files."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
+    os.close(fd)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

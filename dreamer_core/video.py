@@ -9,7 +9,6 @@ GIF frames into one longer frame, so a GIF of a static clip reads back with fewe
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -17,6 +16,8 @@ import imageio.v2 as imageio_v2
 import imageio.v3 as iio
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from dreamer_core.paths import atomic_file
 
 SUFFIXES = (".mp4", ".gif")
 CONTEXT = (0, 200, 0)  # border of frames the model observed
@@ -165,15 +166,8 @@ def write_video(
     frames = _decorate(frames, labels, borders, scale)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Same directory, real suffix (the writers pick codecs by it), hidden so half-written files stand out.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{suffix}")
-    os.close(fd)
-    try:
+    with atomic_file(path, prefix=f".{path.stem}.", suffix=f".tmp{suffix}") as tmp:
         (_write_mp4 if suffix == ".mp4" else _write_gif)(tmp, frames, fps)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
