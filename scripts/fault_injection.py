@@ -57,7 +57,7 @@ def kills(n: int, rng: random.Random, workdir: Path) -> dict:
     overrides = ["run.save_every=1", "run.log_every=0.2", "run.train_fill=64", "run.train_ratio=16",
                  "run.threads=1"]
     cmd = [sys.executable, "-m", "dreamer_studio", "train", "--headless", "--task", "dummy_disc", "--obs",
-           "vision", "--preset", "debug", "--steps", "1000000", "--logdir", str(logdir), "--set", *overrides]
+           "vision", "--preset", "debug", "--frames", "1000000", "--logdir", str(logdir), "--set", *overrides]
     config = make_config("dummy_disc", "vision", "debug", {"run": {"save_every": 1.0, "log_every": 0.2,
                                                                    "train_fill": 64, "train_ratio": 16.0, "threads": 1,
                                                                    "steps": 1_000_000}})
@@ -115,7 +115,7 @@ def crashes(n: int, rng: random.Random, workdir: Path) -> dict:
         os.environ["DREAMER_DUMMY_FAULT"] = f"RuntimeError:{every}"
         logdir = workdir / f"crash{i}"
         try:
-            code = main(["train", "--obs", "proprio", "--task", "dummy_cont", "--preset", "debug", "--steps", "150",
+            code = main(["train", "--obs", "proprio", "--task", "dummy_cont", "--preset", "debug", "--frames", "150",
                          "--logdir", str(logdir), "--set", "run.train_fill=64", "run.train_ratio=16",
                          "run.threads=1"])
         finally:

@@ -266,7 +266,7 @@ def test_grayscale_images_train_and_are_displayed_as_rgb():
     states, metrics = gray.train_step(data)
     assert metrics["finite"] == 1.0 and metrics["loss/rec/image"] > 0
     recon = gray.decoder(states.deter, states.stoch.flatten(-2))["image"]
-    assert recon.shape == (3, 8, 64, 64, 1)  # (B, T, H, W, 1)
+    assert recon.shape == (3, 8, 64, 64, 1)  # (B, T, h, w, 1)
     window = {k: v[:1].cpu().numpy() for k, v in data.items()}  # (1, K + L, ...)
     report = make_report(gray, window, samples=2)
     for frames in (report.real, report.decoded, report.openloop, report.imagination.frames):

@@ -17,7 +17,7 @@ def gradient_frames(n: int = 8, h: int = 64, w: int = 64) -> np.ndarray:
         frames[i, ..., 0] = (x * 255 // (w - 1)).astype(np.uint8)
         frames[i, ..., 1] = (y * 255 // (h - 1)).astype(np.uint8)
         frames[i, ..., 2] = 40 + 20 * i
-    return frames  # (N, H, W, 3)
+    return frames  # (N, h, w, 3)
 
 
 def mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -36,7 +36,7 @@ def test_mp4_round_trip(tmp_path):
 
 def test_grayscale_frames_are_written_as_rgb(tmp_path):
     frames = gradient_frames(4)
-    gray = frames[..., 1:2] // 2 + frames[..., 2:3] // 2  # (N, H, W, 1), distinct frames, as Atari
+    gray = frames[..., 1:2] // 2 + frames[..., 2:3] // 2  # (N, h, w, 1), distinct frames, as Atari
     back = read_video(write_video(tmp_path / "gray.gif", gray))
     assert back.shape == (4, 64, 64, 3) and mean_abs_diff(back, np.repeat(gray, 3, -1)) < 6.0
 
