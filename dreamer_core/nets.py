@@ -171,7 +171,7 @@ class UpConv(Conv):
 
 def image_geometry(image_shapes: dict[str, tuple[int, ...]]) -> tuple[int, int]:
     """(size, total channels) of the image observations, which are concatenated along channels: all must share
-    one square H x W (a multiple of 16, so 4 halvings leave 3..16 pixels, as HEAD asserts)."""
+    one square h x w (a multiple of 16, so 4 halvings leave 3..16 pixels, as HEAD asserts)."""
     sizes = {tuple(s[:2]) for s in image_shapes.values()}
     if len(sizes) != 1 or any(len(s) != 3 for s in image_shapes.values()):
         raise ValueError(f"image observations must be (H, W, C) with one shared H x W, got {image_shapes}")
@@ -183,7 +183,7 @@ def image_geometry(image_shapes: dict[str, tuple[int, ...]]) -> tuple[int, int]:
 
 class Encoder(nn.Module):
     """Vectors: symlog -> MLP. Images: 4 x [conv k5 -> 2x2 max-pool -> RMSNorm -> SiLU], flattened. Concatenated.
-    `image_shapes` {key: (H, W, C)}: the channel count comes from the observation space (1 for grayscale)."""
+    `image_shapes` {key: (h, w, c)}: the channel count comes from the observation space (1 for grayscale)."""
 
     def __init__(self, vector_dims: dict[str, int], image_shapes: dict[str, tuple[int, ...]], depth: int,
                  units: int, layers: int, kernel: int):
