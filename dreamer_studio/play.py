@@ -36,6 +36,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QApplication, QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout,
                                QWidget)
+from shiboken6 import isValid
 
 from dreamer_core.play import KEEP_STEPS
 from dreamer_studio import commands as cmd
@@ -375,7 +376,7 @@ def open_play(window) -> PlayWindow | None:
         window.notify("Play needs a run: start one or open a run directory first", 5000)
         return None
     current = getattr(window, "play_window", None)
-    if current is not None and current.isVisible():
+    if current is not None and isValid(current) and current.isVisible():  # a closed one is deleted (DeleteOnClose)
         current.raise_()
         current.activateWindow()
         return current

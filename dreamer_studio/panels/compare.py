@@ -1,7 +1,8 @@
 """Compare: the live model against a checkpoint on the same context, under the one time cursor.
 
 *Checkpoint to compare…* loads a checkpoint file of a run with the same config (an hour-old `latest.ckpt`, another
-run directory's, a shipped `model.ckpt`) into a CPU agent of its own, on a background job (dreamer_core.compare),
+run directory's, a shipped `model.ckpt`; *Run directory…*: a run's or model's newest weights) into a CPU agent of its
+own, on a background job (dreamer_core.compare),
 so the trainer and the GUI never wait. For the report on screen the other model reports on the same real steps
 (its context starts afresh at the first step: the stored latents are the live model's) with the same seed. At the
 cursor: the real frame, what the live model shows there and what the other model shows there (the posterior
@@ -10,10 +11,13 @@ reconstruction over the context, the open loop under the true actions after it),
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QFileDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton
 
+from dreamer_core import checkpoint
 from dreamer_core.compare import compare_report, other_agent, step_errors
 from dreamer_studio import theme
 from dreamer_studio.jobs import Job
@@ -33,6 +37,13 @@ def this_model(worker) -> str:
     if watcher is None:
         return "live model"
     return "trained model" if isinstance(watcher, ModelWatcher) else "watched run's model"
+
+
+def newest_checkpoint(directory: str | Path) -> Path | None:
+    """The newest weights in a run or model directory: its newest checkpoint or the watchers' snapshot."""
+    found = [p for p in (checkpoint.latest(directory), Path(directory) / checkpoint.WATCH_NAME)
+             if p is not None and p.is_file()]
+    return max(found, key=lambda p: p.stat().st_mtime_ns) if found else None
 
 
 def shown_frame(report, t: int) -> np.ndarray | None:
@@ -59,6 +70,10 @@ class ComparePanel(Panel):
         self.pick = QPushButton("Checkpoint to compare…")
         self.pick.clicked.connect(self._pick)
         head.addWidget(self.pick)
+        self.pick_dir = QPushButton("Run directory…")
+        self.pick_dir.setToolTip("compare with the newest weights of a run or model directory")
+        self.pick_dir.clicked.connect(self._pick_dir)
+        head.addWidget(self.pick_dir)
         self.caption = ElidedLabel()
         self.caption.setStyleSheet(theme.CAPTION_STYLE)
         head.addWidget(self.caption, 1)
@@ -90,8 +105,21 @@ class ComparePanel(Panel):
         if path:
             self.compare_with(path)
 
+    def _pick_dir(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Run or model directory to compare with", "runs")
+        if path:
+            self.compare_with(path)
+
     def compare_with(self, path: str) -> None:
-        """Loads `path` (on the next job) and compares it on the report on screen."""
+        """Loads `path` (on the next job) and compares it on the report on screen. A run or model directory means
+        its newest checkpoint (the watchers' snapshot included)."""
+        if Path(path).is_dir():
+            newest = newest_checkpoint(path)
+            if newest is None:
+                if self.window is not None:
+                    self.window.show_error("Cannot compare", f"{path} holds no checkpoint (*.ckpt) yet.")
+                return
+            path = newest
         self.path, self.other, self.results = str(path), None, {}
         self.redraw()
 

@@ -18,7 +18,6 @@ from PySide6.QtCore import Qt
 import model_helpers
 from dreamer_core import models
 from dreamer_core import play as core_play
-from dreamer_core.logdir import CHECKPOINT_NAME
 from dreamer_studio.panels.replay_browser import NO_SHIPPED_REPLAY
 from dreamer_studio.play import open_play
 from dreamer_studio.shipped import ModelWorker
@@ -45,8 +44,8 @@ def trained(tmp_path_factory):
 
 
 def open_source(qtbot, make_window, source, trained):
-    """A window on `source` with a report on screen; (window, the checkpoint file of another source, for
-    Compare)."""
+    """A window on `source` with a report on screen; (window, another source to compare with: a checkpoint file
+    or a run or model directory)."""
     run, model = trained
     if source == "live":
         window = make_window(debug_config(), paused=True)
@@ -56,7 +55,7 @@ def open_source(qtbot, make_window, source, trained):
     else:
         window = make_window()
         window.open_run_dir(run if source == "watched" else model, device="cpu")
-        other = model / models.MODEL_FILE if source == "watched" else run / CHECKPOINT_NAME
+        other = model if source == "watched" else run  # a directory: its newest weights
     wait_report(qtbot, window)
     assert isinstance(window.worker, ModelWorker) == (source == "model")
     return window, other
@@ -99,9 +98,9 @@ def check_sweep(qtbot, window):
         assert f"predicted return {future.predicted_return:+.3f}" in label.text()
 
 
-def check_compare(qtbot, window, other, source):
-    """Another source's checkpoint on the context of the report on screen; the model on screen is named as what
-    it is (only a live run's is "live")."""
+def check_compare(qtbot, window, other, source, tmp_path):
+    """Another source's weights on the context of the report on screen; the model on screen is named as what it
+    is (only a live run's is "live"). A directory without a checkpoint is refused in a word."""
     panel = window.compare
     window.tabs.setCurrentWidget(panel)
     panel.compare_with(str(other))
@@ -116,6 +115,10 @@ def check_compare(qtbot, window, other, source):
                     timeout=5_000)
     assert panel.titles["live"].text() == f"{THIS_MODEL[source]} ({entry.report.updates:,} updates)"
     assert f"({THIS_MODEL[source]})" in panel.caption.text() and THIS_MODEL[source] in panel.legend.text()
+    if source == "live":
+        panel.compare_with(str(tmp_path))
+        assert window.errors == [("Cannot compare", f"{tmp_path} holds no checkpoint (*.ckpt) yet.")]
+        assert panel.results[entry.id] is compared  # the comparison on screen stays
 
 
 def check_replay_browser(qtbot, window, source):
@@ -136,6 +139,17 @@ def check_replay_browser(qtbot, window, source):
     shown = tr.replay.data["image"][: len(entry.report.rewards)]  # worker 0's stream from step 0
     np.testing.assert_array_equal(entry.report.real, shown)
     assert entry.report.is_first[0]
+    # Play from that moment: the report's weights, the real env from a fresh reset (replay keeps no physics).
+    win = panel.play_from_cursor()
+    assert win is not None, window.notice.text()
+    try:
+        win.timer.stop()
+        qtbot.waitUntil(lambda: "replay" in win.status.text() or "failed" in win.status.text(), timeout=30_000)
+        qtbot.waitUntil(lambda: len(win.steps) == 1 and not win.in_flight, timeout=30_000)
+        assert core_play.REPLAY_FRESH in win.status.text()
+        assert f"weights at {entry.report.updates:,} updates" in win.hud.text()
+    finally:
+        win.close()
 
 
 def check_play(qtbot, window, source):
@@ -166,11 +180,11 @@ def check_play(qtbot, window, source):
 
 
 @pytest.mark.parametrize("source", SOURCES)
-def test_every_view_works_on_the_source(qtbot, make_window, trained, source):
+def test_every_view_works_on_the_source(qtbot, make_window, trained, source, tmp_path):
     window, other = open_source(qtbot, make_window, source, trained)
     check_confidence_strip(qtbot, window)
     check_latent_map(qtbot, window)
     check_sweep(qtbot, window)
-    check_compare(qtbot, window, other, source)
+    check_compare(qtbot, window, other, source, tmp_path)
     check_play(qtbot, window, source)
     check_replay_browser(qtbot, window, source)  # last: it pins another report on screen
