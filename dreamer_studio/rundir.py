@@ -93,6 +93,7 @@ class RunWatch:
         self.live: dict[str, float] | None = None  # the newest metrics row
         self.weights: tuple[float, int] | None = None  # (written at, updates) of the weights loaded last
         self._seen: dict[str, float] = {}  # file name -> mtime already considered
+        self.replay_loaded = False  # a latest.ckpt brought the run's replay (else replay holds a context made here)
 
     def read_rows(self) -> list[dict[str, float]]:
         rows = self.tail.read_new()
@@ -129,6 +130,7 @@ class RunWatch:
             written = float(state.get("saved_at", written))
         else:
             trainer.load(path, any_world_size=True)  # a DDP run's checkpoint shows its rank 0 part
+            self.replay_loaded = True
         self.weights = (written, trainer.updates)
 
     def counters(self, updates: int) -> dict[str, int]:

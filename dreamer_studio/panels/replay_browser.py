@@ -25,8 +25,20 @@ from dreamer_studio.session import View
 from dreamer_studio.shipped import ModelWatcher
 
 COLUMNS = ("worker", "first step", "length", "return", "collected at (env frames)", "state")
-NO_SHIPPED_REPLAY = ("no replay: a trained model ships without one. Listed: the fresh context collected from the env "
-                     "for its report ({steps:,} steps), not the episodes it was trained on")
+SHIPPED_WITHOUT = "a trained model ships without one"
+NOT_YET_WRITTEN = "the watched run has written no latest.ckpt yet (its watch.ckpt holds weights only)"
+NO_RUN_REPLAY = ("no replay: {why}. Listed: the fresh context collected from the env for its report ({steps:,} "
+                 "steps), not the episodes it was trained on")
+
+
+def no_run_replay(worker) -> str | None:
+    """Why replay holds only a fresh context collected here, not the run's episodes (None: it holds them)."""
+    watcher = getattr(worker, "watcher", None)  # None on a live run, and once a watched one trains a copy
+    if isinstance(watcher, ModelWatcher):
+        return SHIPPED_WITHOUT
+    if watcher is not None and not watcher.run.replay_loaded:
+        return NOT_YET_WRITTEN
+    return None
 
 
 def episode_state(ep) -> str:
@@ -106,8 +118,9 @@ class ReplayBrowserPanel(Panel):
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()  # headers and numbers unclipped
         ended = [ep for ep in episodes if ep.ended]
-        if isinstance(getattr(self.window.worker, "watcher", None), ModelWatcher):  # until Continue training
-            what = NO_SHIPPED_REPLAY.format(steps=sum(ep.length for ep in episodes))
+        why = no_run_replay(self.window.worker)
+        if why is not None:
+            what = NO_RUN_REPLAY.format(why=why, steps=sum(ep.length for ep in episodes))
         else:
             what = f"{len(episodes)} episode(s) in replay ({len(ended)} ended), as of the latest report"
         self.caption.setText(what + " · double click one to make it the report's context")

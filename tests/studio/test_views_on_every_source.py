@@ -18,7 +18,8 @@ from PySide6.QtCore import Qt
 import model_helpers
 from dreamer_core import models
 from dreamer_core import play as core_play
-from dreamer_studio.panels.replay_browser import NO_SHIPPED_REPLAY
+from dreamer_core.checkpoint import WATCH_NAME
+from dreamer_studio.panels.replay_browser import NOT_YET_WRITTEN, SHIPPED_WITHOUT
 from dreamer_studio.play import open_play
 from dreamer_studio.shipped import ModelWorker
 
@@ -127,8 +128,8 @@ def check_replay_browser(qtbot, window, source):
     panel = window.replay_browser
     window.tabs.setCurrentWidget(panel)
     qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=10_000)
-    shipped = NO_SHIPPED_REPLAY.split("{")[0]
-    assert (shipped in panel.caption.text()) == (source == "model"), panel.caption.text()
+    assert (SHIPPED_WITHOUT in panel.caption.text()) == (source == "model"), panel.caption.text()
+    assert "no replay" not in panel.caption.text() or source == "model"
     tr = window.worker.trainer  # a watcher's (or a paused run's) trainer writes no replay now
     row = next(r for r, ep in enumerate(panel.episodes) if ep.start == 0)
     assert panel.episodes[row].whole_start
@@ -188,3 +189,23 @@ def test_every_view_works_on_the_source(qtbot, make_window, trained, source, tmp
     check_compare(qtbot, window, other, source, tmp_path)
     check_play(qtbot, window, source)
     check_replay_browser(qtbot, window, source)  # last: it pins another report on screen
+
+
+def test_a_watched_run_before_its_first_training_checkpoint_says_its_replay_is_not_the_runs(qtbot, make_window,
+                                                                                          trained, tmp_path):
+    """Only the watchers' snapshot (weights, no replay) written yet: the report is on a context collected here,
+    and the replay browser says that this is not the run's replay."""
+    run, model = trained
+    early = tmp_path / "early"
+    early.mkdir()
+    shutil.copy(run / "config.json", early / "config.json")
+    shutil.copy(model / models.MODEL_FILE, early / WATCH_NAME)  # the same model-only format
+    window = make_window()
+    window.open_run_dir(early, device="cpu")
+    wait_report(qtbot, window)
+    assert not isinstance(window.worker, ModelWorker)
+    panel = window.replay_browser
+    window.tabs.setCurrentWidget(panel)
+    qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=10_000)
+    assert NOT_YET_WRITTEN in panel.caption.text()
+    assert f"({window.worker.trainer.replay.steps:,} steps)" in panel.caption.text()
