@@ -85,7 +85,7 @@ def measure_child(args: argparse.Namespace) -> None:
     config = make_config(args.task, args.obs, args.preset,
                          {"run": {"threads": threads, "steps": 10**9, "log_every": 1e9, "report_every": 1e9,
                                   "watch_every": 0.0, "replay_size": 100_000, "train_fill": args.fill}})
-    note = prepare_openmp(threads)  # as the CLI does, before torch loads
+    prepare_openmp(threads)  # as the CLI does, before torch loads
     import torch
 
     from dreamer_core.trainer import Trainer
@@ -101,7 +101,7 @@ def measure_child(args: argparse.Namespace) -> None:
     elapsed = time.perf_counter() - start
     controller = trainer.threads.controller
     print(json.dumps({"updates_per_s": (trainer.updates - first) / elapsed, "updates": trainer.updates - first,
-                      "seconds": elapsed, "threads_seen": sorted(seen), "note": note,
+                      "seconds": elapsed, "threads_seen": sorted(seen),
                       "trials": controller.decisions if controller else [],
                       "wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}))
     trainer.close()

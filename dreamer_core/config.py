@@ -116,8 +116,8 @@ class RunConfig:
     save_every: float = 900.0  # seconds between checkpoints
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
-    threads: int | str = 0  # torch intra-op threads; 0 keeps torch's default; "auto": OpenMP threads that sleep
-    # while they wait and a count re-timed now and then (dreamer_core/threads.py), for a CPU shared with other work
+    threads: int | str = "auto"  # torch intra-op threads; a count is fixed (0: torch's default, spinning OpenMP
+    # waits); auto: OpenMP threads that sleep while they wait, a count re-timed now and then (dreamer_core/threads.py)
     compile: bool = False  # torch.compile the RSSM and imagination steps: ~1.2x faster updates on CPU, but the
     # first update compiles (20-90 s; needs a C++ compiler on CPU) and falls back to eager if compiling fails
     env_failures: int = 5  # an env that raises is closed, rebuilt and its episode ended; this many failures

@@ -58,16 +58,14 @@ def thread_limit(environ: Mapping[str, str] = os.environ) -> int:
     return cores
 
 
-def prepare_openmp(setting: int | str, environ: MutableMapping[str, str] = os.environ) -> str:
+def prepare_openmp(setting: int | str, environ: MutableMapping[str, str] = os.environ) -> bool:
     """For "auto", asks OpenMP threads to sleep while they wait (passive) unless the user chose a wait behaviour.
-    Returns a note for the user when it is too late (torch, hence libgomp, is already loaded), else ""."""
-    if setting != AUTO or any(v in environ for v in WAIT_VARIABLES):
-        return ""
-    if "torch" in sys.modules:
-        return ("run.threads=auto: torch was imported before the OpenMP wait policy could be set; set "
-                "OMP_WAIT_POLICY=PASSIVE in the environment for the full effect")
+    Whether it set the policy: too late once torch (hence libgomp) is loaded, as when a test calls the CLI's main
+    in-process; an environment variable set after that changes nothing (docs/results/benchmarks.md)."""
+    if setting != AUTO or any(v in environ for v in WAIT_VARIABLES) or "torch" in sys.modules:
+        return False
     environ["OMP_WAIT_POLICY"] = "PASSIVE"
-    return ""
+    return True
 
 
 class ThreadController:

@@ -372,9 +372,7 @@ def prepare_threads(args: argparse.Namespace) -> None:
 
     with contextlib.suppress(ValueError):
         setting = parse_overrides(getattr(args, "set", [])).get("run", {}).get("threads", RunConfig.threads)
-        note = prepare_openmp(parse_setting("run.threads", setting))
-        if note:
-            print(f"note: {note}", flush=True)
+        prepare_openmp(parse_setting("run.threads", setting))
 
 
 def main(argv: list[str] | None = None) -> int:

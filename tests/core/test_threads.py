@@ -56,10 +56,10 @@ def test_a_bad_value_in_a_file_or_in_code_is_refused():
 def test_auto_sets_a_passive_wait_policy_before_torch_loads(monkeypatch):
     monkeypatch.delitem(sys.modules, "torch")  # as in a fresh CLI process (restored after the test)
     environ: dict[str, str] = {}
-    assert prepare_openmp(AUTO, environ) == ""
+    assert prepare_openmp(AUTO, environ)
     assert environ == {"OMP_WAIT_POLICY": "PASSIVE"}
     fixed: dict[str, str] = {}
-    prepare_openmp(2, fixed)
+    assert not prepare_openmp(2, fixed)
     assert fixed == {}  # an explicit count keeps OpenMP's default behaviour, as before
 
 
@@ -67,27 +67,29 @@ def test_auto_sets_a_passive_wait_policy_before_torch_loads(monkeypatch):
 def test_auto_keeps_a_wait_behaviour_the_user_chose(monkeypatch, variable):
     monkeypatch.delitem(sys.modules, "torch")
     environ = {variable: "1000"}
-    prepare_openmp(AUTO, environ)
+    assert not prepare_openmp(AUTO, environ)
     assert environ == {variable: "1000"}
 
 
-def test_after_torch_loaded_auto_says_it_is_too_late_and_changes_nothing():
+def test_after_torch_loaded_auto_changes_nothing():
     environ: dict[str, str] = {}
-    assert "OMP_WAIT_POLICY=PASSIVE" in prepare_openmp(AUTO, environ)
+    assert not prepare_openmp(AUTO, environ)  # libgomp read its environment when torch loaded it
     assert environ == {}
 
 
-def test_the_cli_sets_the_policy_before_anything_imports_torch():
+@pytest.mark.parametrize("flags, policy", [([], "PASSIVE"), (["--set", "run.threads=auto"], "PASSIVE"),
+                                          (["--set", "run.threads=2"], None)])
+def test_the_cli_sets_the_policy_before_anything_imports_torch(flags, policy):
     code = ("import os, sys\nfrom dreamer_studio.cli import parse_args, prepare_threads\n"
             "assert 'torch' not in sys.modules\n"
-            "prepare_threads(parse_args(['train', '--set', 'run.threads=auto']))\n"
+            f"prepare_threads(parse_args(['train', *{flags!r}]))\n"
             "print(os.environ.get('OMP_WAIT_POLICY'))")
     env = {k: v for k, v in __import__("os").environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
                                                                         "KMP_BLOCKTIME")}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "PASSIVE"
+    assert out.stdout.strip() == str(policy)
 
 
 # -- the controller ------------------------------------------------------------------------------------------------
