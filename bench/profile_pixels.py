@@ -6,8 +6,8 @@
 
 `profile`: torch.profiler's top ops (self CPU time) of one size1m vision `Agent.train_step` (64x64x3, B16 x T64,
 random replay-shaped batch as in bench/micro.py), once per thread count.
-`time`: median ms (wall and process CPU time) of the whole update, of the conv stacks alone (encoder forward + decoder forward and image loss,
-then their backward, on the update's shapes) and of the world model's forward+backward.
+`time`: median ms (wall and process CPU time) of the whole update, of the conv stacks alone (encoder forward +
+decoder forward and image loss, then their backward, on the update's shapes) and of the world model's forward+backward.
 `ab`: alternates `time` runs of two trees, each a directory holding a `dreamer_core/` (`.` for this checkout, or a
 snapshot: `mkdir /tmp/base && git archive HEAD~1 dreamer_core | tar -x -C /tmp/base`), each in a fresh process,
 A, B, B, A, A, B..., so load from other jobs hits both alike; prints the median of each side's medians. Snapshot
@@ -105,7 +105,8 @@ def profile(threads_list: list[int], rows: int) -> None:
         print("| op | self ms | % | calls |")
         print("|---|---|---|---|")
         for e in sorted(events, key=lambda e: -e.self_cpu_time_total)[:rows]:
-            print(f"| `{e.key}` | {e.self_cpu_time_total / 1e3:.0f} | {e.self_cpu_time_total / total:.1%} | {e.count} |")
+            ms = e.self_cpu_time_total / 1e3
+            print(f"| `{e.key}` | {ms:.0f} | {e.self_cpu_time_total / total:.1%} | {e.count} |")
 
 
 def ab(tree_a: Path, tree_b: Path, rounds: int, threads: int, repeats: int) -> None:

@@ -145,9 +145,10 @@ class Conv(nn.Conv2d):
 
 class UpConv(Conv):
     """Nearest 2x upsample then `Conv`, computed on the small map: upsampling repeats each pixel 2 x 2, so each of
-    the 4 output phases (row and column parity) of the k x k conv reads only a (2*ceil(k/4)+1)^2 neighbourhood of
-    the small map, with the taps that land on one repeated pixel summed. One conv with 4x the output channels,
-    then a pixel shuffle: the same sums regrouped, ~2.8x fewer FLOPs at k = 5 and no upsampled map stored.
+    the 4 output phases (row and column parity) of the k x k conv reads only a (2*ceil(p/2)+1)^2 neighbourhood of
+    the small map, p = k // 2 (3 x 3 at k = 5), with the taps that land on one repeated pixel summed. One conv with
+    4x the output channels, then a pixel shuffle: the same sums regrouped, ~2.8x fewer FLOPs at k = 5 and no
+    upsampled map stored.
     Parameters are the plain conv's (same names and shapes, so checkpoints load)."""
 
     def __init__(self, inp: int, out: int, kernel: int, outscale: float = 1.0):
@@ -263,7 +264,8 @@ class Decoder(nn.Module):
             # Each block of h fills its own channel slice of the start map.
             x_h = self.space(h).reshape(n, g, r, r, c // g).permute(0, 1, 4, 2, 3).reshape(n, c, r, r)  # (N, 4d, r, r)
             x_z = self.z_out(self.z_in(z)).reshape(n, r, r, c).permute(0, 3, 1, 2)  # (N, 4d, r, r)
-            x = channel_norm_silu(self.start_norm, (x_h + x_z).contiguous(memory_format=torch.channels_last))
+            x = (x_h + x_z).contiguous(memory_format=torch.channels_last)  # (N, 4d, r, r)
+            x = channel_norm_silu(self.start_norm, x)  # (N, 4d, r, r)
             for conv, norm in zip(self.convs, self.norms):  # to (N, 4d, h/8, w/8), then 3d at h/4, 2d at h/2
                 x = channel_norm_silu(norm, conv(x))  # each conv upsamples 2x
             x = torch.sigmoid(self.out(x))  # (N, c, h, w)

@@ -9,12 +9,13 @@ import torch.nn.functional as F
 
 from dreamer_core.nets import Decoder, Encoder, RMSNorm, UpConv, channel_norm_silu
 
-SIZE1M_IMAGE = {"image": (64, 64, 3)}  # size1m vision: depth 4, units 64, 3 layers, kernel 5, deter 512, 32 x 4, 8 blocks
+SIZE1M_IMAGE = {"image": (64, 64, 3)}  # size1m: depth 4, units 64, 3 layers, kernel 5, deter 512, 32 x 4, 8 blocks
 
 # state_dict keys and shapes of the size1m vision encoder and decoder, recorded from the code before the change
 # (commit fdd38e0): checkpoints written then must keep loading.
 RECORDED_ENCODER = [
-    ("convs.0.weight", (8, 3, 5, 5)), ("convs.0.bias", (8,)), ("convs.1.weight", (12, 8, 5, 5)), ("convs.1.bias", (12,)),
+    ("convs.0.weight", (8, 3, 5, 5)), ("convs.0.bias", (8,)), ("convs.1.weight", (12, 8, 5, 5)),
+    ("convs.1.bias", (12,)),
     ("convs.2.weight", (16, 12, 5, 5)), ("convs.2.bias", (16,)), ("convs.3.weight", (16, 16, 5, 5)),
     ("convs.3.bias", (16,)), ("norms.0.scale", (8,)), ("norms.1.scale", (12,)), ("norms.2.scale", (16,)),
     ("norms.3.scale", (16,))]
