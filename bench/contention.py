@@ -138,11 +138,12 @@ def main() -> None:
                 print(f"  round {round_index + 1}: {setting:<40} vs {scenario:<10} {result['updates_per_s']:.3f} "
                       f"updates/s (threads {result['threads_seen']}, trials {result['trials']})", flush=True)
     width = max(len(s) for s in args.settings)
+    columns = [f"vs {s}".ljust(11) for s in args.against]
     print(f"\nmedian updates/s over {args.rounds} rounds:\n")
-    print(f"| {'setting':<{width}} | " + " | ".join(f"vs {s:<8}" for s in args.against) + " |")
-    print(f"|{'-' * (width + 2)}|" + "|".join("-" * 13 for _ in args.against) + "|")
+    print(f"| {'setting':<{width}} | " + " | ".join(columns) + " |")
+    print(f"|{'-' * (width + 2)}|" + "|".join("-" * (len(c) + 2) for c in columns) + "|")
     for setting in args.settings:
-        cells = [f"{statistics.median(rates[setting, s]):>11.3f}" for s in args.against]
+        cells = [f"{statistics.median(rates[setting, s]):>{len(c)}.3f}" for s, c in zip(args.against, columns)]
         print(f"| {setting:<{width}} | " + " | ".join(cells) + " |")
     print(f"\nload average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
