@@ -44,7 +44,8 @@ def parse_setting(text: str) -> tuple[dict[str, str], dict[str, str]]:
 
 def trainer_command(args: argparse.Namespace, options: dict[str, str], seconds: float, updates: int) -> list[str]:
     command = [sys.executable, str(Path(__file__).resolve()), "_measure", "--preset", args.preset, "--obs", args.obs,
-               "--task", args.task, "--threads", options.get("threads", "0"), "--seconds", str(seconds), "--updates", str(updates)]
+               "--task", args.task, "--threads", options.get("threads", "0"), "--seconds", str(seconds),
+               "--updates", str(updates)]
     if "cpus" in options:
         command = ["taskset", "-c", options["cpus"], *command]
     return command

@@ -421,7 +421,8 @@ def _check_fields(config: Config) -> None:
             numeric = kind in (int, float)
             if (isinstance(value, bool) != (kind is bool)) or not isinstance(value, (int, float) if kind is float
                                                                                   else kind):
-                raise ValueError(f"{name} must be {'a number' if numeric else 'a ' + getattr(kind, '__name__', str(kind))}, got {value!r}")
+                kind_name = getattr(kind, "__name__", str(kind))  # run.threads is int | str
+                raise ValueError(f"{name} must be {'a number' if numeric else 'a ' + kind_name}, got {value!r}")
             if kind is float and not math.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
             bounds = _RANGES.get(name, (0, INF, False, True))  # a field without an entry: never negative

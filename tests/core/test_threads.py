@@ -2,15 +2,17 @@
 before torch loads, and the thread controller's decisions on synthetic timings (no sleeps, no real clock)."""
 
 import json
+import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
-from dreamer_core.config import Config, make_config, parse_overrides
-from dreamer_core.threads import (AUTO, ThreadController, ThreadTuner, parse_setting, prepare_openmp,
+from dreamer_core.config import Config, make_config, parse_overrides, validate
+from dreamer_core.threads import (AUTO, WAIT_VARIABLES, ThreadController, ThreadTuner, parse_setting, prepare_openmp,
                                    thread_limit, usable_cores)
 
 ROOT = Path(__file__).parents[2]
@@ -50,6 +52,9 @@ def test_a_bad_value_in_a_file_or_in_code_is_refused():
         Config.from_dict(data)
     with pytest.raises(ValueError, match=r"run\.threads"):
         make_config("dummy_cont", "proprio", "debug", {"run": {"threads": "lots"}})
+    config = make_config("dummy_cont", "proprio", "debug")
+    with pytest.raises(ValueError, match=r"run\.threads must be a int \| str, got True"):  # built in code
+        validate(replace(config, run=replace(config.run, threads=True)))
 
 
 # -- the wait policy -----------------------------------------------------------------------------------------------
@@ -84,8 +89,7 @@ def test_the_cli_sets_the_policy_before_anything_imports_torch(flags, policy):
             "assert 'torch' not in sys.modules\n"
             f"prepare_threads(parse_args(['train', *{flags!r}]))\n"
             "print(os.environ.get('OMP_WAIT_POLICY'))")
-    env = {k: v for k, v in __import__("os").environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
-                                                                        "KMP_BLOCKTIME")}
+    env = {k: v for k, v in os.environ.items() if k not in WAIT_VARIABLES}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
