@@ -6,8 +6,9 @@
 
 Each measurement is a fresh subprocess running the real headless loop (`Trainer.step()`: policy, env, replay,
 updates at the preset's train ratio) from a small replay fill, timed after two warm-up updates for `--seconds`
-(or `--updates`). A setting is comma-separated: `threads=1|2|...|auto` (run.threads), `cpus=0,1` (the trainer's
-affinity, as taskset), and any NAME=VALUE in capitals is put in the trainer's environment (OMP_WAIT_POLICY,
+(or `--updates`). A setting is comma-separated: `threads=1|2|...|auto` (run.threads), `trial_every=N` (auto's
+controller times its first trial after N updates and then every N, instead of 20 and 300, so a short cell sees
+one), `cpus=0,1` (the trainer's affinity, as taskset), and any NAME=VALUE in capitals is put in the trainer's environment (OMP_WAIT_POLICY,
 GOMP_SPINCOUNT, KMP_BLOCKTIME, ...). A scenario is `none`, `busy:N` (N single-threaded pure-Python loops beside
 it) or `trainer:N` (N more trainers of the same setting). Settings and scenarios are interleaved round by round
 (A, B, A, B, ...), so slow drift of the machine's load hits all of them alike; the table shows medians.
@@ -36,16 +37,17 @@ def parse_setting(text: str) -> tuple[dict[str, str], dict[str, str]]:
         if not value:
             raise SystemExit(f"setting part {part!r} must be KEY=VALUE")
         (environ if key.isupper() else options)[key] = value
-    unknown = set(options) - {"threads", "cpus"}
+    unknown = set(options) - {"threads", "trial_every", "cpus"}
     if unknown:
-        raise SystemExit(f"unknown setting keys {sorted(unknown)}: use threads=, cpus= or NAME=VALUE in capitals")
+        raise SystemExit(f"unknown setting keys {sorted(unknown)}: use threads=, trial_every=, cpus= or NAME=VALUE "
+                         f"in capitals")
     return options, environ
 
 
 def trainer_command(args: argparse.Namespace, options: dict[str, str], seconds: float, updates: int) -> list[str]:
     command = [sys.executable, str(Path(__file__).resolve()), "_measure", "--preset", args.preset, "--obs", args.obs,
                "--task", args.task, "--threads", options.get("threads", "0"), "--seconds", str(seconds),
-               "--updates", str(updates)]
+               "--updates", str(updates), "--trial-every", options.get("trial_every", "0")]
     if "cpus" in options:
         command = ["taskset", "-c", options["cpus"], *command]
     return command
@@ -80,7 +82,7 @@ def measure_child(args: argparse.Namespace) -> None:
     """One trainer in this process: prints {"updates_per_s", "threads_seen", ...} as the last stdout line."""
     from dreamer_core.config import make_config
     from dreamer_core.threads import parse_setting as parse_threads
-    from dreamer_core.threads import prepare_openmp
+    from dreamer_core.threads import ThreadController, prepare_openmp
 
     threads = parse_threads("--threads", args.threads)
     config = make_config(args.task, args.obs, args.preset,
@@ -92,6 +94,10 @@ def measure_child(args: argparse.Namespace) -> None:
     from dreamer_core.trainer import Trainer
 
     trainer = Trainer(config)
+    controller = trainer.threads.controller
+    if controller and args.trial_every:
+        controller = trainer.threads.controller = ThreadController(
+            controller.max_threads, controller.current, period=args.trial_every, first_after=args.trial_every)
     while trainer.updates < 2:  # the fill and two warm-up updates, untimed
         trainer.step()
     start, first = time.perf_counter(), trainer.updates
@@ -100,10 +106,10 @@ def measure_child(args: argparse.Namespace) -> None:
         trainer.step()
         seen.add(torch.get_num_threads())
     elapsed = time.perf_counter() - start
-    controller = trainer.threads.controller
     print(json.dumps({"updates_per_s": (trainer.updates - first) / elapsed, "updates": trainer.updates - first,
                       "seconds": elapsed, "threads_seen": sorted(seen),
-                      "trials": controller.decisions if controller else [],
+                      "trials": [f"{count} threads {rate:.3g}/s vs {base:.3g}" for count, base, rate in
+                                 (controller.decisions if controller else [])],
                       "wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}))
     trainer.close()
 
@@ -118,6 +124,7 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=10**9, help="or stop after this many timed updates")
     parser.add_argument("--fill", type=int, default=200, help="agent steps collected before training")
     parser.add_argument("--threads", default="0", help="(_measure) run.threads")
+    parser.add_argument("--trial-every", type=int, default=0, help="(_measure) auto's trial period; 0: its own")
     parser.add_argument("--settings", nargs="+",
                         default=["threads=2", "threads=2,OMP_WAIT_POLICY=passive", "threads=1", "threads=auto"])
     parser.add_argument("--against", nargs="+", default=["none", "busy:1", "trainer:1"])
