@@ -49,6 +49,58 @@ def error_image(real: np.ndarray, decoded: np.ndarray) -> np.ndarray:
     return np.clip(diff // 2 + 128, 0, 255).astype(np.uint8)
 
 
+def resized(frame: np.ndarray, height: int, width: int) -> np.ndarray:
+    """`frame` (h, w, 3) scaled to (height, width, 3) by nearest neighbour: `video.upscale` for integer factors,
+    and any size in between, so a tile can be drawn at the pixels it is shown at."""
+    rows = np.arange(height) * frame.shape[0] // height
+    cols = np.arange(width) * frame.shape[1] // width
+    return frame[rows][:, cols]  # (height, width, 3)
+
+
+def caption_size(scale: float) -> int | None:
+    """The caption's font height for a tile drawn `scale` times its frame: Pillow's default (~11 px) up to 2x,
+    growing with the tile beyond, so a large tile's caption is not a small line in its corner."""
+    return None if scale < 2.5 else round(5 * scale)
+
+
+def fit_scale(content: tuple[int, int], available: tuple[int, int]) -> float:
+    """The factor that fits `content` (width, height) into `available` (width, height), aspect kept."""
+    return max(1e-3, min(available[0] / max(1, content[0]), available[1] / max(1, content[1])))
+
+
+def best_columns(count: int, tile: tuple[int, int], available: tuple[int, int], gap: int = 0) -> int:
+    """How many of `count` tiles (width, height) to put per row so that, fitted into `available` (width, height),
+    they are drawn largest (ties: fewer rows)."""
+    def fitted(columns: int) -> float:
+        rows = -(-count // columns)
+        return fit_scale((columns * (tile[0] + gap) - gap, rows * (tile[1] + gap) - gap), available)
+    return max(range(1, max(1, count) + 1), key=lambda c: (fitted(c), c))
+
+
+def wrapped(tiles: list[np.ndarray], columns: int, gap: int = 4, color=BACKGROUND) -> np.ndarray:
+    """Tiles in rows of `columns`, left to right then top to bottom, `gap` pixels apart."""
+    rows = [hstack(tiles[i:i + columns], gap, color) for i in range(0, len(tiles), columns)]
+    return vstack(rows, gap, color)
+
+
+def fitted_tiles(tiles: list[tuple[np.ndarray, str]], available: tuple[int, int], gap: int = 4,
+                 color=BACKGROUND, framing: tuple[tuple[int, int, int], int] | None = None) -> np.ndarray:
+    """(frame (h, w, 3), caption) tiles of one size in the rows that draw them largest in `available` (width,
+    height) pixels, each scaled and then captioned (so the caption keeps its strokes), then `framing` (border
+    colour, width) if given."""
+    h, w = tiles[0][0].shape[:2]
+    border = 2 * framing[1] if framing else 0
+    cell = (w + border, h + border)
+    columns = best_columns(len(tiles), cell, available, gap)
+    rows = -(-len(tiles) // columns)
+    scale = fit_scale((columns * (cell[0] + gap) - gap, rows * (cell[1] + gap) - gap), available)
+    size = (max(1, int(h * scale)), max(1, int(w * scale)))
+    drawn = [video.burn_label(resized(frame, *size), text, size=caption_size(scale)) for frame, text in tiles]
+    if framing:
+        drawn = [framed(tile, framing[0], max(1, round(framing[1] * scale))) for tile in drawn]
+    return wrapped(drawn, columns, gap, color)
+
+
 def hstack(tiles: list[np.ndarray], gap: int = 4, color=BACKGROUND) -> np.ndarray:
     """Tiles side by side, top-aligned, `gap` pixels of `color` between them."""
     height = max(t.shape[0] for t in tiles)
@@ -121,19 +173,31 @@ class ImaginationGrid:
         ok = frames is not None and i < frames.shape[1]
         return (frames[k, i] if ok else None), color
 
-    def tile(self, key: str, t: int, scale: int = 1, caption: str = "") -> np.ndarray:
+    def tile(self, key: str, t: int, scale: float = 1, caption: str = "") -> np.ndarray:
+        """One cell drawn `scale` times its frame's size (any factor: the panel draws at the pixels it shows), the
+        caption burned after the scaling so its strokes survive."""
         frame, color = self.cell(key, t)
         if frame is None:
             frame = blank(*self.size)
             # Big enough to read: say why the tile is empty instead of a silent grey square.
             if t >= len(self.report.rewards) and scale >= 2 and key in PAST_REPORT:
                 caption = "\n".join(filter(None, (caption, PAST_REPORT[key])))
-        frame = video.burn_label(video.upscale(frame, scale), caption)  # (h·scale, w·scale, 3)
-        return framed(frame, color, BORDER * scale)
+        h, w = frame.shape[:2]
+        frame = resized(frame, round(h * scale), round(w * scale))  # (h·scale, w·scale, 3)
+        frame = video.burn_label(frame, caption, size=caption_size(scale))
+        return framed(frame, color, max(1, round(BORDER * scale)))
 
-    def column(self, t: int, scale: int = 2) -> np.ndarray:
+    def column(self, t: int, scale: float = 2) -> np.ndarray:
         """All rows at step t side by side, captioned: the big view and one video frame."""
-        return hstack([self.tile(key, t, scale, caption) for key, caption in self.rows()], gap=4 * scale)
+        return hstack([self.tile(key, t, scale, caption) for key, caption in self.rows()],
+                      gap=max(1, round(4 * scale)))
+
+    def column_fitted(self, t: int, available: tuple[int, int]) -> np.ndarray:
+        """`column(t)` at the scale that fills `available` (width, height) pixels, aspect kept."""
+        h, w = self.size
+        count = len(self.rows())
+        content = (count * (w + 2 * BORDER) + (count - 1) * 4, h + 2 * BORDER)  # the column at scale 1
+        return self.column(t, fit_scale(content, available))
 
     def filmstrip(self) -> np.ndarray:
         """Rows x timeline steps, unscaled: the overview grid (the cursor is drawn on top by the panel)."""

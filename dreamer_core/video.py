@@ -58,17 +58,19 @@ def upscale(frame: np.ndarray, scale: int) -> np.ndarray:
     return frame.repeat(scale, axis=0).repeat(scale, axis=1)  # (h·scale, w·scale, 3)
 
 
-def burn_label(frame: np.ndarray, text: str, inset: int = 0) -> np.ndarray:
+def burn_label(frame: np.ndarray, text: str, inset: int = 0, size: int | None = None) -> np.ndarray:
     """A copy of `frame` (h, w, 3) uint8 with `text` in white on a dark strip across the top.
 
-    `inset` keeps the strip that many pixels away from the edges, so it sits inside a border.
+    `inset` keeps the strip that many pixels away from the edges, so it sits inside a border. `size`: the font's
+    height in pixels (None: Pillow's default, about 11 px), larger for a frame shown upscaled, so the caption keeps
+    its strokes at the size it is drawn.
     """
     _check_frame(frame)
     if not text:
         return frame.copy()
     image = Image.fromarray(frame)
     draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default()
+    font = ImageFont.load_default() if size is None else ImageFont.load_default(size=size)
     left, _, _, bottom = draw.textbbox((0, 0), text, font=font)
     h, w = frame.shape[:2]
     pad = 1

@@ -21,6 +21,7 @@ from dreamer_core.image_grid import ImaginationGrid
 from dreamer_studio import theme
 from dreamer_studio.panels.base import ElidedLabel, ImageView, LegendLabel, Panel, report_caption, weights_caption
 from dreamer_studio.panels.confidence import ConfidenceStrip
+from dreamer_studio.panels.fitted import FittedImageView
 from dreamer_studio.session import ImagineSettings, View
 
 FRAME_LEGEND = ("filmstrip: rows × steps, dashed line = end of the context (left: observed, right: imagined) · "
@@ -121,7 +122,7 @@ class ImaginationPanel(Panel):
         self.weights.setStyleSheet("color: #ffcc80;")
         layout.addWidget(self.weights)
         split = QSplitter(Qt.Orientation.Vertical)
-        self.current = ImageView(interactive=False)
+        self.current = FittedImageView()  # every row at the cursor, drawn at the size it is shown
         self.strip = ImageView()
         self.strip.image.mouseClickEvent = self._strip_clicked
         self.cursor_box = QGraphicsRectItem()
@@ -181,7 +182,7 @@ class ImaginationPanel(Panel):
         self.caption.setText(text)
         strip_key = (id(view.entry), id(result))
         if grid.has_frames:
-            self.current.set_image(grid.column(t))
+            self.current.show_composed(lambda available: grid.column_fitted(t, available))
             if strip_key != self._strip_key:
                 self._strip_key = strip_key
                 self.strip.set_image(grid.filmstrip())

@@ -23,7 +23,8 @@ from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QSpin
 from dreamer_core import image_grid, play, sweep, video
 from dreamer_studio import imagine, theme
 from dreamer_studio.jobs import Job
-from dreamer_studio.panels.base import ElidedLabel, ImageView, Panel
+from dreamer_studio.panels.base import ElidedLabel, Panel
+from dreamer_studio.panels.fitted import FittedImageView
 from dreamer_studio.session import View
 
 NOTE = ("one future per choice of the first action, then the policy acts; all on the same random stream (seed), so "
@@ -203,10 +204,12 @@ class SweepPanel(Panel):
             self.grid.addWidget(label, 0, i)
             self.captions.append(label)
             if f.frames is not None:
-                view = ImageView()
-                frames = [image_grid.framed(frame, theme.rgb(theme.CURSOR) if f is best else video.IMAGINED, 2)
-                          for frame in f.frames]
-                view.set_image(image_grid.vstack(frames, gap=2))  # the future top to bottom
+                view = FittedImageView(interactive=True)
+                # The future left to right then top to bottom, in the rows that draw its frames largest.
+                frames = [(frame, f"+{i + 1}") for i, frame in enumerate(f.frames)]
+                framing = (theme.rgb(theme.CURSOR) if f is best else video.IMAGINED, 2)
+                view.show_composed(lambda available, frames=frames, framing=framing:
+                                   image_grid.fitted_tiles(frames, available, 2, framing=framing))
             else:
                 view = pg.PlotWidget()
                 view.setLabel("bottom", "imagined step")

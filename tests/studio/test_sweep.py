@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dreamer_core import cursor, play, sweep
-from dreamer_studio import imagine
+from dreamer_core import cursor, play, sweep, video
+from dreamer_studio import imagine, theme
 
 from .helpers import debug_config, fill_and_report, wait_report
 
@@ -47,7 +47,11 @@ def test_the_sweep_shows_one_future_per_discrete_action_with_its_predicted_retur
     for i, (label, f) in enumerate(zip(panel.captions, futures)):
         assert f"action {i + 1}" in label.text() and f"predicted return {f.predicted_return:+.3f}" in label.text()
         np.testing.assert_array_equal(f.actions[0], np.eye(3, dtype=np.float32)[i])
-        assert panel.views[i].image.image.shape[1] == f.frames.shape[2] + 4  # frames of this future, framed
+        # Frames of this future, framed, drawn to fill the view's width or height (and no more).
+        image, (width, height) = panel.views[i].image.image, panel.views[i].available()
+        assert image.shape[1] <= width and image.shape[0] <= height
+        assert max(image.shape[1] / width, image.shape[0] / height) > 0.9
+        assert tuple(image[0, 0]) in (video.IMAGINED, theme.rgb(theme.CURSOR))
     best = max(futures, key=lambda f: f.predicted_return)
     assert sum(label.text().startswith("★") for label in panel.captions) == 1
     assert panel.captions[futures.index(best)].text().startswith("★")
