@@ -10,12 +10,13 @@ from dreamer_core.official import OfficialCurve, missing_reason, official_curve
 from dreamer_studio import theme
 from dreamer_studio.panels.base import LegendLabel, Panel
 from dreamer_studio.panels.kl import column
+from dreamer_studio.phase import Phase
 from dreamer_studio.session import View
 
 # (title, [(metric key or prefix*, legend name)], scale; negative: log y axis with scale -s)
 GROUPS = [
     ("world model losses", [("train/loss/dyn", "dyn"), ("train/loss/rep", "rep"), ("train/loss/rec/*", "rec "),
-                            ("train/loss/rew", "reward"), ("train/loss/con", "continue")], -1.0),
+                            ("train/loss/rew", "rew"), ("train/loss/con", "con")], -1.0),
     ("actor & critic losses", [("train/loss/policy", "policy"), ("train/loss/value", "value"),
                                ("train/loss/repval", "replay value")], 1.0),
     ("action entropy / randomness", [("train/ent/action", "entropy"), ("train/rand/action", "randomness")], 1.0),
@@ -31,6 +32,25 @@ SCORE_PLOT = [title for title, _, _ in GROUPS].index("episode score")
 COLORS = theme.PALETTE
 OFFICIAL_COLOR, BAND_COLOR = "#9e9e9e", "#555"  # the official mean; its min–max band
 SPARSE = 60  # a curve with fewer points gets a marker on each (one finished episode is a point, not nothing)
+SCORE_SPAN_STEP = 10_000  # the score plot's x-axis ends at 1.5x the run's frames, rounded up to this
+
+
+def score_span(frames: float) -> float:
+    """Where the score plot's x-axis ends: the run's frames with headroom, not the official curve's 1M frames
+    (which squeezed a short run against the left edge; the plot's auto-range button shows the whole curve)."""
+    return float(np.ceil(max(frames, 1.0) * 1.5 / SCORE_SPAN_STEP) * SCORE_SPAN_STEP)
+
+
+def rates_text(view: View) -> str:
+    """The run's throughput for the header: a watched run's own logged rates (the viewer trains nothing, so its
+    meter reads 0), none when the run has logged none yet."""
+    s = view.status
+    if s.phase != Phase.WATCHING:
+        return f"{s.update_fps:.2f} updates/s · {s.policy_fps:.1f} env steps/s · "
+    logged = next((r for r in reversed(view.metrics) if "fps/updates" in r and "fps/policy" in r), None)
+    if logged is None:
+        return ""
+    return f"{logged['fps/updates']:.2f} updates/s · {logged['fps/policy']:.1f} env steps/s · "
 
 
 def expand(keys: list[tuple[str, str]], available: set[str]) -> list[tuple[str, str]]:
@@ -84,6 +104,8 @@ class LossesPanel(Panel):
         self.official: OfficialCurve | None = None
         self._official_for: tuple[str, str] | None = None  # (task, obs) whose band is drawn
         self._official_items: list = []
+        self._score_span = 0.0  # the x-axis end last set on the score plot
+        self.plots[SCORE_PLOT][0].getViewBox().setAutoVisible(y=True)  # y fits the visible part of the band
 
     def key(self, view: View) -> object:
         return view.metrics_version, id(view.info)
@@ -168,7 +190,15 @@ class LossesPanel(Panel):
             if title != self.titles[i]:  # setTitle relayouts the plot, so only on a change
                 plot.setTitle(title)
                 self.titles[i] = title
+        self._range_score_plot(rows)
         s, info = view.status, view.info
         device = info.device if info else "?"
-        self.header.setText(f"device {device} · {s.update_fps:.2f} updates/s · {s.policy_fps:.1f} env steps/s · "
+        self.header.setText(f"device {device} · {rates_text(view)}"
                             f"{s.updates:,} updates · {s.env_frames:,} env frames · {len(rows):,} logged rows")
+
+    def _range_score_plot(self, rows: list[dict[str, float]]) -> None:
+        """Only when the span grows, so the plot's auto-range button (the whole official curve) holds until then."""
+        span = score_span(max(r.get("step", 0.0) for r in rows[-5:]))
+        if span != self._score_span:
+            self._score_span = span
+            self.plots[SCORE_PLOT][0].setXRange(0.0, span, padding=0.02)
