@@ -6,13 +6,12 @@ and the panel compares the decoded vector with the real one instead.
 
 from __future__ import annotations
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel
 
 from dreamer_core import image_grid, video
 from dreamer_studio import theme
 from dreamer_studio.panels.base import ElidedLabel, ImageView, Panel, report_caption
+from dreamer_studio.panels.vector_bars import VectorBars
 from dreamer_studio.session import View, timeline_length
 
 SCALE = 3
@@ -38,14 +37,7 @@ class FramesPanel(Panel):
         row = QHBoxLayout()
         self.view = ImageView(interactive=False)
         row.addWidget(self.view, 3)
-        self.vector_plot = pg.PlotWidget()
-        self.vector_plot.setMinimumWidth(220)
-        self.vector_plot.addLegend(offset=(5, 5))
-        self.vector_plot.setLabel("bottom", "vector dimension")
-        self.real_bars = pg.BarGraphItem(x=[0], height=[0], width=0.4, brush="#9e9e9e", name="real")
-        self.dec_bars = pg.BarGraphItem(x=[0], height=[0], width=0.4, brush=theme.PRIMARY, name="decoded")
-        self.vector_plot.addItem(self.real_bars)
-        self.vector_plot.addItem(self.dec_bars)
+        self.vector_plot = VectorBars()
         row.addWidget(self.vector_plot, 2)
         layout.addLayout(row, 1)
         self.legend = QLabel(ERROR_LEGEND)
@@ -87,11 +79,7 @@ class FramesPanel(Panel):
                    for img, text in ((real, "real"), (dec, "decoded"), (image_grid.error_image(real, dec), "error"))]
             self.view.set_image(image_grid.hstack(row, gap=6))
         if r.decoded_vectors is not None:
-            n = r.real_vectors.shape[-1]
-            x = np.arange(n)
-            self.real_bars.setOpts(x=x - 0.2, height=r.real_vectors[t], width=0.4)
-            self.dec_bars.setOpts(x=x + 0.2, height=r.decoded_vectors[t], width=0.4)
-            self.vector_plot.setTitle(f"{', '.join(r.vector_keys)} at step {t + 1}")
+            self.vector_plot.show_step(r.real_vectors, r.decoded_vectors, t, list(r.vector_keys))
 
 
 def _waiting(view: View) -> str:
