@@ -41,3 +41,13 @@ def test_one_large_dimension_is_cut_and_marked_not_stretching_the_bars(qtbot):
     x_low, x_high = bars.plot.getViewBox().viewRange()[0]
     assert x_low <= -0.5 and x_high >= 4.5  # the last dimension's bars inside the plot
     assert bars.plot.plotItem.titleLabel.text.startswith("step 2")
+
+
+def test_kl_heat_map_repaints_whole_so_no_stale_label_piece_stays(qtbot):
+    from PySide6.QtWidgets import QGraphicsView
+
+    from dreamer_studio.panels.kl import KLPanel
+
+    kl = KLPanel()
+    qtbot.addWidget(kl)
+    assert kl.heat.viewportUpdateMode() == QGraphicsView.ViewportUpdateMode.FullViewportUpdate
