@@ -123,7 +123,7 @@ class LegendLabel(QLabel):
     def set_entries(self, entries: list[tuple[str, str, str]]) -> None:
         """(colour, mark, text) per entry, e.g. ("#42a5f5", "—", "dyn 2.81")."""
         self.entries = [f"{mark} {text}" for _, mark, text in entries]
-        html = "&nbsp;&nbsp;&nbsp;".join(f"<span style='color:{color}'>{mark}</span>&nbsp;{text}"
+        html = "&nbsp;&nbsp;".join(f"<span style='color:{color}'>{mark}</span>&nbsp;{text}"
                                          for color, mark, text in entries)
         if html != self.text():
             self.setText(html)
