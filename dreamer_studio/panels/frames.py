@@ -10,11 +10,13 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel
 
 from dreamer_core import image_grid, video
 from dreamer_studio import theme
-from dreamer_studio.panels.base import ElidedLabel, ImageView, Panel, report_caption
+from dreamer_studio.panels.base import ElidedLabel, Panel, report_caption
+from dreamer_studio.panels.fitted import FittedImageView
 from dreamer_studio.panels.vector_bars import VectorBars
 from dreamer_studio.session import View, timeline_length
 
-SCALE = 3
+SCALE = 3  # the proprio frame's upscaling
+TILE_GAP = 6  # px between the real, decoded and error tiles
 ERROR_LEGEND = ("error = (decoded − real) / 2 + mid-grey: grey means they agree, brighter means the model "
                 "predicts too bright, darker too dark.")
 _READS_VECTORS = "This model reads a vector of joint positions and velocities, not pixels"
@@ -35,7 +37,7 @@ class FramesPanel(Panel):
         self.caption.setStyleSheet(theme.CAPTION_STYLE)
         layout.addWidget(self.caption)
         row = QHBoxLayout()
-        self.view = ImageView(interactive=False)
+        self.view = FittedImageView()  # pixel tasks: the tiles drawn at the size they are shown
         row.addWidget(self.view, 3)
         self.vector_plot = VectorBars()
         row.addWidget(self.vector_plot, 2)
@@ -75,9 +77,8 @@ class FramesPanel(Panel):
             self.view.set_image(video.burn_label(video.upscale(frame, SCALE), text))
         else:
             real, dec = r.real[t], r.decoded[t]
-            row = [video.burn_label(video.upscale(img, SCALE), text)
-                   for img, text in ((real, "real"), (dec, "decoded"), (image_grid.error_image(real, dec), "error"))]
-            self.view.set_image(image_grid.hstack(row, gap=6))
+            tiles = ((real, "real"), (dec, "decoded"), (image_grid.error_image(real, dec), "error"))
+            self.view.show_composed(lambda available: image_grid.fitted_tiles(tiles, available, TILE_GAP))
         if r.decoded_vectors is not None:
             self.vector_plot.show_step(r.real_vectors, r.decoded_vectors, t, list(r.vector_keys))
 

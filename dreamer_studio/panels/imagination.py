@@ -141,7 +141,7 @@ class ImaginationPanel(Panel):
         split.addWidget(self.current)
         split.addWidget(self.strip)
         split.addWidget(self.vectors)
-        split.setSizes([260, 200, 200])
+        split.setSizes([340, 160, 200])  # the rows at the cursor get the height to fill the panel's width
         layout.addWidget(self.vec_legend)
         layout.addWidget(split, 1)
         self.recheck = ConfidenceStrip()  # where the model makes things up (dreamer_core.confidence)
