@@ -37,7 +37,7 @@ class VectorBars(QWidget):
         self.legend = LegendLabel()
         self.plot = pg.PlotWidget()
         self.plot.setMinimumWidth(220)
-        self.plot.setLabel("bottom", "vector dimension")
+        self.plot.setLabel("bottom", "dimension")
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         box.addWidget(self.legend)
@@ -61,13 +61,18 @@ class VectorBars(QWidget):
             out = np.abs(values) > lim
             marks_x += list(x[out] + offset)
             marks_y += list(np.sign(values[out]) * lim)
-            clipped += [f"{d} ({v:+.2g})" for d, v in zip(x[out], values[out], strict=True)]
+            clipped += list(x[out])
         self.clip_marks.setData(marks_x, marks_y, symbol=["t1" if y > 0 else "t" for y in marks_y])
         self.plot.setXRange(-0.5, len(x) - 0.5, padding=0.02)  # every bar inside the plot
         self.plot.setYRange(-lim, lim, padding=0.05)
         entries = [(REAL_COLOR, "■", "real"), (theme.PRIMARY, "■", "decoded")]
         if clipped:
-            entries.append((CLIPPED_COLOR, "▲", f"cut at ±{lim:.2g}: dim {', '.join(sorted(set(clipped)))}"))
+            dims = ", ".join(str(d) for d in sorted(set(clipped)))
+            entries.append((CLIPPED_COLOR, "▲", f"dim {dims} past ±{lim:.2g}"))
         self.legend.set_entries(entries)
-        self.plot.setTitle(f"step {t + 1}: {', '.join(keys)}")
-        self.plot.plotItem.titleLabel.setToolTip(f"{', '.join(keys)} at step {t + 1}, real vs decoded")
+        self.plot.setTitle(f"step {t + 1}")  # short: the plot is narrow, a longer title was cut
+        self.plot.setLabel("bottom", f"dimension: {', '.join(keys)}")
+        self.setToolTip(f"{', '.join(keys)} at step {t + 1}: real vs decoded, each dimension's value; a bar past "
+                        f"±{lim:.2g} is cut at the edge and marked ▲/▼\n"
+                        + "\n".join(f"dim {d}: real {a:+.3g}, decoded {b:+.3g}"
+                                    for d, (a, b) in enumerate(zip(real[t], decoded[t], strict=True))))
