@@ -14,8 +14,10 @@ from dreamer_studio.phase import Phase
 from dreamer_studio.session import View
 
 # (title, [(metric key or prefix*, legend name)], scale; negative: log y axis with scale -s)
+# Legend names are short so a legend fits its quarter of the window: a reconstruction loss is named by what it
+# reconstructs (image, position, …), rew and con are the reward and continue heads.
 GROUPS = [
-    ("world model losses", [("train/loss/dyn", "dyn"), ("train/loss/rep", "rep"), ("train/loss/rec/*", "rec "),
+    ("world model losses", [("train/loss/dyn", "dyn"), ("train/loss/rep", "rep"), ("train/loss/rec/*", ""),
                             ("train/loss/rew", "rew"), ("train/loss/con", "con")], -1.0),
     ("actor & critic losses", [("train/loss/policy", "policy"), ("train/loss/value", "value"),
                                ("train/loss/repval", "replay value")], 1.0),
