@@ -87,8 +87,8 @@ class StartPage(QWidget):
                     "Read-only: Continue training trains a copy in a new run directory, and its replay starts "
                     "empty (a model ships without its training data).")
         else:
-            text = ("No trained models are shipped with this copy (assets/models is empty). Train one live, "
-                    "or open a run directory.")
+            text = ("No trained models are shipped with this copy yet (assets/models is empty). Train one "
+                    "live on the right, or open a run directory written by `dreamer-studio train`.")
             self.watch_button.setEnabled(False)
         note = QLabel(text)
         note.setWordWrap(True)
@@ -98,6 +98,10 @@ class StartPage(QWidget):
         layout.addWidget(self.preview)
         layout.addWidget(note)
         layout.addWidget(self.watch_button, 0, Qt.AlignmentFlag.AlignLeft)
+        if not self.cards:  # an empty table and a dead button say nothing: the note alone, at the top
+            self.models.hide()
+            self.watch_button.hide()
+            layout.addStretch(1)
         return box
 
     def _train_box(self, train_text: str, cuda: bool) -> QGroupBox:

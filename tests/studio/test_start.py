@@ -60,6 +60,7 @@ def test_without_shipped_models_the_page_says_so(qtbot, monkeypatch, tmp_path):
     monkeypatch.setattr(models, "PACKAGE_MODELS", tmp_path / "none")
     window = open_app(qtbot, [])
     assert window.start_page.models.topLevelItemCount() == 0 and not window.start_page.watch_button.isEnabled()
+    assert window.start_page.models.isHidden() and window.start_page.watch_button.isHidden()  # no empty table
     window.close()
 
 
