@@ -407,12 +407,6 @@ def weights_snapshot(agent: Agent) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in agent.state_dict().items()}
 
 
-def leave_cores_to_the_trainer() -> None:
-    """On a player's or a sweep's own thread: its torch work runs on one thread, so the trainer keeps the other
-    cores."""
-    torch.set_num_threads(1)
-
-
 def player_agent(config, obs_space, act_space, weights: dict[str, torch.Tensor] | None = None) -> Agent:
     """A CPU agent for a player, separate from the trained one, with `weights` loaded (eval mode)."""
     agent = Agent(config, obs_space, act_space, "cpu")

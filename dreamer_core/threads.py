@@ -176,3 +176,11 @@ class ThreadTuner:
     def forget_window(self) -> None:
         if self.controller is not None:
             self.controller.forget_window()
+
+
+def leave_cores_to_the_trainer() -> None:
+    """On a player's or a sweep's own thread: its torch work runs on one thread, so the trainer keeps the other
+    cores."""
+    import torch
+
+    torch.set_num_threads(1)

@@ -20,7 +20,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QSpinBox, QWidget
 
-from dreamer_core import image_grid, play, sweep, video
+from dreamer_core import image_grid, play, sweep, threads, video
 from dreamer_studio import imagine, theme
 from dreamer_studio.jobs import Job
 from dreamer_studio.panels.base import ElidedLabel, Panel
@@ -149,7 +149,7 @@ class SweepPanel(Panel):
         config, obs_space, act_space = agent.config, agent.obs_space, agent.act_space
 
         def run(_progress):
-            play.leave_cores_to_the_trainer()
+            threads.leave_cores_to_the_trainer()
             copy = cached[1] if cached is not None and cached[0] == id(weights) else None
             if copy is None:
                 copy = play.player_agent(config, obs_space, act_space, weights)
