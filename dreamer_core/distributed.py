@@ -66,6 +66,20 @@ def init(device: torch.device) -> World:
     return world
 
 
+def leave(world: World, together: bool = True) -> None:
+    """Ends this process's part in the process group, while the interpreter is fully alive: a group left to the
+    interpreter's exit can abort the process (gloo's threads still hold tensors then). `together` first waits for
+    every rank (a barrier), so no rank tears down its connections while another still talks to it; pass False on
+    a path that other ranks may not reach (an error on this rank alone), where a barrier would wait forever."""
+    if world.size <= 1 or not dist.is_initialized():
+        return
+    try:
+        if together:
+            dist.barrier(group=world.control)
+    finally:
+        dist.destroy_process_group()
+
+
 def rank_config(config: Config, world: World) -> Config:
     """Rank r's config: its envs take the seeds after rank r-1's (seed + r * run.envs + i), so every env of the
     run has a seed of its own, and so do its replay sampling and policy draws. Rank 0's is `config` itself (the

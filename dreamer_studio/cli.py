@@ -184,7 +184,7 @@ def train(args: argparse.Namespace) -> int:
     if trainer.done:
         print(f"nothing to do: the run is at {trainer.counters.env_frames:,} env frames, already at --frames "
               f"{total * repeat:,}; pass a larger --frames to train on", flush=True)
-        trainer.close()
+        _end(trainer)
         return 0
     last_score = trainer.scores[-1][1] if trainer.scores else float("nan")  # a resumed run's newest, from its checkpoint
     stop = StopRequest()
@@ -194,7 +194,7 @@ def train(args: argparse.Namespace) -> int:
             fault = _train_loop(trainer, last_score, stop)
     except KeyboardInterrupt:  # a second Ctrl-C cut a step short: its state may be inconsistent, so keep the last
         print(f"\ninterrupted twice: exiting without saving; {trainer.intact_checkpoint()}", flush=True)
-        trainer.close()
+        _end(trainer, together=False)  # DDP: the other ranks may be anywhere
         return 130
     if stop.signum is not None or fault is not None:
         if fault is not None:
@@ -203,14 +203,23 @@ def train(args: argparse.Namespace) -> int:
         path = _final_save(trainer, args.argv, logdir)
         if path:
             print(f"saved {path}; to resume, run: {_resume_command(args.argv, logdir)}", flush=True)
-        trainer.close()
+        _end(trainer)
         return 128 + stop.signum if path and fault is None else 1
     path = _final_save(trainer, args.argv, logdir)
     if path:
         print(f"done: {trainer.counters.env_frames:,} env frames, {trainer.updates:,} updates; saved {path}",
               flush=True)
-    trainer.close()
+    _end(trainer)
     return 0 if path else 1
+
+
+def _end(trainer, together: bool = True) -> None:
+    """Closes the trainer and, under torchrun, leaves the process group (all ranks reach here at the same step:
+    the stop and the end are decided together, distributed.any_rank)."""
+    from dreamer_core import distributed
+
+    trainer.close()
+    distributed.leave(trainer.world, together)
 
 
 def _final_save(trainer, argv: list[str], logdir: Path) -> Path | None:

@@ -3,10 +3,13 @@ as torchrun would start them (RANK, WORLD_SIZE, MASTER_ADDR/PORT in the environm
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import shutil
 import socket
+import tempfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -24,7 +27,9 @@ WORLD = 2
 
 
 def debug_config(**run):
-    return make_config("dummy_cont", "proprio", "debug", {"run": {"steps": 10_000, "log_every": 0.0, **run}})
+    # One torch thread per rank, fixed: two ranks share this machine's cores, and "auto" re-times its count
+    return make_config("dummy_cont", "proprio", "debug",
+                       {"run": {"steps": 10_000, "log_every": 0.0, "threads": 1, **run}})
 
 
 def free_port() -> int:
@@ -33,21 +38,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _rank_main(rank: int, port: int, task, args) -> None:
-    """One rank's process: torchrun's environment, one torch thread, the task, then leave the group."""
+def _rank_main(rank: int, port: int, logs, task, args) -> None:
+    """One rank's process: torchrun's environment, one torch thread, the task, then leave the group. Its stderr
+    goes to a file of its own (with faulthandler's traceback if it dies of a signal) for `spawn` to show."""
+    err = open(logs / f"rank{rank}.err", "w", buffering=1)  # noqa: SIM115 - open for the process's lifetime
+    os.dup2(err.fileno(), 2)
+    faulthandler.enable(file=err, all_threads=True)
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(WORLD), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
     torch.set_num_threads(1)
     try:
         task(rank, *args)
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+    except BaseException:
+        distributed.leave(distributed.launched_world(), together=False)  # the other rank may never get here
+        raise
+    distributed.leave(distributed.launched_world())  # as the CLI does: a barrier, then the group destroyed
 
 
 def spawn(task, *args) -> None:
-    """Runs `task(rank, *args)` on WORLD ranks; a failing rank fails the test (mp.spawn re-raises it)."""
-    mp.spawn(_rank_main, args=(free_port(), task, args), nprocs=WORLD, join=True)
+    """Runs `task(rank, *args)` on WORLD ranks; a failing rank fails the test with every rank's stderr."""
+    with tempfile.TemporaryDirectory() as tmp:
+        logs = Path(tmp)
+        try:
+            mp.spawn(_rank_main, args=(free_port(), logs, task, args), nprocs=WORLD, join=True)
+        except (mp.ProcessRaisedException, mp.ProcessExitedException) as exc:
+            tails = [f"--- rank {r} stderr ---\n{(logs / f'rank{r}.err').read_text(errors='replace')[-4000:]}"
+                     for r in range(WORLD) if (logs / f"rank{r}.err").exists()]
+            raise AssertionError("\n".join([str(exc), *tails])) from exc
 
 
 def step_until_updates(trainer: Trainer, updates: int, limit: int = 500) -> None:
