@@ -35,12 +35,9 @@ THRESHOLD = 1.23
 
 
 @torch.no_grad()
-def reencode_kl(agent, states: Latent, prior: torch.Tensor | None = None) -> torch.Tensor:
-    """KL[q(z | h, enc(dec(h, z))) || p(z | h)] summed over latents for states (..., D), (..., S, C) -> (...).
-
-    `prior` (..., S, C) log-probabilities of p(z | h); computed from h when None (a test passes a corrupted one)."""
-    lead = states.deter.shape[:-1]
-    flat = states.reshape(int(np.prod(lead)) if lead else 1)  # (N, ...)
+def reencoded(agent, flat: Latent) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Decode states (N, D), (N, S, C), encode the decoded observation as if it were real: (the decoder's output
+    {key: (N, h, w, c) or (N, V)}, the posterior log-probabilities q(z | h, enc(dec(h, z))) (N, S, C))."""
     out = agent.decoder(flat.deter, flat.stoch.flatten(-2))  # {key: (N, h, w, c) or (N, dims)}
     obs = {}
     for key in agent.image_keys:
@@ -48,7 +45,17 @@ def reencode_kl(agent, states: Latent, prior: torch.Tensor | None = None) -> tor
     for key in agent.vector_dims:
         obs[key] = symexp(out[key].float())  # (N, V) raw space
     token = agent.encoder(obs)  # (N, E)
-    post = agent.rssm.posterior(flat.deter, token)  # (N, S, C) log-probabilities
+    return out, agent.rssm.posterior(flat.deter, token)  # (N, S, C) log-probabilities
+
+
+@torch.no_grad()
+def reencode_kl(agent, states: Latent, prior: torch.Tensor | None = None) -> torch.Tensor:
+    """KL[q(z | h, enc(dec(h, z))) || p(z | h)] summed over latents for states (..., D), (..., S, C) -> (...).
+
+    `prior` (..., S, C) log-probabilities of p(z | h); computed from h when None (a test passes a corrupted one)."""
+    lead = states.deter.shape[:-1]
+    flat = states.reshape(int(np.prod(lead)) if lead else 1)  # (N, ...)
+    _, post = reencoded(agent, flat)  # (N, S, C)
     if prior is None:
         prior = agent.rssm.prior(flat.deter)  # (N, S, C)
     else:

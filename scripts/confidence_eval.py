@@ -1,18 +1,19 @@
-"""Does the re-encoding KL (dreamer_core.confidence) flag the imagined steps where the open loop is wrong?
+"""Which per-step signal flags the imagined steps where the open loop is wrong (dreamer_core.confidence)?
 
 The model is a model-only checkpoint (`--model`: a snapshot `u*.ckpt`, a `watch.ckpt` or a shipped model
 directory), read with dreamer_core.models; it has no replay, so its own policy collects `--episodes` fresh real
-episodes (no updates), as the app does for a shipped model. Without `--model` a run of `--task`/`--preset` is
-trained briefly from scratch instead (no run directory) and its replay is used.
+episodes (no updates), as the app does for a shipped model. The collected stream is cached under `--cache` (keyed
+by the model file, seed and episode count), so the candidates can be measured again without collecting. Without
+`--model` a run of `--task`/`--preset` is trained briefly from scratch instead (no run directory, no cache).
 
 Reports are made on non-overlapping windows inside episodes (16 context + 16 open-loop steps by default, as a
-model card's evaluation). Pooled over every open-loop step of every window: the re-encoding KL of the step and the
-open-loop pixel error (mean squared error against the real frame, 0-255 scale). Printed (and written to `--out`,
-the arrays to an .npz beside it): Pearson and Spearman correlations; the step-index baseline (error grows with the
-horizon), the rank correlation with the step held fixed (partial) and within each step, with 95% intervals from
-resampling windows; per threshold the share flagged, precision, recall and F1 for "error above the pooled 75th
-percentile"; the rule for THRESHOLD: the threshold that maximises that F1 among those flagging at most as many
-steps as are high (25%), and the step index's best under the same rule.
+model card's evaluation). For every open-loop step of every window: the open-loop pixel error (mean squared error
+against the real frame, 0-255 scale) and each candidate signal of `CANDIDATES`. Per candidate, pooled over the
+steps (written to `--out`, the arrays to an .npz beside it): Pearson and Spearman correlations; the step-index
+baseline (error grows with the horizon), the rank correlation with the step held fixed (partial) and within each
+step, with 95% intervals from resampling windows; per threshold the share flagged, precision, recall and F1 for
+"error above the pooled 75th percentile"; the rule for THRESHOLD: the threshold that maximises that F1 among those
+flagging at most as many steps as are high (25%), and the step index's best under the same rule.
 
     nice -n 10 .venv/bin/python scripts/confidence_eval.py \\
         --model runs/cartpole_balance_vision_size1m_ratio256_snapshots/u0002856.ckpt --episodes 8 \\
@@ -22,6 +23,7 @@ steps as are high (25%), and the step index's best under the same rule.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from dataclasses import replace
@@ -32,10 +34,30 @@ import torch
 
 from dreamer_core import confidence, models
 from dreamer_core.config import Config, make_config
-from dreamer_core.report import make_report
+from dreamer_core.report import imagine_from, make_report
+from dreamer_core.rssm import Latent
 from dreamer_core.trainer import Trainer
 
 HIGH_PERCENTILE = 75  # "high open-loop error": above this percentile of the pooled error (a useless flag: 0.25)
+ENSEMBLE_SEED = 1_000_003  # added to a window's seed: the extra futures are drawn independently of the open loop
+
+CANDIDATES = {  # name -> what it is, per open-loop step (the JSON carries these descriptions)
+    "recheck_kl": "re-encoding KL[q(z | h, enc(dec(h, z))) || p(z | h)] of the open-loop step, nats (the strip's "
+                  "signal before this measurement)",
+    "recheck_kl_per_context_kl": "recheck_kl divided by the window's mean observed KL over its context steps (the "
+                                 "model's own scale)",
+    "context_kl": "the window's mean observed KL over its context steps, nats (one value per window)",
+    "prior_entropy": "entropy of the prior p(z | h) at the open-loop step, nats summed over latents",
+    "ensemble_pixel_var": "K more futures under the true actions from the same start: variance of their decoded "
+                          "frames across the K, mean over pixels (0-255 scale)",
+    "ensemble_dist_to_openloop": "mean squared distance of those K frames to the open-loop frame (0-255 scale)",
+    "ensemble_feature_var": "variance of those K futures' features (deter ++ stoch) across the K, mean over F",
+    "ensemble_reward_std": "standard deviation of those K futures' predicted rewards",
+    "dream_pixel_var": "K policy-sampled dreams from the same start (as the strip's dreams): variance of their "
+                       "decoded frames across the K, mean over pixels (0-255 scale)",
+    "reencode_pixel_error": "decode, encode, decode the posterior's mode: mean squared difference of the two "
+                            "decoded frames (0-255 scale)",
+}
 
 
 def model_trainer(path: str, seed: int, report_length: int, replay_size: int) -> Trainer:
@@ -65,6 +87,31 @@ def collect_episodes(trainer: Trainer, episodes: int, max_steps: int) -> None:
         models.collect(trainer, 50)
 
 
+def cache_file(cache: str, model: str, seed: int, episodes: int) -> Path:
+    """Where the stream collected by `model` (its bytes' hash) with `seed` for `episodes` episodes is cached."""
+    file = Path(model) if Path(model).is_file() else models.resolve(model) / models.MODEL_FILE
+    digest = hashlib.sha256(file.read_bytes()).hexdigest()[:16]
+    return Path(cache) / f"{file.stem}_{digest}_seed{seed}_ep{episodes}.npz"
+
+
+def save_stream(trainer: Trainer, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **{k: stream(trainer, k) for k in trainer.replay.data})
+    tmp.rename(path)
+
+
+def load_stream(trainer: Trainer, path: Path) -> None:
+    """Fills the trainer's empty replay with a cached stream (every key replay stores, first env)."""
+    with np.load(path) as cached:
+        n = len(cached["is_first"])
+        if n > trainer.replay.cap:
+            raise ValueError(f"the cached stream ({n} steps) is longer than replay ({trainer.replay.cap})")
+        for key, arr in trainer.replay.data.items():
+            arr[:n] = cached[key]
+    trainer.replay.counts[0] = n
+
+
 def window_starts(is_first: np.ndarray, length: int) -> list[int]:
     """Starts of non-overlapping windows of `length` steps, none of whose steps after the first begins an
     episode: `is_first` (steps,) of one worker's stream, from its first step."""
@@ -79,18 +126,70 @@ def window_starts(is_first: np.ndarray, length: int) -> list[int]:
     return starts
 
 
-def measure(trainer: Trainer, starts: list[int], seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A report per window start: the open loop's re-encoding KL and pixel error, each (windows, H)."""
+def pixel_variance(frames: np.ndarray) -> np.ndarray:
+    """(K, H, h, w, 3) uint8 futures -> (H,) their variance across the K, mean over pixels (0-255 scale)."""
+    return frames.astype(np.float32).var(0).mean((1, 2, 3))
+
+
+def mean_square(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(..., H, h, w, 3) frames -> (..., H) mean squared difference (0-255 scale)."""
+    return ((a.astype(np.float32) - b.astype(np.float32)) ** 2).mean((-3, -2, -1))
+
+
+@torch.no_grad()
+def reencode_pixel_error(agent, features: np.ndarray) -> np.ndarray:
+    """(H, F) imagined features -> (H,): decode, encode the uint8 frame, decode the posterior's mode; the mean
+    squared difference of the two decoded frames of the first image key (0-255 scale)."""
+    m = agent.config.model
+    feat = torch.as_tensor(features, device=agent.device)
+    states = Latent(feat[:, : m.deter], feat[:, m.deter :].reshape(-1, m.stoch, m.classes))  # (H, D), (H, S, C)
+    out, post = confidence.reencoded(agent, states)
+    mode = torch.nn.functional.one_hot(post.argmax(-1), m.classes).to(feat.dtype)  # (H, S, C)
+    key = agent.image_keys[0]
+    again = agent.decoder(states.deter, mode.flatten(-2))[key]  # (H, h, w, c)
+    first = (out[key].float().clamp(0, 1) * 255 + 0.5).floor()
+    second = (again.float().clamp(0, 1) * 255 + 0.5).floor()
+    return ((first - second) ** 2).mean((1, 2, 3)).cpu().numpy()
+
+
+def candidate_signals(agent, report, batch: dict[str, np.ndarray], seed: int, samples: int) -> dict[str, np.ndarray]:
+    """Every candidate of `CANDIDATES` for the open-loop steps of one report: name -> (H,)."""
+    ctx, horizon = report.context_len, len(report.openloop)
+    k = agent.config.train.replay_context
+    actions = torch.as_tensor(batch["action"][0, k + ctx - 1 : k + ctx - 1 + horizon], device=agent.device)  # (H, A)
+    openloop = imagine_from(agent, report.start, horizon, seed, 1, actions, recheck=False)
+    if not np.array_equal(openloop.frames[0], report.openloop):
+        raise AssertionError("the re-imagined open loop differs from the report's: seeds or actions do not match")
+    ensemble = imagine_from(agent, report.start, horizon, seed + ENSEMBLE_SEED, samples, actions, recheck=False)
+    dreams = imagine_from(agent, report.start, horizon, seed + ENSEMBLE_SEED, samples, None, recheck=False)
+    recheck = report.imagined_recheck[0, :horizon]  # (H,)
+    context = float(confidence.observed_kl(report.kl)[:ctx].mean())
+    prior = openloop.latent_probs[0].astype(np.float64)  # (H, S, C)
+    return dict(
+        recheck_kl=recheck, recheck_kl_per_context_kl=recheck / context, context_kl=np.full(horizon, context),
+        prior_entropy=-(prior * np.log(np.clip(prior, 1e-12, None))).sum((1, 2)),
+        ensemble_pixel_var=pixel_variance(ensemble.frames),
+        ensemble_dist_to_openloop=mean_square(ensemble.frames, openloop.frames[0][None]).mean(0),
+        ensemble_feature_var=ensemble.features.var(0).mean(-1), ensemble_reward_std=ensemble.rewards.std(0),
+        dream_pixel_var=pixel_variance(dreams.frames),
+        reencode_pixel_error=reencode_pixel_error(agent, openloop.features[0]))
+
+
+def measure(trainer: Trainer, starts: list[int], seed: int, samples: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """A report per window start: each candidate signal and the open loop's pixel error, each (windows, H)."""
     length = trainer.config.run.report_length + trainer.config.train.replay_context
-    signal, error = [], []
+    signals: dict[str, list[np.ndarray]] = {name: [] for name in CANDIDATES}
+    error = []
+    trainer.agent.eval()
     for i, start in enumerate(starts):
         window = trainer.replay._gather(np.array([0]), np.array([start]), length)
         batch = {k: v for k, v in window.items() if k != "index"}
         r = make_report(trainer.agent, batch, seed=seed + i, samples=1, updates=trainer.agent.updates)
-        real = r.real[r.context_len :].astype(np.float32)  # (H, h, w, 3)
-        error.append(((r.openloop.astype(np.float32) - real) ** 2).mean((1, 2, 3)))  # (H,)
-        signal.append(r.imagined_recheck[0, : len(error[-1])])  # (H,)
-    return np.stack(signal), np.stack(error)
+        real = r.real[r.context_len :]  # (H, h, w, 3)
+        error.append(mean_square(r.openloop, real))  # (H,)
+        for name, values in candidate_signals(trainer.agent, r, batch, seed + i, samples).items():
+            signals[name].append(np.asarray(values, np.float64))
+    return {name: np.stack(v) for name, v in signals.items()}, np.stack(error)
 
 
 def summarise(signal: np.ndarray, error: np.ndarray) -> dict:
@@ -122,11 +221,24 @@ def summarise(signal: np.ndarray, error: np.ndarray) -> dict:
         step_baseline_best_f1=confidence.best_f1_threshold(step, high, max_flagged=float(high.mean())))
 
 
+def table(candidates: dict[str, dict]) -> str:
+    """One line per candidate: the figures that decide (correlations, intervals, the rule's pick)."""
+    lines = [f"{'candidate':28} {'rho':>6} {'partial [95%]':>22} {'within [95%]':>22} {'P':>5} {'R':>5} step P"]
+    for name, s in candidates.items():
+        b, p, w = s["best_f1"], s["partial_95"], s["within_step_95"]
+        lines.append(f"{name:28} {s['spearman']:6.3f} {s['partial_spearman_given_step']:6.3f} "
+                     f"[{p[0]:6.3f},{p[1]:6.3f}] {s['within_step_spearman']:6.3f} [{w[0]:6.3f},{w[1]:6.3f}] "
+                     f"{b['precision']:5.3f} {b['recall']:5.3f} {s['step_baseline_best_f1']['precision']:5.3f}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default=None, help="a model-only checkpoint or model directory (else: train one)")
     ap.add_argument("--episodes", type=int, default=3, help="with --model: fresh episodes to collect")
     ap.add_argument("--context", type=int, default=models.EVAL_CONTEXT, help="context steps (= open-loop steps)")
+    ap.add_argument("--samples", type=int, default=8, help="K: futures drawn for the disagreement candidates")
+    ap.add_argument("--cache", default="/tmp/confidence_eval_cache", help="with --model: collected streams")
     ap.add_argument("--task", default="dummy_disc")
     ap.add_argument("--preset", default="debug")
     ap.add_argument("--updates", type=int, default=300, help="without --model: updates to train")
@@ -139,8 +251,13 @@ def main() -> None:
     length = 2 * args.context
     if args.model:
         trainer = model_trainer(args.model, args.seed, length, replay_size=args.episodes * 1000 + 1000)
-        collect_episodes(trainer, args.episodes, max_steps=args.episodes * 1000)
-        source = dict(model=args.model)
+        cached = cache_file(args.cache, args.model, args.seed, args.episodes)
+        if cached.exists():
+            load_stream(trainer, cached)
+        else:
+            collect_episodes(trainer, args.episodes, max_steps=args.episodes * 1000)
+            save_stream(trainer, cached)
+        source = dict(model=args.model, stream_cache=str(cached))
     else:
         config = make_config(args.task, "vision", args.preset,
                              {"run": {"device": "cpu", "seed": args.seed, "report_length": length}})
@@ -150,16 +267,21 @@ def main() -> None:
         source = dict(trained_from_scratch=True)
     prepared_s = time.time() - began
     starts = window_starts(stream(trainer, "is_first"), length + trainer.config.train.replay_context)
-    signal, error = measure(trainer, starts, args.seed)
+    signals, error = measure(trainer, starts, args.seed, args.samples)
+    candidates = {name: dict(description=CANDIDATES[name], **summarise(signal, error))
+                  for name, signal in signals.items()}
     out = dict(**source, task=trainer.config.env.task, preset=trainer.config.preset, updates=trainer.agent.updates,
                env_frames=trainer.counters.env_frames, episodes=int(stream(trainer, "is_last").sum()),
-               real_steps=len(stream(trainer, "is_last")), seed=args.seed, prepared_s=round(prepared_s, 1),
-               measured_s=round(time.time() - began - prepared_s, 1), **summarise(signal, error))
-    print(json.dumps(out, indent=1))
+               real_steps=len(stream(trainer, "is_last")), seed=args.seed, samples=args.samples,
+               prepared_s=round(prepared_s, 1), measured_s=round(time.time() - began - prepared_s, 1),
+               error_median=float(np.median(error)), high_error_above=float(np.percentile(error, HIGH_PERCENTILE)),
+               candidates=candidates)
+    print(table(candidates))
+    print(json.dumps({k: v for k, v in out.items() if k != "candidates"}, indent=1))
     if args.out:
         with open(args.out, "w") as f:
             json.dump(out, f, indent=1)
-        np.savez_compressed(Path(args.out).with_suffix(".npz"), signal=signal, error=error)  # (windows, H) each
+        np.savez_compressed(Path(args.out).with_suffix(".npz"), error=error, **signals)  # (windows, H) each
     trainer.close()
 
 
