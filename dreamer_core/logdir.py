@@ -71,14 +71,16 @@ class LogdirLock:
     """An exclusive lock on a run directory, so two trainers never write one run's checkpoint and logs. The OS
     drops it when the process dies, so a crashed run never leaves a stale lock behind."""
 
-    def __init__(self, logdir: Path) -> None:
+    def __init__(self, logdir: Path, claim: bool = True) -> None:
         self.path = logdir / LOCK_NAME
         self._file = None
+        self._previous = ""  # the lock file's text before: a refused start puts it back (release(restore=True))
+        self.removed: list[Path] = []
         try:
             import fcntl
         except ImportError:  # Windows: no advisory locks; run directories are unguarded there
             return
-        handle = open(self.path, "a+")
+        handle = open(self.path, "a+", newline="", errors="surrogateescape")  # its text comes back byte for byte
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -87,16 +89,29 @@ class LogdirLock:
             handle.close()
             raise ValueError(f"{logdir} is in use by a running trainer ({owner}); stop it first, or pass another "
                              f"--logdir. To watch a live run, open it in the app (--open {logdir})")
+        handle.seek(0)
+        self._previous = handle.read()
         handle.truncate(0)
         handle.write(f"pid {os.getpid()}\n")
         handle.flush()
         self._file = handle
-        # Holding the lock, no save of this run is under way: temp files here are a killed save's leftovers
-        # (with a large replay, gigabytes each).
-        self.removed = remove_stale_temps(logdir)
+        if claim:
+            self.claim()
 
-    def release(self) -> None:
+    def claim(self) -> None:
+        """The directory is this process's run from now on (`claim=False` defers this until a resume is accepted)."""
         if self._file is not None:
+            # Holding the lock, no save of this run is under way: temp files here are a killed save's leftovers
+            # (with a large replay, gigabytes each).
+            self.removed = remove_stale_temps(self.path.parent)
+
+    def release(self, restore: bool = False) -> None:
+        """`restore`: a start that was refused puts the lock file's previous text back."""
+        if self._file is not None:
+            if restore:
+                self._file.truncate(0)
+                self._file.write(self._previous)
+                self._file.flush()
             self._file.close()  # closing the descriptor drops the flock
             self._file = None
 

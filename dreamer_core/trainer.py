@@ -140,14 +140,18 @@ class Trainer:
         elif self.logdir:
             refuse_model_dir(self.logdir)  # a trained model's directory is read-only
             self.logdir.mkdir(parents=True, exist_ok=True)
-            self._lock = LogdirLock(self.logdir)
+            self._lock = LogdirLock(self.logdir, claim=False)  # claimed once the start is accepted
+            accepted = False
             try:
-                # A previous process's watch snapshot may be past the checkpoint resumed below, or of a replaced run
-                (self.logdir / checkpoint.WATCH_NAME).unlink(missing_ok=True)
                 ckpt = self.logdir / CHECKPOINT_NAME
                 (resuming,) = distributed.rank0_decides(self.world, resume and ckpt.exists())  # DDP: all or none
-                if resuming:
+                if resuming:  # a refusal (another world size, task or shape) raises here, before any write
                     self.load(ckpt)
+                accepted = True
+                self._lock.claim()
+                # A previous process's watch snapshot may be past the checkpoint resumed below, or of a replaced run
+                (self.logdir / checkpoint.WATCH_NAME).unlink(missing_ok=True)
+                if resuming:
                     self.resumed_from = ckpt
                     self.checkpoint_frames = self.counters.env_frames
                     truncate_logs(self.logdir, self.counters.env_frames)  # the run redoes the frames past it
@@ -156,6 +160,8 @@ class Trainer:
                 (self.logdir / "config.json").write_text(config.to_json())
                 self._open_tensorboard()
             except BaseException:
+                if not accepted:  # a refused start leaves the run directory as it was, the lock file's text too
+                    self._lock.release(restore=True)
                 self.close()
                 raise
 
@@ -167,10 +173,11 @@ class Trainer:
         logdir = Path(logdir)
         refuse_model_dir(logdir)
         writable_dir(logdir, "run directory", "pick another directory")
-        lock = LogdirLock(logdir)
+        lock = LogdirLock(logdir, claim=False)
         if (logdir / CHECKPOINT_NAME).exists():
-            lock.release()
+            lock.release(restore=True)  # refused: that run's directory stays as it was
             raise ValueError(f"{logdir} already holds a run ({CHECKPOINT_NAME}); pick an empty directory")
+        lock.claim()
         self._lock, self.logdir = lock, logdir
         (logdir / "config.json").write_text(self.config.to_json())
         self._open_tensorboard()

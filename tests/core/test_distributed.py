@@ -15,6 +15,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from run_files import run_files
 
 from dreamer_core import checkpoint, distributed, models
 from dreamer_core.agent import read_metrics
@@ -134,12 +135,14 @@ def test_a_two_rank_checkpoint_resumes_in_two_ranks_and_is_refused_in_one(two_ra
     state = checkpoint.load(two_rank_run / CHECKPOINT_NAME)
     assert state["world_size"] == 2 and len(state["ranks"]) == 1  # rank 1's shard rides in rank 0's file
     assert sorted(p.name for p in two_rank_run.glob("*.ckpt")) == [CHECKPOINT_NAME, checkpoint.WATCH_NAME]
-    copy = shutil.copytree(two_rank_run, tmp_path / "run")  # a refused start still clears the watch snapshot
+    copy = shutil.copytree(two_rank_run, tmp_path / "run")
+    before = run_files(copy)
     with pytest.raises(checkpoint.CheckpointError) as refused:
         Trainer(debug_config(), copy)
     message = str(refused.value)
     assert "\n" not in message and "world size 2" in message and "one of 1" in message
     assert "--nproc_per_node=2" in message
+    assert run_files(copy) == before  # the run it refused is as it was: its watch snapshot, logs and lock file
 
 
 def test_an_older_checkpoint_without_a_world_size_still_resumes(tmp_path):

@@ -2,6 +2,7 @@
 the new settings, exports that never touch a live run, signals that save, and `--set` values checked by type."""
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -9,10 +10,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from run_files import run_files
 
-from dreamer_core import checkpoint
+from dreamer_core import checkpoint, models
 from dreamer_core.checkpoint import CheckpointError
 from dreamer_core.config import make_config, parse_overrides
+from dreamer_core.logdir import CHECKPOINT_NAME, LOCK_NAME
 from dreamer_core.trainer import Trainer
 from dreamer_studio.cli import main
 
@@ -121,6 +124,58 @@ def test_resume_with_another_replay_layout_names_the_field(tmp_path):
     with pytest.raises(CheckpointError, match=r"run\.envs: checkpoint 1 vs this run 2"):
         Trainer(make_config("dummy_cont", "proprio", "debug", {"run": {"envs": 2}}), tmp_path)
     Trainer(config, tmp_path).close()  # a refused load leaves the directory free
+
+
+def test_a_refused_start_leaves_the_run_directory_as_it_was(tmp_path):
+    """Each way Trainer() refuses a run directory (a checkpoint of another task, of another replay layout, a
+    corrupt one, a model directory) changes nothing there, byte for byte: the watch snapshot, config.json, the log
+    rows past the checkpoint, the TensorBoard events, a killed save's temp file and the lock file's text."""
+    run_overrides = {"steps": 10_000, "log_every": 0.0, "tensorboard": True}
+    config = make_config("dummy_cont", "proprio", "debug", {"run": run_overrides})
+    run = tmp_path / "run"
+    live = trained(config, run, steps=40)
+    live.save()
+    for _ in range(20):  # rows past the checkpoint, which an accepted resume drops
+        live.step()
+    live.flush()
+    live.save_watch()  # weights past the checkpoint, for watchers
+    live.close()
+    stale = run / ".latest.ckpt.k3j2h1.tmp"
+    stale.write_bytes(b"x" * 100)  # a killed save's leftover, which an accepted start removes
+    (run / LOCK_NAME).write_text("pid 4000000000\n")  # as the run's own (exited) process left it
+    before = run_files(run)
+    assert {CHECKPOINT_NAME, checkpoint.WATCH_NAME, LOCK_NAME, "config.json", "metrics.jsonl"} <= set(before)
+    assert any("tfevents" in name for name in before)
+    other_task = make_config("dummy_disc", "proprio", "debug", {"run": run_overrides})
+    other_layout = make_config("dummy_cont", "proprio", "debug", {"run": {**run_overrides, "envs": 2}})
+    for other, match in ((other_task, "different configuration"), (other_layout, r"run\.envs: checkpoint 1")):
+        with pytest.raises(CheckpointError, match=match):
+            Trainer(other, run)
+        assert run_files(run) == before
+
+    corrupt = shutil.copytree(run, tmp_path / "corrupt")
+    ckpt = corrupt / CHECKPOINT_NAME
+    ckpt.write_bytes(ckpt.read_bytes()[: ckpt.stat().st_size // 2])  # cut short, as a full disk might leave it
+    corrupt_before = run_files(corrupt)
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        Trainer(config, corrupt)
+    assert run_files(corrupt) == corrupt_before
+
+    model = shutil.copytree(run, tmp_path / "model")
+    shutil.copy(run / checkpoint.WATCH_NAME, model / models.MODEL_FILE)  # a model-only state, as a shipped model
+    model_before = run_files(model)
+    with pytest.raises(ValueError, match="read-only"):
+        Trainer(config, model)
+    assert run_files(model) == model_before
+
+    resumed = Trainer(config, run)  # accepted: from now on the directory is this run's
+    try:
+        assert resumed.resumed_from == run / CHECKPOINT_NAME
+        assert not (run / checkpoint.WATCH_NAME).exists() and not stale.exists()
+        assert len(lines(run / "metrics.jsonl")) < before["metrics.jsonl"].count(b"\n")
+        assert (run / LOCK_NAME).read_text() != "pid 4000000000\n"  # it names this process now
+    finally:
+        resumed.close()
 
 
 def test_checkpoint_from_another_device_type_loads(tmp_path):
