@@ -310,10 +310,13 @@ def test_a_watched_run_adopts_a_directory_of_its_own(tmp_path):
     source = trained(config, tmp_path / "watched", steps=10)
     source.save()
     source.close()
+    (tmp_path / "watched" / LOCK_NAME).write_text("pid 4000000000\n")  # as the watched run's process left it
+    before = run_files(tmp_path / "watched")
     copy = Trainer(config)
     copy.load(tmp_path / "watched" / "latest.ckpt")
     with pytest.raises(ValueError, match="already holds a run"):
         copy.adopt_logdir(tmp_path / "watched")
+    assert run_files(tmp_path / "watched") == before  # refused: the watched run's lock file says what it said
     copy.adopt_logdir(tmp_path / "copy")
     with pytest.raises(ValueError, match="in use"):
         Trainer(config, tmp_path / "copy")
