@@ -2,19 +2,20 @@
 
 Steps with a real frame the model observed (the report's context) use the KL between the posterior of that frame
 and the prior, KL[q(z | h, enc(x)) || p(z | h)], summed over latents: the report's `kl`. A dreamed step has no real
-frame, so it is checked by re-encoding: decode the imagined state (h, z), encode the decoded frame as if it were an
-observation, take the posterior from h and that token and compare it with the prior at h,
+frame; its signal is the **spread** of the M futures imagined from the same start: the variance of their decoded
+frames across the M at that step, averaged over pixels (`spread`). Where the model's own samples agree, it predicts
+one thing; where they scatter, it does not know what comes next, and its prediction is more often far from the
+truth. It costs no network pass: the futures are already decoded for the imagination panel.
 
-    recheck(h, z) = KL[q(z | h, enc(dec(h, z))) || p(z | h)]   (nats, summed over the S latents).
+`THRESHOLD` (0-255 pixel scale) flags a dreamed step. The rule that chose it, and the measurement that shows the
+spread tracks the open-loop error beyond "later steps are worse" on a trained pixel model, are in
+docs/results/confidence.md (summed up in docs/studio_dream.md, *Where is the model making things up?*); the
+functions at the end compute that measurement (scripts/confidence_eval.py).
 
-When the decoder draws something the encoder recognises as the state the prior predicts, the two agree and the KL
-is small; when the dream decodes into a frame the encoder reads as a different state (a blurred, impossible or
-mixed-up scene), the posterior moves away from the prior and the KL grows. Decoded images are quantised to uint8
-first, exactly as a real frame reaches the encoder; decoded vectors go back to raw space (symexp).
-
-`THRESHOLD` (nats) flags a dreamed step. It is provisional: the rule that chose it and the measurement that shows it
-does not yet beat "later steps are worse" are in docs/results/confidence.md (summed up in docs/studio.md, *Where is
-the model making things up?*); the functions at the end compute that measurement (scripts/confidence_eval.py).
+Also here, and carried by every report as `imagined_recheck`, is the re-encoding check the strip showed before,
+recheck(h, z) = KL[q(z | h, enc(dec(h, z))) || p(z | h)] (nats, summed over the S latents): decode the imagined
+state, encode the uint8 frame as if it were real, compare the posterior with the prior. On the most trained pixel
+models measured it was no better than chance (docs/results/confidence.md), so the strip no longer shows it.
 
 Shapes as in docs/tensor_shapes.md (N states, M futures, H imagined steps, T report steps, Tc its context).
 """
@@ -28,10 +29,10 @@ from dreamer_core import losses
 from dreamer_core.dists import symexp
 from dreamer_core.rssm import Latent
 
-# nats, provisional: the best-F1 cut (flagging at most 25% of steps) for "open-loop error above its 75th percentile"
-# on a size1m cartpole pixel model at 2,948 updates, where it flags no better than chance, worse than the step index
-# (docs/results/confidence.md).
-THRESHOLD = 1.23
+# The spread (0-255 pixel scale) over which an imagined step is flagged: the rule's cut (best F1 for "open-loop error
+# above its 75th percentile", flagging at most 25% of steps) for K = 3 dreams on a size1m cartpole pixel model at
+# 4,728 updates (docs/results/confidence.md).
+THRESHOLD = 5.93
 
 
 @torch.no_grad()
@@ -62,6 +63,16 @@ def reencode_kl(agent, states: Latent, prior: torch.Tensor | None = None) -> tor
         prior = prior.reshape(flat.stoch.shape)
     kl = losses.kl_per_latent(post.float(), prior.float()).sum(-1)  # (N,)
     return kl.reshape(lead)
+
+
+def spread(frames: np.ndarray | None) -> np.ndarray | None:
+    """(M, H, h, w, 3) uint8 futures imagined from one start -> (H,) float32: the variance of their decoded frames
+    across the M at each step, mean over pixels and channels (0-255 scale). The unbiased variance (ddof 1), so its
+    expected value, and with it the threshold, does not depend on M. None without frames or without two futures to
+    disagree."""
+    if frames is None or frames.shape[0] < 2:
+        return None
+    return frames.astype(np.float32).var(0, ddof=1).mean((1, 2, 3))  # (H,)
 
 
 def observed_kl(kl_per_latent: np.ndarray) -> np.ndarray:

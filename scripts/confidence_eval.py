@@ -39,6 +39,7 @@ from dreamer_core.rssm import Latent
 from dreamer_core.trainer import Trainer
 
 HIGH_PERCENTILE = 75  # "high open-loop error": above this percentile of the pooled error (a useless flag: 0.25)
+STRIP_SIGNAL = "dream_pixel_var"  # the candidate the strip shows (confidence.spread), scored at confidence.THRESHOLD
 ENSEMBLE_SEED = 1_000_003  # added to a window's seed: the extra futures are drawn independently of the open loop
 
 CANDIDATES = {  # name -> what it is, per open-loop step (the JSON carries these descriptions)
@@ -53,8 +54,8 @@ CANDIDATES = {  # name -> what it is, per open-loop step (the JSON carries these
     "ensemble_dist_to_openloop": "mean squared distance of those K frames to the open-loop frame (0-255 scale)",
     "ensemble_feature_var": "variance of those K futures' features (deter ++ stoch) across the K, mean over F",
     "ensemble_reward_std": "standard deviation of those K futures' predicted rewards",
-    "dream_pixel_var": "K policy-sampled dreams from the same start (as the strip's dreams): variance of their "
-                       "decoded frames across the K, mean over pixels (0-255 scale)",
+    "dream_pixel_var": "the report's K policy-sampled dreams from the same start (the strip's dreams): variance "
+                       "of their decoded frames across the K, mean over pixels (0-255 scale)",
     "reencode_pixel_error": "decode, encode, decode the posterior's mode: mean squared difference of the two "
                             "decoded frames (0-255 scale)",
 }
@@ -126,11 +127,6 @@ def window_starts(is_first: np.ndarray, length: int) -> list[int]:
     return starts
 
 
-def pixel_variance(frames: np.ndarray) -> np.ndarray:
-    """(K, H, h, w, 3) uint8 futures -> (H,) their variance across the K, mean over pixels (0-255 scale)."""
-    return frames.astype(np.float32).var(0).mean((1, 2, 3))
-
-
 def mean_square(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(..., H, h, w, 3) frames -> (..., H) mean squared difference (0-255 scale)."""
     return ((a.astype(np.float32) - b.astype(np.float32)) ** 2).mean((-3, -2, -1))
@@ -153,7 +149,8 @@ def reencode_pixel_error(agent, features: np.ndarray) -> np.ndarray:
 
 
 def candidate_signals(agent, report, batch: dict[str, np.ndarray], seed: int, samples: int) -> dict[str, np.ndarray]:
-    """Every candidate of `CANDIDATES` for the open-loop steps of one report: name -> (H,)."""
+    """Every candidate of `CANDIDATES` for the open-loop steps of one report (made with `samples` dreams):
+    name -> (H,)."""
     ctx, horizon = report.context_len, len(report.openloop)
     k = agent.config.train.replay_context
     actions = torch.as_tensor(batch["action"][0, k + ctx - 1 : k + ctx - 1 + horizon], device=agent.device)  # (H, A)
@@ -161,17 +158,16 @@ def candidate_signals(agent, report, batch: dict[str, np.ndarray], seed: int, sa
     if not np.array_equal(openloop.frames[0], report.openloop):
         raise AssertionError("the re-imagined open loop differs from the report's: seeds or actions do not match")
     ensemble = imagine_from(agent, report.start, horizon, seed + ENSEMBLE_SEED, samples, actions, recheck=False)
-    dreams = imagine_from(agent, report.start, horizon, seed + ENSEMBLE_SEED, samples, None, recheck=False)
     recheck = report.imagined_recheck[0, :horizon]  # (H,)
     context = float(confidence.observed_kl(report.kl)[:ctx].mean())
     prior = openloop.latent_probs[0].astype(np.float64)  # (H, S, C)
     return dict(
         recheck_kl=recheck, recheck_kl_per_context_kl=recheck / context, context_kl=np.full(horizon, context),
         prior_entropy=-(prior * np.log(np.clip(prior, 1e-12, None))).sum((1, 2)),
-        ensemble_pixel_var=pixel_variance(ensemble.frames),
+        ensemble_pixel_var=confidence.spread(ensemble.frames),
         ensemble_dist_to_openloop=mean_square(ensemble.frames, openloop.frames[0][None]).mean(0),
         ensemble_feature_var=ensemble.features.var(0).mean(-1), ensemble_reward_std=ensemble.rewards.std(0),
-        dream_pixel_var=pixel_variance(dreams.frames),
+        dream_pixel_var=confidence.spread(report.imagination.frames),
         reencode_pixel_error=reencode_pixel_error(agent, openloop.features[0]))
 
 
@@ -184,7 +180,7 @@ def measure(trainer: Trainer, starts: list[int], seed: int, samples: int) -> tup
     for i, start in enumerate(starts):
         window = trainer.replay._gather(np.array([0]), np.array([start]), length)
         batch = {k: v for k, v in window.items() if k != "index"}
-        r = make_report(trainer.agent, batch, seed=seed + i, samples=1, updates=trainer.agent.updates)
+        r = make_report(trainer.agent, batch, seed=seed + i, samples=samples, updates=trainer.agent.updates)
         real = r.real[r.context_len :]  # (H, h, w, 3)
         error.append(mean_square(r.openloop, real))  # (H,)
         for name, values in candidate_signals(trainer.agent, r, batch, seed + i, samples).items():
@@ -192,8 +188,9 @@ def measure(trainer: Trainer, starts: list[int], seed: int, samples: int) -> tup
     return {name: np.stack(v) for name, v in signals.items()}, np.stack(error)
 
 
-def summarise(signal: np.ndarray, error: np.ndarray) -> dict:
-    """The statistics of signal vs error, both (windows, H): correlations, the step baseline, thresholds."""
+def summarise(signal: np.ndarray, error: np.ndarray, threshold: float | None = None) -> dict:
+    """The statistics of signal vs error, both (windows, H): correlations, the step baseline, thresholds (and the
+    flags at a fixed `threshold`, such as the strip's, when given)."""
     step = np.broadcast_to(np.arange(1, signal.shape[1] + 1), signal.shape)  # (windows, H) imagined step 1..H
     high = error > np.percentile(error, HIGH_PERCENTILE)
     percentiles = [confidence.flag_scores(signal, high, float(np.percentile(signal, q))) | dict(percentile=q)
@@ -216,9 +213,9 @@ def summarise(signal: np.ndarray, error: np.ndarray) -> dict:
         per_step=[dict(step=i + 1, signal=float(signal[:, i].mean()), error=float(error[:, i].mean()))
                   for i in range(signal.shape[1])],
         percentile_thresholds=percentiles,
-        current_threshold=confidence.flag_scores(signal, high, confidence.THRESHOLD),
         best_f1=confidence.best_f1_threshold(signal, high, max_flagged=float(high.mean())),
-        step_baseline_best_f1=confidence.best_f1_threshold(step, high, max_flagged=float(high.mean())))
+        step_baseline_best_f1=confidence.best_f1_threshold(step, high, max_flagged=float(high.mean())),
+        **(dict(current_threshold=confidence.flag_scores(signal, high, threshold)) if threshold is not None else {}))
 
 
 def table(candidates: dict[str, dict]) -> str:
@@ -268,7 +265,8 @@ def main() -> None:
     prepared_s = time.time() - began
     starts = window_starts(stream(trainer, "is_first"), length + trainer.config.train.replay_context)
     signals, error = measure(trainer, starts, args.seed, args.samples)
-    candidates = {name: dict(description=CANDIDATES[name], **summarise(signal, error))
+    candidates = {name: dict(description=CANDIDATES[name],
+                             **summarise(signal, error, confidence.THRESHOLD if name == STRIP_SIGNAL else None))
                   for name, signal in signals.items()}
     out = dict(**source, task=trainer.config.env.task, preset=trainer.config.preset, updates=trainer.agent.updates,
                env_frames=trainer.counters.env_frames, episodes=int(stream(trainer, "is_last").sum()),

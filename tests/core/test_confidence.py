@@ -1,4 +1,5 @@
-"""The hallucination signal (dreamer_core.confidence): re-encoding KL of imagined steps, in every report."""
+"""The hallucination signal (dreamer_core.confidence): the spread of the futures imagined from one start (the
+strip's signal), the re-encoding KL every report carries, and the statistics that compare them with the error."""
 
 from __future__ import annotations
 
@@ -33,6 +34,39 @@ def _agent_and_window(task="dummy_disc", obs="vision"):
     window["deter"] = np.zeros((1, 13, config.model.deter), np.float32)
     window["stoch"] = np.zeros((1, 13, config.model.stoch, config.model.classes), np.float32)
     return agent, window
+
+
+def test_the_spread_is_the_unbiased_variance_across_futures_per_step_on_a_case_with_a_known_answer():
+    frames = np.zeros((4, 3, 2, 2, 3), np.uint8)  # (M, H, h, w, 3)
+    frames[2:, 1] = 10  # step 2: two futures at 0, two at 10, every pixel: variance (4 · 5²) / 3
+    frames[0, 2, 0, 0, 0] = 12  # step 3: one value of the 12 per frame differs in one future: (12² · 3/4) / 3 / 12
+    spread = confidence.spread(frames)
+    assert spread.shape == (3,) and spread.dtype == np.float32
+    np.testing.assert_allclose(spread, [0.0, 100 / 3, 3.0], rtol=1e-6)
+    assert confidence.spread(frames[:1]) is None and confidence.spread(None) is None  # nothing to disagree
+    # Unbiased: two futures 0 and 10 apart have variance 50, whatever else the frame holds.
+    pair = np.stack([np.full((1, 2, 2, 3), 100, np.uint8), np.full((1, 2, 2, 3), 110, np.uint8)])
+    np.testing.assert_allclose(confidence.spread(pair), [50.0])
+    # Flags: over THRESHOLD, never NaN.
+    np.testing.assert_array_equal(confidence.flagged(np.array([confidence.THRESHOLD, confidence.THRESHOLD + 1e-3,
+                                                                np.nan])), [False, True, False])
+
+
+def test_every_report_carries_what_the_spread_needs_and_it_lands_on_the_imagined_steps_of_the_timeline():
+    agent, window = _agent_and_window()
+    report = make_report(agent, window, samples=3)
+    frames = report.imagination.frames  # (M, H, h, w, 3): the dreams the strip shows
+    horizon = frames.shape[1]
+    spread = confidence.spread(frames)
+    assert spread.shape == (horizon,) and np.isfinite(spread).all() and (spread >= 0).all()
+    by_hand = frames.astype(np.float64).var(0, ddof=1).mean((1, 2, 3))
+    np.testing.assert_allclose(spread, by_hand, rtol=1e-5)
+    assert spread[-1] > 0  # a random debug model's sampled futures do differ
+    line = confidence.timeline(report, spread, report.context_len + horizon)
+    np.testing.assert_array_equal(line[report.context_len:], spread)
+    # The same seed gives the same futures, so the same spread (the strip is reproducible).
+    again = make_report(agent, window, samples=3)
+    np.testing.assert_array_equal(confidence.spread(again.imagination.frames), spread)
 
 
 def test_every_report_carries_a_finite_signal_per_imagined_step_for_the_open_loop_and_each_future():
