@@ -143,7 +143,7 @@ class RunWatch:
 
     def message(self, now: float | None = None) -> str:
         now = time.time() if now is None else now
-        text = f"watching {self.run_dir} (read-only; Resume trains a local copy)"
+        text = f"watching {self.run_dir} (read-only; Start trains a local copy)"
         if self.weights is None:
             text += f" · waiting for the run's first snapshot ({WATCH_NAME} or {CHECKPOINT_NAME})"
         else:

@@ -224,9 +224,21 @@ class MainWindow(QMainWindow):
             return
         self.lifecycle.start(None, watch_dir=path, device=device)
 
+    def no_run_hint(self) -> str:
+        """What to do when no run is active, naming the tabs and buttons this window has: its start page's when it
+        has one (app.launch), else the Run tab's New run form."""
+        open_run = f"{self.actions_by_name['open_run'].shortcut().toString()} opens a run directory"
+        page = getattr(self, "start_page", None)
+        if page is None:
+            tab = self.tabs.tabText(self.tabs.indexOf(self.run_panel))
+            return f"no run is active: start one in the {tab} tab's New run form; {open_run}"
+        buttons = [b.text() for b in (page.watch_button, page.train_button) if b.isEnabled()]  # no model: no Watch
+        tab = self.tabs.tabText(self.tabs.indexOf(page))
+        return f"no run is active: on the {tab} tab, {' or '.join(buttons)}; {open_run}"
+
     def send(self, command: cmd.Command) -> bool:
         if self.worker is None:
-            self.notify("no run is active: start one on the Run page", 4000)
+            self.notify(self.no_run_hint(), 6000)
             return False
         if not self.worker.isRunning() or self.worker.stopping:
             self.notify("the run is stopped: Start/resume (Ctrl+Return) continues it", 5000)
@@ -346,7 +358,7 @@ class MainWindow(QMainWindow):
         run directory, where the stop saved latest.ckpt."""
         worker = self.worker
         if worker is None:
-            self.notify("no run is active: start one on the Run page", 4000)
+            self.notify(self.no_run_hint(), 6000)
         elif not worker.isRunning():
             self.lifecycle.restart()
         elif worker.stopping:
@@ -413,8 +425,7 @@ class MainWindow(QMainWindow):
             return  # nothing new: keep the GUI thread (and the GIL) free for the trainer
         self._last_tick_key = key
         worker = self.worker
-        status = worker.status.get()[1] if worker else Status(phase=Phase.IDLE, message="no run: start one on "
-                                                                "the Run page or open a run directory")
+        status = worker.status.get()[1] if worker else Status(phase=Phase.IDLE, message=self.no_run_hint())
         info = worker.info if worker else None
         if worker is not None and worker.stopping and status.phase not in (Phase.STOPPING, Phase.STOPPED):
             status = replace(status, message="stopping after the current step…")
