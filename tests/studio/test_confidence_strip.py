@@ -11,7 +11,7 @@ import pytest
 from dreamer_core import confidence
 from dreamer_core.trainer import Trainer
 from dreamer_studio.panels.imagination import ImaginationPanel
-from dreamer_studio.session import ImagineSettings, ReportEntry, View
+from dreamer_studio.session import ImagineSettings, ReportEntry, View, reports_own_result
 
 from .helpers import debug_config
 
@@ -108,3 +108,25 @@ def test_one_dream_has_no_spread_and_the_legend_says_so(qtbot, panel, report):
     assert np.isnan(strip.series["dreams"]).all() and strip.flags == []
     assert not strip.curves["dreams"].isVisible()
     assert "no spread: it needs 2+ imagined frames per step" in strip.legend.entries[1]
+
+
+def test_edited_futures_get_their_own_spread_and_boxes_on_the_edited_rows(qtbot, panel, report):
+    ctx, base = report.context_len, report.imagination
+    same = np.repeat(base.frames[:1], base.frames.shape[0], 0)  # (M, H, h, w, 3): the dreams agree
+    loud = same.copy()
+    loud[0, 5] = 255 - loud[0, 5]  # the edited futures disagree at imagined step 6 only
+    calm_base = dataclasses.replace(base, frames=same)
+    result = reports_own_result(1, report)
+    result = dataclasses.replace(result, base=calm_base, edited=dataclasses.replace(base, frames=loud),
+                                 edits=((0, 1),))
+    entry = ReportEntry(1, report, report.start.stoch[0].cpu().numpy(), time.time())
+    panel.refresh(View(entry=entry, result=result, t=0), force=True)
+    strip = panel.recheck
+    assert set(strip.series) == {"observed", "dreams", "edited"} and strip.curves["edited"].isVisible()
+    np.testing.assert_array_equal(strip.series["edited"][ctx:ctx + loud.shape[1]], confidence.spread(loud))
+    assert strip.flags == [("edited", ctx + 5)]
+    (box,) = strip._boxes
+    w, h = panel.grid.filmstrip_cell()
+    keys = [key for key, _ in panel.grid.rows()]
+    assert box.rect().y() == pytest.approx(keys.index("edited0") * h - 0.5)
+    assert box.rect().height() == pytest.approx(loud.shape[0] * h - 4)  # the K edited rows, not the dreams
