@@ -133,6 +133,57 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x)  # (..., U), or x itself with no layers
 
+    def from_first(self, first: torch.Tensor) -> torch.Tensor:
+        """The output given the first layer's linear output `first` (..., U) (see `shared_first_layers`); with no
+        layers, `first` is the input itself and comes back unchanged."""
+        if not self.layers:
+            return first
+        return self.layers[1:](F.silu(self.layers[0].norm(first)))  # (..., U)
+
+
+class _SharedInputLinear(torch.autograd.Function):
+    """y_i = x W_i^T + b_i for several linears that read one input x (rows, in), as one matmul over the weights
+    stacked: one pass over x and a wider matmul, instead of one pass and one narrow matmul per linear. Returns the
+    y_i as column slices of one buffer. Backward computes only the gradients autograd asks for, so a linear whose
+    weights come in detached costs nothing there. Under autocast the matmul runs in the autocast dtype, as
+    F.linear's would, and so does backward (the incoming gradients' dtype)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, *weights_and_biases: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        weights, biases = weights_and_biases[0::2], weights_and_biases[1::2]
+        y = torch.addmm(torch.cat(biases), x, torch.cat(weights).t())  # (rows, sum of outs)
+        ctx.save_for_backward(x, *weights)
+        ctx.set_materialize_grads(False)  # an output nothing differentiates gets None, not a zero-filled tensor
+        return tuple(y.split([w.shape[0] for w in weights], -1))  # (rows, out_i) each
+
+    @staticmethod
+    def backward(ctx, *grads: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
+        x, *weights = ctx.saved_tensors
+        need = ctx.needs_input_grad  # x, then (weight, bias) per linear
+        grad_x, grad_params = None, []
+        for i, (weight, grad) in enumerate(zip(weights, grads)):
+            want_weight, want_bias = need[1 + 2 * i], need[2 + 2 * i]
+            if grad is None:
+                grad_params += [None, None]
+                continue
+            grad_params.append((grad.t() @ x.to(grad.dtype)).to(weight.dtype) if want_weight else None)  # (out_i, in)
+            grad_params.append(grad.sum(0).to(weight.dtype) if want_bias else None)  # (out_i,)
+            if need[0]:
+                part = grad @ weight.to(grad.dtype)  # (rows, in)
+                grad_x = part if grad_x is None else grad_x + part
+        return (None if grad_x is None else grad_x.to(x.dtype), *grad_params)
+
+
+def shared_first_layers(x: torch.Tensor, mlps: list[MLP], trained: list[bool]) -> list[torch.Tensor]:
+    """The first layer's linear output (..., U) of each MLP on the same input x (..., in), all from one matmul:
+    `mlp.from_first` of it equals `mlp(x)`. Gradients reach the weights of the MLPs marked `trained` only (the
+    others are read as stop-gradient targets, as under `torch.no_grad`); an MLP without layers gets x itself."""
+    linears = [(mlp.layers[0].linear, keep) for mlp, keep in zip(mlps, trained) if mlp.layers]
+    params = [p if keep else p.detach() for linear, keep in linears for p in (linear.weight, linear.bias)]
+    lead = x.shape[:-1]
+    outs = iter(_SharedInputLinear.apply(x.reshape(-1, x.shape[-1]), *params) if linears else ())  # (rows, U) each
+    return [next(outs).view(*lead, -1) if mlp.layers else x for mlp in mlps]  # (..., U) each
+
 
 class Conv(nn.Conv2d):
     """Conv k x k, stride 1, 'same' padding, fan-in init over k*k*C_in."""
@@ -284,3 +335,7 @@ class Head(nn.Module):
 
     def forward(self, feat: torch.Tensor) -> torch.Tensor:
         return self.out(self.mlp(feat))  # (..., out)
+
+    def from_first(self, first: torch.Tensor) -> torch.Tensor:
+        """The output given the first layer's linear output (`MLP.from_first`)."""
+        return self.out(self.mlp.from_first(first))  # (..., out)
