@@ -32,7 +32,7 @@ from dreamer_core.rssm import Latent
 # The spread (0-255 pixel scale) over which an imagined step is flagged: the rule's cut (best F1 for "open-loop error
 # above its 75th percentile", flagging at most 25% of steps) for K = 3 dreams on a size1m cartpole pixel model at
 # 4,728 updates (docs/results/confidence.md).
-THRESHOLD = 5.93
+THRESHOLD = 8.9
 
 
 @torch.no_grad()
