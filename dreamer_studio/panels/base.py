@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPainter
-from PySide6.QtWidgets import QLabel, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsView, QLabel, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget
 
 from dreamer_studio import theme
 from dreamer_studio.session import View
@@ -156,6 +156,13 @@ class ImageView(pg.GraphicsLayoutWidget):
 
 def heat_lut(name: str = "viridis") -> np.ndarray:
     return pg.colormap.get(name).getLookupTable(nPts=256)
+
+
+def repaint_whole(plot: pg.PlotWidget) -> None:
+    """Redraws all of a heat map's plot on a change: a partial update left a stale piece of the KL heat map's rotated
+    left-axis label in its top-left corner after a resize (the label draws outside its axis's rect, which bounds
+    the repaint). Every heat map with a rotated axis label (KL, latents) has that layout."""
+    plot.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
 
 
 def report_caption(view: View) -> str:

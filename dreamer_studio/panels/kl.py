@@ -12,10 +12,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QCheckBox, QGraphicsView, QHBoxLayout, QLabel, QSplitter
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSplitter
 
 from dreamer_studio import theme
-from dreamer_studio.panels.base import ElidedLabel, LegendLabel, Panel, heat_lut
+from dreamer_studio.panels.base import ElidedLabel, LegendLabel, Panel, heat_lut, repaint_whole
 from dreamer_studio.session import View
 
 DYN_TIP = ("dyn: KL[sg(posterior) ‖ prior], summed over latents, averaged over the batch. Trains the prior "
@@ -81,9 +81,7 @@ class KLPanel(Panel):
         self.curves.plotItem.setClipToView(True)
         split.addWidget(self.curves)
         self.heat = pg.PlotWidget()
-        # Redraw all of it on a change: a partial update left a stale piece of the rotated "latent" label in the
-        # top-left corner after a resize (the label draws outside its axis's rect, which bounds the repaint).
-        self.heat.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
+        repaint_whole(self.heat)
         self.heat.setLabel("bottom", "report step")
         self.heat.setLabel("left", "latent")
         self.heat.setTitle("KL per latent over the report (hover for values)")

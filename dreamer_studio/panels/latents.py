@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QPushButton
 
 from dreamer_core import image_grid, video
 from dreamer_studio import theme
-from dreamer_studio.panels.base import ElidedLabel, ImageView, Panel, heat_lut
+from dreamer_studio.panels.base import ElidedLabel, ImageView, Panel, heat_lut, repaint_whole
 from dreamer_studio.session import View
 
 ORIGINAL = (235, 235, 235)
@@ -49,6 +49,7 @@ class ProbGrid(pg.PlotWidget):
         self.invertY(True)
         self.setMouseEnabled(False, False)
         self.hideButtons()
+        repaint_whole(self)
 
     def set_probs(self, probs: np.ndarray, title: str) -> None:
         self.image.setImage(probs.T, autoLevels=False, levels=(0.0, 1.0))  # (C, S)
@@ -81,6 +82,7 @@ class LatentsPanel(Panel):
         self.start.setLabel("bottom", "latent")
         self.start.setLabel("left", "class")
         self.start.invertY(True)
+        repaint_whole(self.start)
         self.start.setMouseEnabled(False, False)
         self.start.hideButtons()
         self.start_image = pg.ImageItem(axisOrder="row-major")

@@ -51,3 +51,15 @@ def test_kl_heat_map_repaints_whole_so_no_stale_label_piece_stays(qtbot):
     kl = KLPanel()
     qtbot.addWidget(kl)
     assert kl.heat.viewportUpdateMode() == QGraphicsView.ViewportUpdateMode.FullViewportUpdate
+
+
+def test_the_latents_heat_maps_repaint_whole_as_the_kl_heat_map_does(qtbot):
+    """Posterior, prior and start latent share the KL heat map's layout (an image under a rotated axis label)."""
+    from PySide6.QtWidgets import QGraphicsView
+
+    from dreamer_studio.panels.latents import LatentsPanel
+
+    latents = LatentsPanel()
+    qtbot.addWidget(latents)
+    for plot in (latents.post, latents.prior, latents.start):
+        assert plot.viewportUpdateMode() == QGraphicsView.ViewportUpdateMode.FullViewportUpdate
