@@ -2,6 +2,7 @@
 
     python bench/ab_update.py time [--obs proprio|vision] [--compile] [--repeats 5] [--json]
     python bench/ab_update.py ab TREE_A TREE_B [--obs proprio] [--compile] [--rounds 6] [--repeats 5]
+    python bench/ab_update.py paired TREE_A [--obs proprio] [--compile] [--rounds 20]
 
 `time`: median process CPU ms (and wall ms) over `repeats` of the whole `Agent.train_step`, of the world model's
 forward+backward and of the actor-critic losses' forward+backward (rollout included), as `bench/micro.py` times
@@ -12,6 +13,10 @@ update barely moves when other processes take the cores; wall time does. `--comp
 snapshot, `mkdir /tmp/a && git archive HEAD dreamer_core | tar -x -C /tmp/a`), each in a fresh process, in the
 order A B, B A, A B, ..., so the machine's load hits both alike; prints each side's median of the runs' medians
 and how many rounds B was below A. Both sides build the same weights and batch from the same seeds.
+`paired`: both in one process, A from TREE_A's `nets.py`, `rssm.py` and `agent.py` (loaded under other names; the
+other modules are this checkout's, so use it for trees that differ in those three only) and B from this checkout,
+with A loading B's state_dict (strictly: the keys must match); each round times every piece once on each side,
+alternating which goes first. Pairing update by update in one process takes out most of the load's drift.
 Not a test: the figures depend on the machine and its load.
 """
 
@@ -42,11 +47,12 @@ def _median_ms(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
     return statistics.median(cpu) * 1000, statistics.median(wall) * 1000
 
 
-def time_update(obs: str, compiled: bool, repeats: int) -> dict[str, float]:
+def update_pieces(agent_class: type, obs: str, compiled: bool) -> dict[str, Callable[[], object]]:
+    """A size1m agent of `agent_class` on a random batch, warmed up (compiled first if asked), and the three
+    timed pieces as functions."""
     import numpy as np
     import torch
 
-    from dreamer_core.agent import Agent
     from dreamer_core.config import make_config
     from micro import fake_batch, fake_spaces, world_model_fwd_bwd  # bench/ is on sys.path when run as a script
 
@@ -54,7 +60,7 @@ def time_update(obs: str, compiled: bool, repeats: int) -> dict[str, float]:
     torch.manual_seed(0)
     config = make_config("dmc_cartpole_swingup", obs, "size1m")
     spaces, act_space = fake_spaces(obs, 1, config.env.size)
-    agent = Agent(config, spaces, act_space)
+    agent = agent_class(config, spaces, act_space)
     if compiled:
         agent.compile_hot_loops()
     data = fake_batch(agent, np.random.default_rng(0))
@@ -70,12 +76,61 @@ def time_update(obs: str, compiled: bool, repeats: int) -> dict[str, float]:
         _, imag, _ = agent.actor_critic_losses(states, seq, gen, agent.retnorm)
         (imag["policy"].mean() + imag["value"].mean() + 0.3 * imag["repval"].mean()).backward()
 
+    return {"train_step": lambda: agent.train_step(data, gen),
+            "world model fwd+bwd": lambda: world_model_fwd_bwd(agent, start, prev_action, seq, gen),
+            "actor-critic fwd+bwd": actor_critic, "agent": agent}
+
+
+def time_update(obs: str, compiled: bool, repeats: int) -> dict[str, float]:
+    from dreamer_core.agent import Agent
+
+    pieces = update_pieces(Agent, obs, compiled)
     out = {}
-    for name, fn in (("train_step", lambda: agent.train_step(data, gen)),
-                     ("world model fwd+bwd", lambda: world_model_fwd_bwd(agent, start, prev_action, seq, gen)),
-                     ("actor-critic fwd+bwd", actor_critic)):
-        out[f"{name} cpu"], out[f"{name} wall"] = _median_ms(fn, repeats)
+    for name, fn in pieces.items():
+        if name != "agent":
+            out[f"{name} cpu"], out[f"{name} wall"] = _median_ms(fn, repeats)
     return out
+
+
+def tree_agent_class(tree: Path) -> type:
+    """`Agent` of `tree`'s agent.py, importing that tree's nets.py and rssm.py; this checkout's modules stay
+    loaded under their own names."""
+    import importlib.util
+
+    import dreamer_core.agent  # noqa: F401  (this checkout's modules first, so they can be put back)
+
+    current = {name: sys.modules[f"dreamer_core.{name}"] for name in ("nets", "rssm", "agent")}
+    try:
+        for name in current:  # in import order: each later file's `from dreamer_core.x import` finds the tree's
+            spec = importlib.util.spec_from_file_location(f"tree_{name}", tree / "dreamer_core" / f"{name}.py")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[f"dreamer_core.{name}"] = sys.modules[f"tree_{name}"] = module  # dataclasses look it up
+            spec.loader.exec_module(module)
+        return module.Agent
+    finally:
+        sys.modules.update({f"dreamer_core.{name}": module for name, module in current.items()})
+
+
+def paired(tree_a: Path, obs: str, compiled: bool, rounds: int) -> None:
+    from dreamer_core.agent import Agent
+
+    sides = {"A": update_pieces(tree_agent_class(tree_a.resolve()), obs, compiled),
+             "B": update_pieces(Agent, obs, compiled)}
+    sides["A"]["agent"].load_state_dict(sides["B"]["agent"].state_dict())  # strict: the same keys and shapes
+    names = [n for n in sides["A"] if n != "agent"]
+    cpu: dict[str, dict[str, list[float]]] = {side: {n: [] for n in names} for side in sides}
+    for i in range(rounds):
+        for name in names:
+            for side in ("A", "B") if i % 2 == 0 else ("B", "A"):
+                c0 = time.process_time()
+                sides[side][name]()
+                cpu[side][name].append((time.process_time() - c0) * 1000)
+    print(f"A = {tree_a.resolve()}, B = this checkout ({REPO}); {obs}, {'compiled' if compiled else 'eager'}, "
+          f"1 thread, one process; process CPU ms, median of {rounds} rounds")
+    for name in names:
+        a, b = (statistics.median(cpu[side][name]) for side in ("A", "B"))
+        below = sum(tb < ta for ta, tb in zip(cpu["A"][name], cpu["B"][name]))
+        print(f"{name}: A {a:.0f}, B {b:.0f}, B/A {b / a:.3f} (B below A in {below} of {rounds} rounds)")
 
 
 def ab(tree_a: Path, tree_b: Path, obs: str, compiled: bool, rounds: int, repeats: int) -> None:
@@ -100,17 +155,19 @@ def ab(tree_a: Path, tree_b: Path, obs: str, compiled: bool, rounds: int, repeat
 def main() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("time", "ab"):
+    for name in ("time", "ab", "paired"):
         p = sub.add_parser(name)
         p.add_argument("--obs", default="proprio", choices=["proprio", "vision"])
         p.add_argument("--compile", action="store_true", help="Agent.compile_hot_loops (run.compile=true)")
-        p.add_argument("--repeats", type=int, default=5)
         if name == "time":
             p.add_argument("--json", action="store_true", help="one JSON line (what `ab` reads)")
         else:
             p.add_argument("tree_a", type=Path, help="a directory holding a dreamer_core/ ('.' for this checkout)")
+            p.add_argument("--rounds", type=int, default=6 if name == "ab" else 20)
+        if name == "ab":
             p.add_argument("tree_b", type=Path, help="the other one")
-            p.add_argument("--rounds", type=int, default=6)
+        if name != "paired":
+            p.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     if args.command == "time":
         result = time_update(args.obs, args.compile, args.repeats)
@@ -122,8 +179,10 @@ def main() -> None:
         else:
             for k, v in result.items():
                 print(f"{k}: {v:.0f} ms")
-    else:
+    elif args.command == "ab":
         ab(args.tree_a, args.tree_b, args.obs, args.compile, args.rounds, args.repeats)
+    else:
+        paired(args.tree_a, args.obs, args.compile, args.rounds)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ The API passes state explicitly (`Latent`), so callers can copy, edit and re-ima
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 import torch.nn as nn
@@ -40,6 +40,17 @@ class Latent:
 
     def clone(self) -> Latent:
         return Latent(self.deter.clone(), self.stoch.clone())
+
+
+class StepWeights(NamedTuple):
+    """The weight layouts an RSSM step multiplies by, made once per sequence (`RSSM.step_weights`) rather than
+    once per step: `dense` is a copy, and autograd then sums the steps' gradients of each before one backward
+    through the slicing. Shapes: (G, D/G, D/G), (2U, D), (U, D), (U, D)."""
+
+    recurrent: torch.Tensor  # dynhid's rows that read each group's own h
+    state_inputs: torch.Tensor  # dynhid's dense rows that read the projected h and z
+    action_inputs: torch.Tensor  # dynhid's dense rows that read the projected action
+    post_deter: torch.Tensor  # the posterior's first-layer columns that read h
 
 
 def scale_action(action: torch.Tensor) -> torch.Tensor:
@@ -79,18 +90,32 @@ class RSSM(nn.Module):
                       torch.zeros(batch, self.stoch, self.classes, device=device))  # (B, D), (B, S, C)
 
     # -- pieces ------------------------------------------------------------------------------------------------
+    def step_weights(self) -> StepWeights:
+        """dynhid sees [h_group, x] per group with x = [projected h, z, a] shared by all groups, so x's part is one
+        dense (3U, D) matmul (the same sums); split by what each part reads."""
+        w = self.dynhid.weight  # (G, D/G + 3U, D/G)
+        gd, u = self.deter // self.blocks, self.hidden
+        dense = w[:, gd:].permute(1, 0, 2).reshape(3 * u, self.deter)  # (3U, D)
+        return StepWeights(w[:, :gd], dense[: 2 * u], dense[2 * u :], self.post_in.linear.weight[:, : self.deter])
+
     def action_input(self, action: torch.Tensor) -> torch.Tensor:
         return self.dynin_a(scale_action(action))  # (N, U)
 
-    def recur(self, deter: torch.Tensor, stoch: torch.Tensor, action_in: torch.Tensor) -> torch.Tensor:
-        """One block-GRU step from (h, z, projected a) to the next h (N, D). Shapes (N, D), (N, S, C), (N, U)."""
+    def action_part(self, action: torch.Tensor, weights: StepWeights) -> torch.Tensor:
+        """The part of dynhid's pre-activation that reads the action, bias included: (..., A) -> (..., D). It does
+        not read the recurrent state, so `observe` computes it for all T steps at once."""
+        action_in = self.action_input(action)  # (..., U)
+        lead = action_in.shape[:-1]
+        return torch.addmm(self.dynhid.bias, action_in.reshape(-1, self.hidden),
+                           weights.action_inputs).view(*lead, self.deter)  # (..., D)
+
+    def recur(self, deter: torch.Tensor, stoch: torch.Tensor, action_part: torch.Tensor,
+              weights: StepWeights) -> torch.Tensor:
+        """One block-GRU step from (h, z, `action_part`) to the next h (N, D). Shapes (N, D), (N, S, C), (N, D)."""
         n, g, d = deter.shape[0], self.blocks, self.deter
-        x = torch.cat([self.dynin_h(deter), self.dynin_z(stoch.flatten(-2)), action_in], -1)  # (N, 3U)
-        # dynhid sees [h_group, x] per group; x is shared, so its part is one dense matmul (same math).
-        w = self.dynhid.weight  # (G, D/G + 3U, D/G)
-        h_part = torch.bmm(deter.reshape(n, g, d // g).transpose(0, 1), w[:, : d // g])  # (G, N, D/G)
-        x_part = x @ w[:, d // g :].permute(1, 0, 2).reshape(x.shape[-1], d)  # (N, D)
-        hid = h_part.transpose(0, 1).reshape(n, d) + x_part + self.dynhid.bias  # (N, D)
+        x = torch.cat([self.dynin_h(deter), self.dynin_z(stoch.flatten(-2))], -1)  # (N, 2U)
+        h_part = torch.bmm(deter.reshape(n, g, d // g).transpose(0, 1), weights.recurrent)  # (G, N, D/G)
+        hid = torch.addmm(action_part, x, weights.state_inputs) + h_part.transpose(0, 1).reshape(n, d)  # (N, D)
         hid = F.silu(self.dynhid_norm(hid))  # (N, D)
         gates = self.dyngru(hid).reshape(n, g, 3, d // g)  # (N, G, 3, D/G): each group's [reset, cand, update]
         # Gate math stays in the grouped layout (strided views), so no copies are made.
@@ -106,34 +131,34 @@ class RSSM(nn.Module):
         return unimix_logits(logits.reshape(*deter.shape[:-1], self.stoch, self.classes), self.unimix)
 
     def _post_token_part(self, tokens: torch.Tensor) -> torch.Tensor:
-        """The token half of the posterior's first layer, precomputed for all steps."""
-        return F.linear(tokens, self.post_in.linear.weight[:, self.deter :])  # (..., U)
+        """The token half of the posterior's first layer and its bias, precomputed for all steps."""
+        return F.linear(tokens, self.post_in.linear.weight[:, self.deter :], self.post_in.linear.bias)  # (..., U)
 
-    def _post_from(self, deter: torch.Tensor, token_part: torch.Tensor) -> torch.Tensor:
-        x = F.linear(deter, self.post_in.linear.weight[:, : self.deter]) + token_part + self.post_in.linear.bias
+    def _post_from(self, deter: torch.Tensor, token_part: torch.Tensor, post_deter: torch.Tensor) -> torch.Tensor:
+        x = F.linear(deter, post_deter) + token_part  # (..., U)
         x = self.post_mlp(F.silu(self.post_in.norm(x)))  # (..., U)
         logits = self.post_out(x).reshape(*deter.shape[:-1], self.stoch, self.classes)  # (..., S, C)
         return unimix_logits(logits, self.unimix)  # (..., S, C)
 
     def posterior(self, deter: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
         """Unimix log-probabilities of q(z | h, e): (..., D), (..., E) -> (..., S, C)."""
-        return self._post_from(deter, self._post_token_part(token))
+        return self._post_from(deter, self._post_token_part(token), self.step_weights().post_deter)
 
     # -- pure steps (noise passed in, no Python-side state: these are what `compile_steps` compiles) -------------
-    def pure_obs_step(self, deter: torch.Tensor, stoch: torch.Tensor, action_in: torch.Tensor,
-                      token_part: torch.Tensor, uniform: torch.Tensor
+    def pure_obs_step(self, deter: torch.Tensor, stoch: torch.Tensor, action_part: torch.Tensor,
+                      token_part: torch.Tensor, uniform: torch.Tensor, weights: StepWeights
                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One posterior step on plain tensors (`observe` loops it, `obs_step` wraps it for acting):
-        (h, z, projected a, token part, uniforms (N, S, C)) -> (h', z' sample, post logp)."""
-        deter = self.recur(deter, stoch, action_in)  # (N, D)
-        post = self._post_from(deter, token_part)  # (N, S, C)
+        (h, z, action part (N, D), token part (N, U), uniforms (N, S, C)) -> (h', z' sample, post logp)."""
+        deter = self.recur(deter, stoch, action_part, weights)  # (N, D)
+        post = self._post_from(deter, token_part, weights.post_deter)  # (N, S, C)
         return deter, sample_onehot(post, uniform=uniform), post
 
-    def pure_img_step(self, deter: torch.Tensor, stoch: torch.Tensor, action: torch.Tensor, uniform: torch.Tensor
-                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def pure_img_step(self, deter: torch.Tensor, stoch: torch.Tensor, action: torch.Tensor, uniform: torch.Tensor,
+                      weights: StepWeights) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One prior step on plain tensors (`img_step` wraps it with a Latent and a temperature):
         (h, z, action (N, A), uniforms (N, S, C)) -> (h', z' sample, prior logp)."""
-        deter = self.recur(deter, stoch, self.action_input(action))  # (N, D)
+        deter = self.recur(deter, stoch, self.action_part(action, weights), weights)  # (N, D)
         prior = self.prior(deter)  # (N, S, C)
         return deter, sample_onehot(prior, uniform=uniform), prior
 
@@ -157,15 +182,20 @@ class RSSM(nn.Module):
         `compiled`: use the compiled step (training's fixed shapes), if `compile_steps` made one."""
         B, T = tokens.shape[:2]
         keep = (~is_first.bool()).float()  # (B, T)
-        act_in = self.action_input(prev_actions * keep[..., None])  # (B, T, U)
-        token_part = self._post_token_part(tokens)  # (B, T, U)
+        weights = self.step_weights()
+        # The inputs that do not read the recurrent state, for all steps at once, time-major; `unbind` hands out
+        # the steps (its backward stacks their gradients once, where indexing would zero-fill a full copy per step).
+        action_parts = self.action_part((prev_actions * keep[..., None]).transpose(0, 1),
+                                        weights).unbind(0)  # T of (B, D)
+        token_parts = self._post_token_part(tokens.transpose(0, 1)).unbind(0)  # T of (B, U)
         uniform = self._uniform((T, B), tokens, gen)  # (T, B, S, C), drawn up front
         obs_fn = self._obs_fn if compiled else self.pure_obs_step
         deter, stoch = carry.deter, carry.stoch
         deters, stochs, posts = [], [], []  # T entries each
         for t in range(T):
             k = keep[:, t, None]  # (B, 1)
-            deter, stoch, post = obs_fn(deter * k, stoch * k[..., None], act_in[:, t], token_part[:, t], uniform[t])
+            deter, stoch, post = obs_fn(deter * k, stoch * k[..., None], action_parts[t], token_parts[t], uniform[t],
+                                        weights)
             deters.append(deter)  # (B, D)
             stochs.append(stoch)  # (B, S, C)
             posts.append(post)  # (B, S, C)
@@ -178,20 +208,26 @@ class RSSM(nn.Module):
         """One posterior step for acting: carry (N, ...), token (N, E), prev_action (N, A), is_first (N,) in,
         (state (N, ...), post logp (N, S, C)) out."""
         keep = (~is_first.bool()).float()[:, None]  # (N, 1)
+        weights = self.step_weights()
         deter, stoch, post = self.pure_obs_step(carry.deter * keep, carry.stoch * keep[..., None],
-                                                self.action_input(prev_action * keep), self._post_token_part(token),
-                                                self._uniform(token.shape[:1], token, gen))  # (N, D), (N, S, C) x2
+                                                self.action_part(prev_action * keep, weights),
+                                                self._post_token_part(token),
+                                                self._uniform(token.shape[:1], token, gen),
+                                                weights)  # (N, D), (N, S, C) x2
         return Latent(deter, stoch), post
 
     def img_step(self, state: Latent, action: torch.Tensor, gen: torch.Generator | None = None,
-                 temperature: float = 1.0, compiled: bool = False) -> tuple[Latent, torch.Tensor]:
-        """One prior step: (state, action (N, A)) -> (next state, prior logp (N, S, C))."""
+                 temperature: float = 1.0, compiled: bool = False, weights: StepWeights | None = None
+                 ) -> tuple[Latent, torch.Tensor]:
+        """One prior step: (state, action (N, A)) -> (next state, prior logp (N, S, C)). `weights`: this module's
+        `step_weights()`, made once by a caller that loops."""
         uniform = self._uniform(action.shape[:1], state.deter, gen)  # (N, S, C)
+        weights = self.step_weights() if weights is None else weights
         if temperature == 1.0:
             step = self._img_fn if compiled else self.pure_img_step
-            deter, stoch, prior = step(state.deter, state.stoch, action, uniform)  # (N, D), (N, S, C) x2
+            deter, stoch, prior = step(state.deter, state.stoch, action, uniform, weights)  # (N, D), (N, S, C) x2
             return Latent(deter, stoch), prior
-        deter = self.recur(state.deter, state.stoch, self.action_input(action))  # (N, D)
+        deter = self.recur(state.deter, state.stoch, self.action_part(action, weights), weights)  # (N, D)
         prior = self.prior(deter)  # (N, S, C)
         logits = torch.log_softmax(prior / max(temperature, 1e-6), -1)  # (N, S, C), sharper or flatter
         return Latent(deter, sample_onehot(logits, uniform=uniform)), prior
@@ -208,9 +244,10 @@ class RSSM(nn.Module):
         `compiled`: use the compiled step (training's fixed shapes), if `compile_steps` made one."""
         states, actions, priors = [start], [], []  # H+1, H, H entries
         state = start
+        weights = self.step_weights()
         for t in range(horizon):
             action = policy(state) if callable(policy) else policy[:, t]  # (N, A)
-            state, prior = self.img_step(state, action, gen, temperature, compiled)  # (N, ...), (N, S, C)
+            state, prior = self.img_step(state, action, gen, temperature, compiled, weights)  # (N, ...), (N, S, C)
             states.append(state)
             actions.append(action)
             priors.append(prior)
