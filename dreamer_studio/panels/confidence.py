@@ -34,8 +34,8 @@ def tooltip(threshold: float) -> str:
             "steps) for K = 3 dreams on a trained size1m cartpole pixel model (4,728 updates). There the spread "
             "ranks steps by their error better than the step index does, also with the step held fixed; as a flag "
             "at K = 3 it is right about as often as 'the last steps of the horizon' (43-46% against 46%; chance "
-            "25%); at K = 8, with the cut the rule picks for it, more often (51-53%): more dreams, a sharper spread. One model, one task: read a flag as "
-            "'unsure here', not as proof (docs/results/confidence.md).")
+            "25%); at K = 8, with the cut the rule picks for it, more often (51-53%): more dreams, a sharper "
+            "spread. One model, one task: read a flag as 'unsure here', not as proof (docs/results/confidence.md).")
 
 
 class ConfidenceStrip(QWidget):
