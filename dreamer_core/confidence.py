@@ -94,16 +94,17 @@ def stack_rows(openloop: np.ndarray | None, dreams: np.ndarray | None) -> np.nda
     return out
 
 
-def timeline(report, dream: np.ndarray | None, length: int) -> np.ndarray:
-    """The strip under the imagination: (length,) nats over the timeline, NaN where nothing is known.
+def timeline(report, imagined: np.ndarray | None, length: int) -> np.ndarray:
+    """A signal over the strip's timeline: (length,), NaN where nothing is known.
 
-    t < Tc: the report's KL of the observed frame; t >= Tc: `dream` (H,), the re-encoding KL of the imagined step."""
+    t < Tc: the report's KL of the observed frame (nats); t >= Tc: `imagined` (H,), a per-imagined-step signal (the
+    strip's spread, or a row of `Report.imagined_recheck`)."""
     out = np.full(length, np.nan, np.float32)
     ctx = report.context_len
     out[: min(ctx, length)] = observed_kl(report.kl)[: min(ctx, length)]
-    if dream is not None:
-        n = min(len(dream), length - ctx)
-        out[ctx : ctx + n] = dream[:n]
+    if imagined is not None:
+        n = min(len(imagined), length - ctx)
+        out[ctx : ctx + n] = imagined[:n]
     return out
 
 
