@@ -14,7 +14,8 @@ snapshot, `mkdir /tmp/a && git archive HEAD dreamer_core | tar -x -C /tmp/a`), e
 order A B, B A, A B, ..., so the machine's load hits both alike; prints each side's median of the runs' medians
 and how many rounds B was below A. Both sides build the same weights and batch from the same seeds.
 `paired`: both in one process, A from TREE_A's `nets.py`, `rssm.py` and `agent.py` (loaded under other names; the
-other modules are this checkout's, so use it for trees that differ in those three only) and B from this checkout,
+other modules are B's, so use it for trees that differ in those three only) and B the `dreamer_core` that imports
+(this checkout, or another tree first on PYTHONPATH),
 with A loading B's state_dict (strictly: the keys must match); each round times every piece once on each side,
 alternating which goes first. Pairing update by update in one process takes out most of the load's drift.
 Not a test: the figures depend on the machine and its load.
@@ -125,8 +126,10 @@ def paired(tree_a: Path, obs: str, compiled: bool, rounds: int) -> None:
                 c0 = time.process_time()
                 sides[side][name]()
                 cpu[side][name].append((time.process_time() - c0) * 1000)
-    print(f"A = {tree_a.resolve()}, B = this checkout ({REPO}); {obs}, {'compiled' if compiled else 'eager'}, "
-          f"1 thread, one process; process CPU ms, median of {rounds} rounds")
+    import dreamer_core
+
+    print(f"A = {tree_a.resolve()}, B = {Path(dreamer_core.__file__).parent.parent} (the dreamer_core imported); {obs}, "
+          f"{'compiled' if compiled else 'eager'}, 1 thread, one process; process CPU ms, median of {rounds} rounds")
     for name in names:
         a, b = (statistics.median(cpu[side][name]) for side in ("A", "B"))
         below = sum(tb < ta for ta, tb in zip(cpu["A"][name], cpu["B"][name]))
