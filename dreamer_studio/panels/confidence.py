@@ -35,7 +35,8 @@ def tooltip(threshold: float) -> str:
             "ranks steps by their error better than the step index does, also with the step held fixed; as a flag "
             "at K = 3 it is right about as often as 'the last steps of the horizon' (43-46% against 46%; chance "
             "25%); at K = 8, with the cut the rule picks for it, more often (51-53%): more dreams, a sharper "
-            "spread. One model, one task: read a flag as 'unsure here', not as proof (docs/results/confidence.md).")
+            "spread. One task; the threshold fits that model's scale (a cpu-preset model's spread runs higher). Read "
+            "a flag as 'unsure here', not as proof (docs/results/confidence.md).")
 
 
 class ConfidenceStrip(QWidget):
