@@ -3,6 +3,7 @@
     python bench/ab_update.py time [--obs proprio|vision] [--compile] [--repeats 5] [--json]
     python bench/ab_update.py ab TREE_A TREE_B [--obs proprio] [--compile] [--rounds 6] [--repeats 5]
     python bench/ab_update.py paired TREE_A [--obs proprio] [--compile] [--rounds 20]
+    python bench/ab_update.py heads TREE_A [--rounds 40]
 
 `time`: median process CPU ms (and wall ms) over `repeats` of the whole `Agent.train_step`, of the world model's
 forward+backward and of the actor-critic losses' forward+backward (rollout included), as `bench/micro.py` times
@@ -18,6 +19,10 @@ other modules are B's, so use it for trees that differ in those three only) and 
 (this checkout, or another tree first on PYTHONPATH),
 with A loading B's state_dict (strictly: the keys must match); each round times every piece once on each side,
 alternating which goes first. Pairing update by update in one process takes out most of the load's drift.
+`heads`: the imagination heads alone, forward and backward on fixed (H+1, N, F) features, in one process: A is
+TREE_A's five heads one by one (`imag_targets` + `actor_critic_heads`, the code before the shared first layer of
+1be536b), B this checkout's `imagination_heads`; it also prints the largest difference of their outputs and of the
+actor's and critic's gradients.
 Not a test: the figures depend on the machine and its load.
 """
 
@@ -155,21 +160,81 @@ def ab(tree_a: Path, tree_b: Path, obs: str, compiled: bool, rounds: int, repeat
         print(f"{piece}: A {a:.0f}, B {b:.0f}, B/A {b / a:.3f} (B below A in {below} of {rounds} rounds)")
 
 
+def heads(tree_a: Path, rounds: int) -> None:
+    import torch
+
+    from dreamer_core.agent import Agent
+    from dreamer_core.config import make_config
+    from micro import fake_spaces
+
+    torch.set_num_threads(1)
+    config = make_config("dmc_cartpole_swingup", "proprio", "size1m")
+    spaces, act_space = fake_spaces("proprio", 1, config.env.size)
+    torch.manual_seed(0)
+    new = Agent(config, spaces, act_space)
+    with torch.no_grad():  # the zero-initialised output layers would make the critic's other gradients zero
+        for head in (new.reward, new.critic, new.slow_critic):
+            head.out.weight.normal_(0.0, 0.05)
+    old = tree_agent_class(tree_a.resolve())(config, spaces, act_space)
+    old.load_state_dict(new.state_dict())
+    gen = torch.Generator().manual_seed(0)
+    h, t = config.train.imag_horizon, config.train.batch_length
+    feat = torch.randn(h + 1, config.train.batch_size * t, new.rssm.feat_dim, generator=gen)  # (H+1, N, F)
+    post = torch.randn(config.train.batch_size, t, new.rssm.feat_dim, generator=gen)  # (B, T, F)
+    actions = torch.rand(h + 1, feat.shape[1], 1, generator=gen) * 2 - 1  # (H+1, N, A)
+
+    def backward(critic_logits, logp, ent):
+        (critic_logits.square().mean() + logp.mean() + ent.mean()).backward()
+
+    def run_a():
+        old.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            targets = old.imag_targets(feat, post)
+        trained = old.actor_critic_heads(feat, actions)
+        backward(*trained)
+        return (*targets, *trained)
+
+    def run_b():
+        new.zero_grad(set_to_none=True)
+        targets, trained = new.imagination_heads(feat, post, actions)
+        backward(*trained)
+        return (*targets, *trained)
+
+    out_a, out_b = run_a(), run_b()
+    worst = max(float((a - b).abs().max() / b.abs().max().clamp_min(1e-30)) for a, b in zip(out_a, out_b))
+    grads = [(p.grad, q.grad) for mod in ("actor", "critic")
+             for p, q in zip(getattr(old, mod).parameters(), getattr(new, mod).parameters())]
+    worst_grad = max(float((a - b).abs().max() / b.abs().max().clamp_min(1e-30)) for a, b in grads)
+    print(f"largest difference relative to the tensor's largest magnitude: outputs {worst:.2g}, "
+          f"actor and critic gradients {worst_grad:.2g}")
+    cpu: dict[str, list[float]] = {"A": [], "B": []}
+    for i in range(rounds):
+        for side in ("A", "B") if i % 2 == 0 else ("B", "A"):
+            c0 = time.process_time()
+            (run_a if side == "A" else run_b)()
+            cpu[side].append((time.process_time() - c0) * 1000)
+    a, b = statistics.median(cpu["A"]), statistics.median(cpu["B"])
+    below = sum(tb < ta for ta, tb in zip(cpu["A"], cpu["B"]))
+    print(f"imagination heads fwd+bwd, process CPU ms, 1 thread, median of {rounds}: A {a:.1f}, B {b:.1f}, "
+          f"B/A {b / a:.3f} (B below A in {below} of {rounds} rounds)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("time", "ab", "paired"):
+    for name in ("time", "ab", "paired", "heads"):
         p = sub.add_parser(name)
-        p.add_argument("--obs", default="proprio", choices=["proprio", "vision"])
-        p.add_argument("--compile", action="store_true", help="Agent.compile_hot_loops (run.compile=true)")
+        if name != "heads":  # heads: size1m proprio, eager
+            p.add_argument("--obs", default="proprio", choices=["proprio", "vision"])
+            p.add_argument("--compile", action="store_true", help="Agent.compile_hot_loops (run.compile=true)")
         if name == "time":
             p.add_argument("--json", action="store_true", help="one JSON line (what `ab` reads)")
         else:
             p.add_argument("tree_a", type=Path, help="a directory holding a dreamer_core/ ('.' for this checkout)")
-            p.add_argument("--rounds", type=int, default=6 if name == "ab" else 20)
+            p.add_argument("--rounds", type=int, default={"ab": 6, "paired": 20, "heads": 40}[name])
         if name == "ab":
             p.add_argument("tree_b", type=Path, help="the other one")
-        if name != "paired":
+        if name in ("time", "ab"):
             p.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     if args.command == "time":
@@ -184,8 +249,10 @@ def main() -> None:
                 print(f"{k}: {v:.0f} ms")
     elif args.command == "ab":
         ab(args.tree_a, args.tree_b, args.obs, args.compile, args.rounds, args.repeats)
-    else:
+    elif args.command == "paired":
         paired(args.tree_a, args.obs, args.compile, args.rounds)
+    else:
+        heads(args.tree_a, args.rounds)
 
 
 if __name__ == "__main__":

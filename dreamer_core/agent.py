@@ -328,8 +328,8 @@ class Agent(nn.Module):
         (`nets.shared_first_layers`: one pass over the features; each head's own norm and later layers follow).
         Returns the gradient-free targets: rewards (H+1, N), continue probabilities (H+1, N), slow values of
         states 0..H-1 (H, N) and of the posteriors `post_feat` (B, T, F) -> (B, T); and, with gradients to the
-        critic and the actor only: critic logits (H+1, N, Bins), the actor's log-probability of the imagined
-        actions (H+1, N, A) and its entropy for states 0..H-1 (H, N). The returns read rewards of states 1..H
+        critic and the actor only: critic logits (H+1, N, Bins), and for states 0..H-1 the actor's log-probability
+        of the imagined `actions` (H+1, N, A) and its entropy (H, N). The returns read rewards of states 1..H
         only, so the start state's reward is a zero pad never read; the reward, slow critic and actor first layers
         also run on the one state they do not read (1/16 more of their FLOPs at H = 15, less than one pass saves)."""
         heads = (self.reward, self.cont, self.slow_critic, self.critic, self.actor)
