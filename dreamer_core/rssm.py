@@ -103,11 +103,9 @@ class RSSM(nn.Module):
 
     def action_part(self, action: torch.Tensor, weights: StepWeights) -> torch.Tensor:
         """The part of dynhid's pre-activation that reads the action, bias included: (..., A) -> (..., D). It does
-        not read the recurrent state, so `observe` computes it for all T steps at once."""
-        action_in = self.action_input(action)  # (..., U)
-        lead = action_in.shape[:-1]
-        return torch.addmm(self.dynhid.bias, action_in.reshape(-1, self.hidden),
-                           weights.action_inputs).view(*lead, self.deter)  # (..., D)
+        not read the recurrent state, so `observe` computes it for all T steps at once. The float32 bias is added
+        after the matmul (not by addmm), so under bf16 autocast the pre-activation is float32, as it always was."""
+        return self.action_input(action) @ weights.action_inputs + self.dynhid.bias  # (..., D)
 
     def recur(self, deter: torch.Tensor, stoch: torch.Tensor, action_part: torch.Tensor,
               weights: StepWeights) -> torch.Tensor:
@@ -115,7 +113,7 @@ class RSSM(nn.Module):
         n, g, d = deter.shape[0], self.blocks, self.deter
         x = torch.cat([self.dynin_h(deter), self.dynin_z(stoch.flatten(-2))], -1)  # (N, 2U)
         h_part = torch.bmm(deter.reshape(n, g, d // g).transpose(0, 1), weights.recurrent)  # (G, N, D/G)
-        hid = torch.addmm(action_part, x, weights.state_inputs) + h_part.transpose(0, 1).reshape(n, d)  # (N, D)
+        hid = x @ weights.state_inputs + action_part + h_part.transpose(0, 1).reshape(n, d)  # (N, D)
         hid = F.silu(self.dynhid_norm(hid))  # (N, D)
         gates = self.dyngru(hid).reshape(n, g, 3, d // g)  # (N, G, 3, D/G): each group's [reset, cand, update]
         # Gate math stays in the grouped layout (strided views), so no copies are made.
@@ -131,8 +129,9 @@ class RSSM(nn.Module):
         return unimix_logits(logits.reshape(*deter.shape[:-1], self.stoch, self.classes), self.unimix)
 
     def _post_token_part(self, tokens: torch.Tensor) -> torch.Tensor:
-        """The token half of the posterior's first layer and its bias, precomputed for all steps."""
-        return F.linear(tokens, self.post_in.linear.weight[:, self.deter :], self.post_in.linear.bias)  # (..., U)
+        """The token half of the posterior's first layer and its bias (added after the matmul: float32 under bf16
+        autocast, as before), precomputed for all steps."""
+        return F.linear(tokens, self.post_in.linear.weight[:, self.deter :]) + self.post_in.linear.bias  # (..., U)
 
     def _post_from(self, deter: torch.Tensor, token_part: torch.Tensor, post_deter: torch.Tensor) -> torch.Tensor:
         x = F.linear(deter, post_deter) + token_part  # (..., U)

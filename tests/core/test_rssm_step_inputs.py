@@ -150,3 +150,18 @@ def test_posterior_and_acting_step_give_the_plain_values():
                                                 torch.Generator().manual_seed(6))
     assert_near(state.deter, want_deter[:, 0])
     assert_near(post, want_post[:, 0])
+
+
+def test_under_bf16_autocast_the_norms_after_the_precomputed_parts_still_get_float32():
+    """The biases are added after the bf16 matmuls, so the pre-activations of dynhid and of the posterior's first
+    layer reach their norms in float32, as before they were precomputed (the rounding HEAD's port always had)."""
+    rssm = debug_rssm()
+    seen: dict[str, set] = {}
+    for name in ("dynhid_norm", "post_in"):
+        module = getattr(rssm, name).norm if name == "post_in" else getattr(rssm, name)
+        module.register_forward_hook(lambda mod, inputs, out, _n=name: seen.setdefault(_n, set()).add(inputs[0].dtype))
+    carry = Latent(torch.zeros(2, rssm.deter), torch.zeros(2, rssm.stoch, rssm.classes))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        rssm.observe(carry, torch.randn(2, 3, 10), torch.randn(2, 3, 3), torch.zeros(2, 3, dtype=torch.bool))
+        rssm.imagine(carry, torch.randn(2, 3, 3), 3)
+    assert seen == {"dynhid_norm": {torch.float32}, "post_in": {torch.float32}}
