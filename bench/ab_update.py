@@ -1,59 +1,35 @@
-"""CPU time of one size1m update, A/B between two source trees of `dreamer_core`, on a machine other jobs share.
+"""CPU time of one size1m update, old tree against this checkout, in one process, on a machine other jobs share.
 
-    python bench/ab_update.py time [--obs proprio|vision] [--compile] [--repeats 5] [--json]
-    python bench/ab_update.py ab TREE_A TREE_B [--obs proprio] [--compile] [--rounds 6] [--repeats 5]
-    python bench/ab_update.py paired TREE_A [--obs proprio] [--compile] [--rounds 20]
+    python bench/ab_update.py paired TREE_A [--obs proprio|vision] [--compile] [--rounds 20]
     python bench/ab_update.py heads TREE_A [--rounds 40]
 
-`time`: median process CPU ms (and wall ms) over `repeats` of the whole `Agent.train_step`, of the world model's
-forward+backward and of the actor-critic losses' forward+backward (rollout included), as `bench/micro.py` times
-them, at 1 torch thread on a random replay-shaped batch (B16 x T64, H 15). With one thread the CPU time of an
-update barely moves when other processes take the cores; wall time does. `--compile`: `Agent.compile_hot_loops`
-(the compile happens in the warm-up updates, outside the timing).
-`ab`: alternates `time` runs of two trees (each a directory holding a `dreamer_core/`: `.` for this checkout, or a
-snapshot, `mkdir /tmp/a && git archive HEAD dreamer_core | tar -x -C /tmp/a`), each in a fresh process, in the
-order A B, B A, A B, ..., so the machine's load hits both alike; prints each side's median of the runs' medians
-and how many rounds B was below A. Both sides build the same weights and batch from the same seeds.
-`paired`: both in one process, A from TREE_A's `nets.py`, `rssm.py` and `agent.py` (loaded under other names; the
-other modules are B's, so use it for trees that differ in those three only) and B the `dreamer_core` that imports
-(this checkout, or another tree first on PYTHONPATH),
-with A loading B's state_dict (strictly: the keys must match); each round times every piece once on each side,
-alternating which goes first. Pairing update by update in one process takes out most of the load's drift.
-`heads`: the imagination heads alone, forward and backward on fixed (H+1, N, F) features, in one process: A is
-TREE_A's five heads one by one (`imag_targets` + `actor_critic_heads`, the code before the shared first layer of
-1be536b), B this checkout's `imagination_heads`; it also prints the largest difference of their outputs and of the
-actor's and critic's gradients.
+`paired`: A from TREE_A's `nets.py`, `rssm.py` and `agent.py` (a snapshot, `mkdir /tmp/a && git archive REV
+dreamer_core | tar -x -C /tmp/a`; loaded under other names, the other modules are B's, so use it for trees that
+differ in those three only) and B the `dreamer_core` that imports (this checkout, or another tree first on
+PYTHONPATH), both size1m at 1 torch thread on the same random replay-shaped batch (B16 x T64, H 15), A loading B's
+state_dict (strictly: the keys must match). Each round times once on each side, alternating which goes first, the
+whole `Agent.train_step`, the world model's forward+backward and the actor-critic losses' forward+backward
+(rollout included), as `bench/micro.py` times them, in process CPU time: with one thread it barely moves when other
+processes take the cores, and pairing update by update in one process takes out most of the load's drift.
+`--compile`: `Agent.compile_hot_loops` (compiled in the warm-up updates, outside the timing).
+`heads`: the imagination heads alone, forward and backward on fixed (H+1, N, F) features: A is TREE_A's five heads
+one by one (`imag_targets` + `actor_critic_heads`, the code before the shared first layer of 1be536b), B this
+checkout's `imagination_heads`; it also prints the largest difference of their outputs and of the actor's and
+critic's gradients.
 Not a test: the figures depend on the machine and its load.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Callable
 
-REPO = Path(__file__).resolve().parents[1]
 
-
-def _median_ms(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """Median (process CPU, wall) ms of `fn` over `repeats`, after one untimed call."""
-    fn()
-    cpu, wall = [], []
-    for _ in range(repeats):
-        c0, t0 = time.process_time(), time.perf_counter()
-        fn()
-        cpu.append(time.process_time() - c0)
-        wall.append(time.perf_counter() - t0)
-    return statistics.median(cpu) * 1000, statistics.median(wall) * 1000
-
-
-def update_pieces(agent_class: type, obs: str, compiled: bool) -> dict[str, Callable[[], object]]:
+def update_pieces(agent_class: type, obs: str, compiled: bool) -> tuple[object, dict[str, Callable[[], object]]]:
     """A size1m agent of `agent_class` on a random batch, warmed up (compiled first if asked), and the three
     timed pieces as functions."""
     import numpy as np
@@ -82,20 +58,9 @@ def update_pieces(agent_class: type, obs: str, compiled: bool) -> dict[str, Call
         _, imag, _ = agent.actor_critic_losses(states, seq, gen, agent.retnorm)
         (imag["policy"].mean() + imag["value"].mean() + 0.3 * imag["repval"].mean()).backward()
 
-    return {"train_step": lambda: agent.train_step(data, gen),
-            "world model fwd+bwd": lambda: world_model_fwd_bwd(agent, start, prev_action, seq, gen),
-            "actor-critic fwd+bwd": actor_critic, "agent": agent}
-
-
-def time_update(obs: str, compiled: bool, repeats: int) -> dict[str, float]:
-    from dreamer_core.agent import Agent
-
-    pieces = update_pieces(Agent, obs, compiled)
-    out = {}
-    for name, fn in pieces.items():
-        if name != "agent":
-            out[f"{name} cpu"], out[f"{name} wall"] = _median_ms(fn, repeats)
-    return out
+    return agent, {"train_step": lambda: agent.train_step(data, gen),
+                   "world model fwd+bwd": lambda: world_model_fwd_bwd(agent, start, prev_action, seq, gen),
+                   "actor-critic fwd+bwd": actor_critic}
 
 
 def tree_agent_class(tree: Path) -> type:
@@ -120,10 +85,11 @@ def tree_agent_class(tree: Path) -> type:
 def paired(tree_a: Path, obs: str, compiled: bool, rounds: int) -> None:
     from dreamer_core.agent import Agent
 
-    sides = {"A": update_pieces(tree_agent_class(tree_a.resolve()), obs, compiled),
-             "B": update_pieces(Agent, obs, compiled)}
-    sides["A"]["agent"].load_state_dict(sides["B"]["agent"].state_dict())  # strict: the same keys and shapes
-    names = [n for n in sides["A"] if n != "agent"]
+    agent_a, pieces_a = update_pieces(tree_agent_class(tree_a.resolve()), obs, compiled)
+    agent_b, pieces_b = update_pieces(Agent, obs, compiled)
+    agent_a.load_state_dict(agent_b.state_dict())  # strict: the same keys and shapes
+    sides = {"A": pieces_a, "B": pieces_b}
+    names = list(pieces_a)
     cpu: dict[str, dict[str, list[float]]] = {side: {n: [] for n in names} for side in sides}
     for i in range(rounds):
         for name in names:
@@ -133,31 +99,13 @@ def paired(tree_a: Path, obs: str, compiled: bool, rounds: int) -> None:
                 cpu[side][name].append((time.process_time() - c0) * 1000)
     import dreamer_core
 
-    print(f"A = {tree_a.resolve()}, B = {Path(dreamer_core.__file__).parent.parent} (the dreamer_core imported); {obs}, "
-          f"{'compiled' if compiled else 'eager'}, 1 thread, one process; process CPU ms, median of {rounds} rounds")
+    print(f"A = {tree_a.resolve()}, B = {Path(dreamer_core.__file__).parent.parent} (the dreamer_core imported); "
+          f"{obs}, {'compiled' if compiled else 'eager'}, 1 thread, one process; process CPU ms, median of {rounds} "
+          "rounds")
     for name in names:
         a, b = (statistics.median(cpu[side][name]) for side in ("A", "B"))
         below = sum(tb < ta for ta, tb in zip(cpu["A"][name], cpu["B"][name]))
         print(f"{name}: A {a:.0f}, B {b:.0f}, B/A {b / a:.3f} (B below A in {below} of {rounds} rounds)")
-
-
-def ab(tree_a: Path, tree_b: Path, obs: str, compiled: bool, rounds: int, repeats: int) -> None:
-    trees = {"A": tree_a.resolve(), "B": tree_b.resolve()}
-    runs: dict[str, list[dict[str, float]]] = {"A": [], "B": []}
-    command = [sys.executable, __file__, "time", "--json", "--obs", obs, "--repeats", str(repeats)]
-    command += ["--compile"] if compiled else []
-    for i in range(rounds):
-        for side in ("A", "B") if i % 2 == 0 else ("B", "A"):
-            env = dict(os.environ, PYTHONPATH=f"{trees[side]}{os.pathsep}{REPO / 'bench'}", OMP_NUM_THREADS="1")
-            out = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
-            runs[side].append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(f"round {i + 1} {side}: {runs[side][-1]}", flush=True)
-    print(f"\nA = {trees['A']}, B = {trees['B']}; {obs}, {'compiled' if compiled else 'eager'}, 1 thread; "
-          f"median over {rounds} rounds of each run's median of {repeats} (ms)")
-    for piece in runs["A"][0]:
-        a, b = (statistics.median(r[piece] for r in runs[side]) for side in ("A", "B"))
-        below = sum(rb[piece] < ra[piece] for ra, rb in zip(runs["A"], runs["B"]))
-        print(f"{piece}: A {a:.0f}, B {b:.0f}, B/A {b / a:.3f} (B below A in {below} of {rounds} rounds)")
 
 
 def heads(tree_a: Path, rounds: int) -> None:
@@ -222,34 +170,15 @@ def heads(tree_a: Path, rounds: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("time", "ab", "paired", "heads"):
+    for name in ("paired", "heads"):
         p = sub.add_parser(name)
-        if name != "heads":  # heads: size1m proprio, eager
+        p.add_argument("tree_a", type=Path, help="a directory holding a dreamer_core/ (a snapshot of the old code)")
+        p.add_argument("--rounds", type=int, default={"paired": 20, "heads": 40}[name])
+        if name == "paired":  # heads: size1m proprio, eager
             p.add_argument("--obs", default="proprio", choices=["proprio", "vision"])
             p.add_argument("--compile", action="store_true", help="Agent.compile_hot_loops (run.compile=true)")
-        if name == "time":
-            p.add_argument("--json", action="store_true", help="one JSON line (what `ab` reads)")
-        else:
-            p.add_argument("tree_a", type=Path, help="a directory holding a dreamer_core/ ('.' for this checkout)")
-            p.add_argument("--rounds", type=int, default={"ab": 6, "paired": 20, "heads": 40}[name])
-        if name == "ab":
-            p.add_argument("tree_b", type=Path, help="the other one")
-        if name in ("time", "ab"):
-            p.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    if args.command == "time":
-        result = time_update(args.obs, args.compile, args.repeats)
-        if args.json:
-            import dreamer_core
-
-            print(f"# dreamer_core from {Path(dreamer_core.__file__).parent}", file=sys.stderr)
-            print(json.dumps({k: round(v, 1) for k, v in result.items()}))
-        else:
-            for k, v in result.items():
-                print(f"{k}: {v:.0f} ms")
-    elif args.command == "ab":
-        ab(args.tree_a, args.tree_b, args.obs, args.compile, args.rounds, args.repeats)
-    elif args.command == "paired":
+    if args.command == "paired":
         paired(args.tree_a, args.obs, args.compile, args.rounds)
     else:
         heads(args.tree_a, args.rounds)
