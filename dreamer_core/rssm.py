@@ -44,8 +44,8 @@ class Latent:
 
 class StepWeights(NamedTuple):
     """The weight layouts an RSSM step multiplies by, made once per sequence (`RSSM.step_weights`) rather than
-    once per step: `dense` is a copy, and autograd then sums the steps' gradients of each before one backward
-    through the slicing. Shapes: (G, D/G, D/G), (2U, D), (U, D), (U, D)."""
+    once per step: dynhid's dense rows are a re-laid-out copy, and autograd then sums the steps' gradients of each
+    before one backward through the slicing. Shapes: (G, D/G, D/G), (2U, D), (U, D), (U, D)."""
 
     recurrent: torch.Tensor  # dynhid's rows that read each group's own h
     state_inputs: torch.Tensor  # dynhid's dense rows that read the projected h and z
@@ -141,7 +141,7 @@ class RSSM(nn.Module):
 
     def posterior(self, deter: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
         """Unimix log-probabilities of q(z | h, e): (..., D), (..., E) -> (..., S, C)."""
-        return self._post_from(deter, self._post_token_part(token), self.step_weights().post_deter)
+        return self._post_from(deter, self._post_token_part(token), self.post_in.linear.weight[:, : self.deter])
 
     # -- pure steps (noise passed in, no Python-side state: these are what `compile_steps` compiles) -------------
     def pure_obs_step(self, deter: torch.Tensor, stoch: torch.Tensor, action_part: torch.Tensor,
