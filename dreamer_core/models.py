@@ -33,7 +33,8 @@ CARD_FILE = "README.md"
 PREVIEW_FILE = "preview.png"  # optional: real frames over the open-loop dream, shown on the start page
 PACKAGE_MODELS = Path(__file__).resolve().parent / "assets" / "models"
 CLONE_PREFIX = ("assets", "models")  # `assets/models/<name>` from a clone's root names a packaged model
-# The evaluation of a model card: a report of 16 context + 16 open-loop steps, policy return over 200 steps.
+# The evaluation of a model card: a report of 16 context + 16 open-loop steps, and the return of the policy's
+# first episode from a fresh reset, cut at 200 steps (a card may ask for more: eval_steps).
 EVAL_CONTEXT = 16
 EVAL_STEPS = 200
 EVAL_SEED = 12345  # a seed no training run uses by default: the episode is fresh
@@ -237,22 +238,26 @@ def load_into(trainer, state: dict[str, Any], source: Any = "the model") -> None
 
 def collect(trainer, steps: int) -> float:
     """`steps` policy steps in every env, stored in replay, without updates and without counting them as training
-    frames (the model's counters stay those it was trained to). Returns the reward summed over the steps."""
+    frames (the model's counters stay those it was trained to). Returns the return of the first env's first
+    episode: its rewards summed until it ends or the steps run out (an episode that ends early, as CartPole's
+    does when the pole falls, scores only what it earned; summing on past it would score a fall and a restart)."""
     import torch
 
-    total = 0.0
+    first_return, first_running = 0.0, True
     with torch.no_grad():
         for _ in range(steps):
             action_np = env_steps.act_and_store(trainer)  # (B, A)
-            total += float(trainer.obs["reward"].sum())
+            if first_running:
+                first_return += float(trainer.obs["reward"][0])
             trainer.episode_return += trainer.obs["reward"]
             trainer.episode_length += 1
             last = trainer.obs["is_last"].astype(bool)
+            first_running = first_running and not last[0]
             trainer.episode_return[last] = 0.0  # a viewing episode is not a training score
             trainer.episode_length[last] = 0
             trainer.obs = env_steps.stack([env.step(action_np[i], reset=bool(last[i]))
                                            for i, env in enumerate(trainer.envs)])
-    return total
+    return first_return
 
 
 def context_steps(config) -> int:
@@ -291,7 +296,7 @@ def open_model(model_dir: str | Path, device: str = "auto", seed: int | None = N
 @dataclass(frozen=True)
 class Evaluation:
     openloop_mse: float | None  # mean squared pixel error in [0, 1] of the open-loop frames; None without images
-    eval_return: float  # reward summed over EVAL_STEPS policy steps from a fresh reset
+    eval_return: float  # the return of the first episode from a fresh reset, cut at the evaluation's steps
     report: Any = field(default=None, repr=False, compare=False)  # the report the error was measured on
 
 
@@ -330,8 +335,8 @@ def check(evaluation: Evaluation, card: ModelCard) -> list[str]:
         failures.append(f"open-loop image error {evaluation.openloop_mse} is not below {limit}")
     floor = card.get("return_min")
     if floor is not None and not evaluation.eval_return > floor:
-        failures.append(f"return over {card.get('eval_steps', EVAL_STEPS)} steps {evaluation.eval_return:.1f} "
-                        f"is not above {floor}")
+        failures.append(f"return of the first episode (cut at {card.get('eval_steps', EVAL_STEPS)} steps) "
+                        f"{evaluation.eval_return:.1f} is not above {floor}")
     return failures
 
 

@@ -10,7 +10,8 @@ wheel carries as package data.
 
 It then measures the model on a fresh episode (seed 12345) against an untrained agent of the same config and
 writes thresholds between the two into the card, which tests/core/test_shipped_models.py checks: the open-loop
-image error (16 context steps, 16 imagined under the true actions) and the return over 200 policy steps. A
+image error (16 context steps, 16 imagined under the true actions) and the return of the policy's first
+episode from a fresh reset, cut at 200 steps (--eval-steps; CartPole's full episode is 500). A
 check where the trained model is not clearly better than the untrained one is left out (null) and reported.
 Reading the run's checkpoint never writes to the run, so it is safe while that run trains.
 """
@@ -86,8 +87,8 @@ Shipped on {f['date']} from `{logdir}` by `scripts/ship_model.py`.
 
 Checks (`tests/core/test_shipped_models.py`, a fresh episode with seed {f['eval_seed']}): the open-loop image error of
 16 imagined steps after 16 context steps must stay below `openloop_max` = {json.dumps(f['openloop_max'])} (this model {ol},
-an untrained one {ol_u}); the return over {f['eval_steps']} policy steps must exceed `return_min` =
-{json.dumps(f['return_min'])} (this model {f['eval_return']:.1f}, an untrained one {untrained.eval_return:.1f}). A null
+an untrained one {ol_u}); the return of the first episode from a fresh reset, cut at {f['eval_steps']} steps, must
+exceed `return_min` = {json.dumps(f['return_min'])} (this model {f['eval_return']:.1f}, an untrained one {untrained.eval_return:.1f}). A null
 threshold means the trained model was not clearly better than an untrained one on that check.
 """
 
@@ -120,8 +121,9 @@ def ship(args: argparse.Namespace) -> int:
             raise models.ModelError(f"the model is {model_mb:.1f} MB, over the {MAX_MODEL_MB:.0f} MB limit{hint}")
         print(f"evaluating on a fresh episode (seed {models.EVAL_SEED}): the model, then an untrained one …",
               flush=True)
-        trained = _evaluate(models, model_dir=staging)
-        untrained = _evaluate(models, config=config)
+        args.eval_steps = args.eval_steps or models.EVAL_STEPS
+        trained = _evaluate(models, args.eval_steps, model_dir=staging)
+        untrained = _evaluate(models, args.eval_steps, config=config)
         picked = models.pick_thresholds(trained, untrained)
         if args.openloop_max is not None:
             picked["openloop_max"] = args.openloop_max
@@ -136,7 +138,7 @@ def ship(args: argparse.Namespace) -> int:
             "score": round(sum(scores) / len(scores), 1) if scores else None, "score_episodes": len(scores),
             "command": args.command, "commit": args.commit or git_commit(),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"), "dtype": state["dtype"],
-            "eval_seed": models.EVAL_SEED, "eval_steps": models.EVAL_STEPS,
+            "eval_seed": models.EVAL_SEED, "eval_steps": args.eval_steps,
             "openloop_mse": None if trained.openloop_mse is None else round(trained.openloop_mse, 6),
             "eval_return": round(trained.eval_return, 2), **picked,
         }
@@ -167,10 +169,10 @@ def ship(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate(models, **kwargs):
+def _evaluate(models, steps: int, **kwargs):
     trainer = models.eval_trainer(**kwargs)
     try:
-        return models.evaluate(trainer)
+        return models.evaluate(trainer, steps)
     finally:
         trainer.close()
 
@@ -185,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--openloop-max", type=float, default=None, help="override the picked image-error threshold")
     parser.add_argument("--return-min", type=float, default=None, help="override the picked return threshold")
     parser.add_argument("--force", action="store_true", help="replace a model already in OUT")
+    parser.add_argument("--eval-steps", type=int, default=None,
+                        help="policy steps of the return check: the first episode's return is cut there (default "
+                             "models.EVAL_STEPS, 200; 500 holds a whole CartPole-v1 episode)")
     args = parser.parse_args(argv)
     from dreamer_studio.cli import report_user_errors
 

@@ -10,6 +10,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -198,6 +199,24 @@ def test_a_fresh_context_is_enough_for_a_report_when_training_windows_are_longer
         assert trainer.report() is None
         models.collect(trainer, 2)
         assert trainer.report() is not None and trainer.updates == 0  # collecting never trains
+    finally:
+        trainer.close()
+
+
+def test_the_evaluation_return_is_the_first_episodes_not_every_reward_of_the_steps():
+    """CartPole pays 1 per step, fall or not: summed over 200 steps of restarts, an untrained policy would score
+    ~200. The evaluation's return stops at the first episode's end."""
+    from dreamer_core.config import make_config
+
+    config = make_config("gym_CartPole-v1", "proprio", "debug", {"run": {"device": "cpu"},
+                                                                 "env": {"log_image": False}})
+    trainer = Trainer(config, None)
+    try:
+        first = models.collect(trainer, 200)
+        is_last = np.asarray(trainer.replay.state_dict()["data"]["is_last"]).reshape(-1)[:200]  # (200,), 1 env
+        ends = np.flatnonzero(is_last)  # the step index of each episode's last step
+        assert len(ends) >= 2  # an untrained policy drops the pole well within 200 steps, more than once
+        assert first == float(ends[0])  # reward 1 on each step after the reset, up to and including the fall
     finally:
         trainer.close()
 
