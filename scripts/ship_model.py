@@ -25,6 +25,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,6 +110,10 @@ def ship(args: argparse.Namespace) -> int:
     full = checkpoint.load(ckpt, map_location="cpu")
     state = models.model_state(full, fp16=args.fp16)
     config = Config.from_dict(json.loads(state["config"]))
+    if args.display_frames and config.env.obs == "proprio" and not config.env.log_image:
+        # Display only: the model reads the state vectors either way, and a viewer's replay starts empty
+        config = replace(config, env=replace(config.env, log_image=True))
+        state["config"] = config.to_json()
     staging = out.with_name(f".{out.name}.staging")  # written whole, then swapped in: no half-shipped model
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -187,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--openloop-max", type=float, default=None, help="override the picked image-error threshold")
     parser.add_argument("--return-min", type=float, default=None, help="override the picked return threshold")
     parser.add_argument("--force", action="store_true", help="replace a model already in OUT")
+    parser.add_argument("--display-frames", action="store_true",
+                        help="a proprio run trained with env.log_image=false: render the env's frames when the "
+                             "model is watched (display only; the model reads the state vectors)")
     parser.add_argument("--eval-steps", type=int, default=None,
                         help="policy steps of the return check: the first episode's return is cut there (default "
                              "models.EVAL_STEPS, 200; 500 holds a whole CartPole-v1 episode)")
