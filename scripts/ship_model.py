@@ -33,7 +33,11 @@ sys.path.insert(0, str(ROOT))
 
 MAX_MODEL_MB = 10.0
 MAX_ASSETS_MB = 40.0
-PREVIEW_LINE = "\n![real frames (green) over the model's open-loop dream under the same actions (red)](preview.png)\n"
+PREVIEW_LINES = {  # the card's preview caption: a vector model dreams vectors, so its strip has no dream row
+    "vision": "\n![real frames (green) over the model's open-loop dream under the same actions (red)](preview.png)\n",
+    "proprio": "\n![real frames of the evaluation episode, rendered for display only: this model reads state vectors "
+               "and dreams vectors, not frames](preview.png)\n",
+}
 OBS_TEXT = {"vision": "64×64 RGB pixels (camera 0)", "proprio": "proprioceptive state vectors"}
 
 
@@ -72,7 +76,7 @@ def card_body(f: dict, logdir: Path, untrained, preview: bool) -> str:
 DreamerV3 (preset `{f['preset']}`) trained on `{f['task']}` from {OBS_TEXT.get(f['obs'], f['obs'])}:
 {f['env_frames']:,} env frames, {f['updates']:,} updates. Score {f['score']:.1f}: the mean return of its last
 {f['score_episodes']} training episodes.
-{PREVIEW_LINE if preview else ''}
+{PREVIEW_LINES.get(f['obs'], PREVIEW_LINES['vision']) if preview else ''}
 - Watch it: `dreamer-studio --open assets/models/{name}` (or pick it on the start page of `dreamer-studio`).
 - Export its imagination: `dreamer-studio export --logdir assets/models/{name} --out {name}.mp4`.
 - Model-only checkpoint (`model.ckpt`, {f['dtype']}): weights and counters; no replay and no optimizer state, so
@@ -167,7 +171,9 @@ def ship(args: argparse.Namespace) -> int:
           f"{fields['openloop_max']}; return {trained.eval_return:.1f} (untrained {untrained.eval_return:.1f}) -> "
           f"return_min {fields['return_min']}")
     for key in ("openloop_max", "return_min"):
-        if fields[key] is None:
+        if key == "openloop_max" and trained.openloop_mse is None:
+            print("  no openloop_max: this model sees no images (its card checks the return only)")
+        elif fields[key] is None:
             print(f"  warning: no {key}: the model is not clearly better than an untrained one on that check")
     if total > MAX_ASSETS_MB:
         print(f"  warning: the packaged assets now hold {total:.1f} MB, over the {MAX_ASSETS_MB:.0f} MB budget")
