@@ -19,7 +19,7 @@ SCALE = 3  # the proprio frame's upscaling
 TILE_GAP = 6  # px between the real, decoded and error tiles
 ERROR_LEGEND = ("error = (decoded − real) / 2 + mid-grey: grey means they agree, brighter means the model "
                 "predicts too bright, darker too dark.")
-_READS_VECTORS = "This model reads a state vector (positions and velocities), not pixels"
+_READS_VECTORS = "This model reads a vector of positions and velocities (its state), not pixels"
 _PLOT_COMPARES = "the plot compares the vector the model decodes from its latent state with the real one."
 PROPRIO_NOTE = (f"{_READS_VECTORS}. The frame is rendered for you only (log/image) and never reaches the model; "
                 f"{_PLOT_COMPARES}")
