@@ -6,6 +6,8 @@ frame; its signal is the **spread** of the M futures imagined from the same star
 frames across the M at that step, averaged over pixels (`spread`). Where the model's own samples agree, it predicts
 one thing; where they scatter, it does not know what comes next, and its prediction is more often far from the
 truth. It costs no network pass: the futures are already decoded for the imagination panel.
+A vector (proprio) model decodes no frames: `vector_spread` is the same variance over its decoded vectors, each
+dimension scaled by the real vector's spread over the report (`vector_scale`, the imagination panel's normalisation).
 
 `THRESHOLD` (0-255 pixel scale) flags a dreamed step. The rule that chose it, and the measurement that shows the
 spread tracks the open-loop error beyond "later steps are worse" on a trained pixel model, are in
@@ -73,6 +75,34 @@ def spread(frames: np.ndarray | None) -> np.ndarray | None:
     if frames is None or frames.shape[0] < 2:
         return None
     return frames.astype(np.float32).var(0, ddof=1).mean((1, 2, 3))  # (H,)
+
+
+def vector_scale(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(..., V) vectors -> per dimension (mean (V,), spread (V,)) over every leading index: the spread is the
+    standard deviation, floored at 1e-6 so that a constant dimension does not blow up what it divides. The one
+    per-dimension normalisation of vectors: the imagination panel's plot and `vector_spread` both use it."""
+    flat = np.asarray(values, np.float64).reshape(-1, np.shape(values)[-1])  # (N, V)
+    return flat.mean(0), np.maximum(flat.std(0), 1e-6)
+
+
+def vector_spread(vectors: np.ndarray | None, real: np.ndarray | None) -> np.ndarray | None:
+    """`spread` for a vector model: (M, H, V) decoded vectors of futures imagined from one start, the report's real
+    vectors (T, V) -> (H,) float32: the unbiased variance (ddof 1) across the M at each step of each dimension
+    scaled by the real vector's spread over the report (`vector_scale`), mean over dimensions. Unitless: 1 means
+    the dreams disagree as much as the real vector varies. None without vectors or two futures."""
+    if vectors is None or real is None or vectors.shape[0] < 2:
+        return None
+    _, scale = vector_scale(real)  # (V,)
+    return (np.asarray(vectors, np.float64).var(0, ddof=1) / scale**2).mean(-1).astype(np.float32)  # (H,)
+
+
+def vector_error(predicted: np.ndarray, truth: np.ndarray, real: np.ndarray) -> np.ndarray:
+    """(H, V) predicted vectors (the open loop) against the true ones (H, V) -> (H,) float32: the squared error of
+    each dimension scaled by the real vector's spread over the report `real` (T, V), as in `vector_spread`, mean
+    over dimensions."""
+    _, scale = vector_scale(real)  # (V,)
+    diff = (np.asarray(predicted, np.float64) - np.asarray(truth, np.float64)) / scale  # (H, V)
+    return (diff**2).mean(-1).astype(np.float32)
 
 
 def observed_kl(kl_per_latent: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGraphicsRectItem, QHBoxLayout, QLabel, QPushButton,
                                QSpinBox, QSplitter, QWidget)
 
+from dreamer_core import confidence
 from dreamer_core.image_grid import ImaginationGrid
 from dreamer_studio import theme
 from dreamer_studio.panels.base import ElidedLabel, ImageView, LegendLabel, Panel, report_caption, weights_caption
@@ -218,8 +219,8 @@ class ImaginationPanel(Panel):
             entries.append((color.name(), "—", names[d]))
             # Per-dimension scaling over the real and the dreamed values: one fast dimension (a velocity) no
             # longer flattens the others, and a constant real dimension no longer blows its dreams up.
-            both = np.concatenate([r.real_vectors[:, d], base.vectors[..., d].ravel()])
-            mean, spread = both.mean(), max(float(both.std()), 1e-6)
+            both = np.concatenate([r.real_vectors[:, d], base.vectors[..., d].ravel()])[:, None]  # (N, 1)
+            mean, spread = confidence.vector_scale(both)  # (1,) each
             real = (r.real_vectors[:, d] - mean) / spread
             plot.plot(steps, real, pen=pg.mkPen(color, style=Qt.PenStyle.DotLine))
             for k in range(k_count):

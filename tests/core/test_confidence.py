@@ -52,6 +52,27 @@ def test_the_spread_is_the_unbiased_variance_across_futures_per_step_on_a_case_w
                                                                 np.nan])), [False, True, False])
 
 
+def test_the_vector_spread_scales_each_dimension_by_the_real_vectors_spread_on_a_case_with_a_known_answer():
+    # Real vectors (T=4, V=2): dimension 0 takes 0, 2, 0, 2 (std 1), dimension 1 takes 0, 20, 0, 20 (std 10).
+    real = np.array([[0, 0], [2, 20], [0, 0], [2, 20]], np.float32)
+    mean, scale = confidence.vector_scale(real)
+    np.testing.assert_allclose(mean, [1, 10])
+    np.testing.assert_allclose(scale, [1, 10])
+    vectors = np.zeros((3, 2, 2), np.float32)  # (M, H, V)
+    vectors[:, 0, 0] = [0, 1, 2]  # step 1: dimension 0 varies by 1 (unbiased) in its unit of 1, dimension 1 agrees
+    vectors[:, 1, 1] = [0, 10, 20]  # step 2: dimension 1 varies by 100 = 1 in its unit of 10, dimension 0 agrees
+    np.testing.assert_allclose(confidence.vector_spread(vectors, real), [0.5, 0.5], rtol=1e-6)
+    vectors[:, 1, 0] = [0, 2, 4]  # step 2, dimension 0 now varies by 4 too: (4 + 1) / 2
+    spread = confidence.vector_spread(vectors, real)
+    assert spread.shape == (2,) and spread.dtype == np.float32
+    np.testing.assert_allclose(spread, [0.5, 2.5], rtol=1e-6)
+    assert confidence.vector_spread(vectors[:1], real) is None and confidence.vector_spread(None, real) is None
+    # A constant real dimension is floored, not divided by zero; the error uses the same scale.
+    assert np.isfinite(confidence.vector_spread(vectors, np.zeros((4, 2)))).all()
+    error = confidence.vector_error(np.array([[1, 10], [3, 0]]), np.array([[0, 0], [1, 0]]), real)  # (H, V)
+    np.testing.assert_allclose(error, [(1 + 1) / 2, (4 + 0) / 2], rtol=1e-6)
+
+
 def test_every_report_carries_what_the_spread_needs_and_it_lands_on_the_imagined_steps_of_the_timeline():
     agent, window = _agent_and_window()
     report = make_report(agent, window, samples=3)
