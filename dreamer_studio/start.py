@@ -24,8 +24,10 @@ TRAINING_TIMES = {
     # the soak's screenshot (docs/screenshots/11_*): the cart drawn, no pole yet, at 2,073 updates after 41 minutes
     "cpu_world_model": ("within about 5 minutes the decoded frames show the scene (sky, track, floor); the cart "
                         "after about 40 minutes (2,000 updates); the pole later"),
-    # proprio size1m at ratio 1024 balanced (900+) from ~65k frames, about 5 hours on 2 cores; pixels: not yet
-    "cpu_policy": "hours (from proprio vectors about 5 hours; from pixels not measured yet)",
+    # proprio size1m at ratio 1024 balanced (900+) from ~65k frames, about 5 hours on 2 cores; gym CartPole-v1
+    # (preset cpu, ratio 128) held 500 from 55k frames, 1.8 hours on 2 shared cores (docs/results); pixels: not yet
+    "cpu_policy": ("hours (dm_control cartpole from proprio vectors about 5 hours, gym CartPole-v1 about 2 hours; "
+                   "from pixels not measured yet)"),
     "gpu": "not measured yet (no GPU has been available to this project)",
 }
 COLUMNS = ("model", "task", "observation", "score", "updates", "env frames")
