@@ -13,7 +13,9 @@ steps (written to `--out`, the arrays to an .npz beside it): Pearson and Spearma
 baseline (error grows with the horizon), the rank correlation with the step held fixed (partial) and within each
 step, with 95% intervals from resampling windows; per threshold the share flagged, precision, recall and F1 for
 "error above the pooled 75th percentile"; the rule for THRESHOLD: the threshold that maximises that F1 among those
-flagging at most as many steps as are high (25%), and the step index's best under the same rule.
+flagging at most as many steps as are high (25%), and the step index's best under the same rule. A vector (proprio)
+model decodes no frames: its error is the open-loop vector's squared error, each dimension scaled by the real vector's
+spread over the report (confidence.vector_error), and `VECTOR_CANDIDATES` replace the pixel ones.
 
     nice -n 10 .venv/bin/python scripts/confidence_eval.py \\
         --model runs/cartpole_balance_vision_size1m_ratio256_snapshots/u0002856.ckpt --episodes 8 \\
@@ -40,6 +42,7 @@ from dreamer_core.trainer import Trainer
 
 HIGH_PERCENTILE = 75  # "high open-loop error": above this percentile of the pooled error (a useless flag: 0.25)
 STRIP_SIGNAL = "dream_pixel_var"  # the candidate the strip shows (confidence.spread), scored at confidence.THRESHOLD
+VECTOR_SIGNAL = "dream_vector_var"  # its counterpart for a vector model (confidence.vector_spread)
 ENSEMBLE_SEED = 1_000_003  # added to a window's seed: the extra futures are drawn independently of the open loop
 
 CANDIDATES = {  # name -> what it is, per open-loop step (the JSON carries these descriptions)
@@ -58,6 +61,13 @@ CANDIDATES = {  # name -> what it is, per open-loop step (the JSON carries these
                        "of their decoded frames across the K, mean over pixels (0-255 scale)",
     "reencode_pixel_error": "decode, encode, decode the posterior's mode: mean squared difference of the two "
                             "decoded frames (0-255 scale)",
+}
+# A vector model decodes no frames: these replace the four pixel candidates (scaled as confidence.vector_spread).
+VECTOR_CANDIDATES = {
+    "ensemble_vector_var": "K more futures under the true actions from the same start: variance of their decoded "
+                           "vectors across the K, per dimension over the real vector's variance, mean over V",
+    "ensemble_vector_dist_to_openloop": "mean normalised squared distance of those K vectors to the open loop's",
+    "dream_vector_var": "the report's K policy-sampled dreams from the same start: confidence.vector_spread",
 }
 
 
@@ -151,40 +161,54 @@ def reencode_pixel_error(agent, features: np.ndarray) -> np.ndarray:
 def candidate_signals(agent, report, batch: dict[str, np.ndarray], seed: int, samples: int) -> dict[str, np.ndarray]:
     """Every candidate of `CANDIDATES` for the open-loop steps of one report (made with `samples` dreams):
     name -> (H,)."""
-    ctx, horizon = report.context_len, len(report.openloop)
+    ctx, horizon = report.context_len, len(report.openloop_vectors if report.openloop is None else report.openloop)
     k = agent.config.train.replay_context
     actions = torch.as_tensor(batch["action"][0, k + ctx - 1 : k + ctx - 1 + horizon], device=agent.device)  # (H, A)
     openloop = imagine_from(agent, report.start, horizon, seed, 1, actions, recheck=False)
-    if not np.array_equal(openloop.frames[0], report.openloop):
+    pixels = report.openloop is not None
+    same = (np.array_equal(openloop.frames[0], report.openloop) if pixels
+            else np.array_equal(openloop.vectors[0], report.openloop_vectors))
+    if not same:
         raise AssertionError("the re-imagined open loop differs from the report's: seeds or actions do not match")
     ensemble = imagine_from(agent, report.start, horizon, seed + ENSEMBLE_SEED, samples, actions, recheck=False)
     recheck = report.imagined_recheck[0, :horizon]  # (H,)
     context = float(confidence.observed_kl(report.kl)[:ctx].mean())
     prior = openloop.latent_probs[0].astype(np.float64)  # (H, S, C)
-    return dict(
+    common = dict(
         recheck_kl=recheck, recheck_kl_per_context_kl=recheck / context, context_kl=np.full(horizon, context),
         prior_entropy=-(prior * np.log(np.clip(prior, 1e-12, None))).sum((1, 2)),
+        ensemble_feature_var=ensemble.features.var(0).mean(-1), ensemble_reward_std=ensemble.rewards.std(0))
+    if not pixels:
+        real = report.real_vectors  # (T, V): the scale of every vector candidate
+        to_openloop = [confidence.vector_error(v, openloop.vectors[0], real) for v in ensemble.vectors]  # K x (H,)
+        return common | dict(
+            ensemble_vector_var=confidence.vector_spread(ensemble.vectors, real),
+            ensemble_vector_dist_to_openloop=np.mean(to_openloop, 0),
+            dream_vector_var=confidence.vector_spread(report.imagination.vectors, real))
+    return common | dict(
         ensemble_pixel_var=confidence.spread(ensemble.frames),
         ensemble_dist_to_openloop=mean_square(ensemble.frames, openloop.frames[0][None]).mean(0),
-        ensemble_feature_var=ensemble.features.var(0).mean(-1), ensemble_reward_std=ensemble.rewards.std(0),
         dream_pixel_var=confidence.spread(report.imagination.frames),
         reencode_pixel_error=reencode_pixel_error(agent, openloop.features[0]))
 
 
 def measure(trainer: Trainer, starts: list[int], seed: int, samples: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """A report per window start: each candidate signal and the open loop's pixel error, each (windows, H)."""
+    """A report per window start: each candidate signal and the open loop's error, each (windows, H): its pixel
+    error, or for a model that decodes no frames its vectors' (confidence.vector_error)."""
     length = trainer.config.run.report_length + trainer.config.train.replay_context
-    signals: dict[str, list[np.ndarray]] = {name: [] for name in CANDIDATES}
+    signals: dict[str, list[np.ndarray]] = {}
     error = []
     trainer.agent.eval()
     for i, start in enumerate(starts):
         window = trainer.replay._gather(np.array([0]), np.array([start]), length)
         batch = {k: v for k, v in window.items() if k != "index"}
         r = make_report(trainer.agent, batch, seed=seed + i, samples=samples, updates=trainer.agent.updates)
-        real = r.real[r.context_len :]  # (H, h, w, 3)
-        error.append(mean_square(r.openloop, real))  # (H,)
+        if r.openloop is not None:
+            error.append(mean_square(r.openloop, r.real[r.context_len :]))  # (H,) against (H, h, w, 3)
+        else:
+            error.append(confidence.vector_error(r.openloop_vectors, r.real_vectors[r.context_len :], r.real_vectors))
         for name, values in candidate_signals(trainer.agent, r, batch, seed + i, samples).items():
-            signals[name].append(np.asarray(values, np.float64))
+            signals.setdefault(name, []).append(np.asarray(values, np.float64))
     return {name: np.stack(v) for name, v in signals.items()}, np.stack(error)
 
 
@@ -265,13 +289,14 @@ def main() -> None:
     prepared_s = time.time() - began
     starts = window_starts(stream(trainer, "is_first"), length + trainer.config.train.replay_context)
     signals, error = measure(trainer, starts, args.seed, args.samples)
-    candidates = {name: dict(description=CANDIDATES[name],
+    candidates = {name: dict(description=(CANDIDATES | VECTOR_CANDIDATES)[name],
                              **summarise(signal, error, confidence.THRESHOLD if name == STRIP_SIGNAL else None))
                   for name, signal in signals.items()}
     out = dict(**source, task=trainer.config.env.task, preset=trainer.config.preset, updates=trainer.agent.updates,
                env_frames=trainer.counters.env_frames, episodes=int(stream(trainer, "is_last").sum()),
                real_steps=len(stream(trainer, "is_last")), seed=args.seed, samples=args.samples,
                prepared_s=round(prepared_s, 1), measured_s=round(time.time() - began - prepared_s, 1),
+               error="pixel MSE (0-255)" if STRIP_SIGNAL in signals else "vector_error (normalised per dimension)",
                error_median=float(np.median(error)), high_error_above=float(np.percentile(error, HIGH_PERCENTILE)),
                candidates=candidates)
     print(table(candidates))

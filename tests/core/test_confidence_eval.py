@@ -59,3 +59,24 @@ def test_the_cached_stream_reads_back_and_every_candidate_is_measured_per_open_l
     summary = script.summarise(signals["dream_pixel_var"], error, confidence.THRESHOLD)
     assert summary["current_threshold"]["threshold"] == confidence.THRESHOLD and summary["steps"] == error.size
     assert "current_threshold" not in script.summarise(signals["recheck_kl"], error)
+
+
+def test_a_vector_model_is_measured_on_its_decoded_vectors(script):
+    """The shipped CartPole-v1 proprio model decodes no frames: the error is the open-loop vector's normalised
+    squared error and the vector candidates replace the pixel ones."""
+    length = 8  # 4 context + 4 open-loop steps
+    trainer = script.model_trainer(str(model_helpers.ROOT / "dreamer_core/assets/models/cartpole_v1_proprio"),
+                                   seed=3, report_length=length, replay_size=400)
+    try:
+        script.collect_episodes(trainer, episodes=1, max_steps=60)
+        starts = script.window_starts(script.stream(trainer, "is_first"),
+                                      length + trainer.config.train.replay_context)[:2]
+        signals, error = script.measure(trainer, starts, seed=3, samples=3)
+    finally:
+        trainer.close()
+    pixel_only = {"ensemble_pixel_var", "ensemble_dist_to_openloop", "dream_pixel_var", "reencode_pixel_error"}
+    assert set(signals) == (set(script.CANDIDATES) - pixel_only) | set(script.VECTOR_CANDIDATES)
+    assert len(starts) == 2 and error.shape == (2, length // 2) and (error >= 0).all() and error.max() > 0
+    for name, values in signals.items():
+        assert values.shape == error.shape and np.isfinite(values).all(), name
+    assert (signals[script.VECTOR_SIGNAL] > 0).all()  # three policy dreams never agree to the last bit
