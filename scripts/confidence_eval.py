@@ -158,9 +158,11 @@ def reencode_pixel_error(agent, features: np.ndarray) -> np.ndarray:
     return ((first - second) ** 2).mean((1, 2, 3)).cpu().numpy()
 
 
-def candidate_signals(agent, report, batch: dict[str, np.ndarray], seed: int, samples: int) -> dict[str, np.ndarray]:
-    """Every candidate of `CANDIDATES` for the open-loop steps of one report (made with `samples` dreams):
-    name -> (H,)."""
+def candidate_signals(agent, report, batch: dict[str, np.ndarray], seed: int, samples: int,
+                      scale_from: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Every candidate of `CANDIDATES` (`VECTOR_CANDIDATES` for a vector model) for the open-loop steps of one report
+    (made with `samples` dreams): name -> (H,). Vectors are scaled by the spread of `scale_from` (N, V), by default
+    the report's real vectors."""
     ctx, horizon = report.context_len, len(report.openloop_vectors if report.openloop is None else report.openloop)
     k = agent.config.train.replay_context
     actions = torch.as_tensor(batch["action"][0, k + ctx - 1 : k + ctx - 1 + horizon], device=agent.device)  # (H, A)
@@ -179,7 +181,7 @@ def candidate_signals(agent, report, batch: dict[str, np.ndarray], seed: int, sa
         prior_entropy=-(prior * np.log(np.clip(prior, 1e-12, None))).sum((1, 2)),
         ensemble_feature_var=ensemble.features.var(0).mean(-1), ensemble_reward_std=ensemble.rewards.std(0))
     if not pixels:
-        real = report.real_vectors  # (T, V): the scale of every vector candidate
+        real = report.real_vectors if scale_from is None else scale_from  # (T or N, V): every vector candidate's scale
         to_openloop = [confidence.vector_error(v, openloop.vectors[0], real) for v in ensemble.vectors]  # K x (H,)
         return common | dict(
             ensemble_vector_var=confidence.vector_spread(ensemble.vectors, real),
@@ -192,9 +194,11 @@ def candidate_signals(agent, report, batch: dict[str, np.ndarray], seed: int, sa
         reencode_pixel_error=reencode_pixel_error(agent, openloop.features[0]))
 
 
-def measure(trainer: Trainer, starts: list[int], seed: int, samples: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def measure(trainer: Trainer, starts: list[int], seed: int, samples: int,
+            scale_from: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """A report per window start: each candidate signal and the open loop's error, each (windows, H): its pixel
-    error, or for a model that decodes no frames its vectors' (confidence.vector_error)."""
+    error, or for a model that decodes no frames its vectors' (confidence.vector_error, scaled as in
+    `candidate_signals`)."""
     length = trainer.config.run.report_length + trainer.config.train.replay_context
     signals: dict[str, list[np.ndarray]] = {}
     error = []
@@ -206,8 +210,9 @@ def measure(trainer: Trainer, starts: list[int], seed: int, samples: int) -> tup
         if r.openloop is not None:
             error.append(mean_square(r.openloop, r.real[r.context_len :]))  # (H,) against (H, h, w, 3)
         else:
-            error.append(confidence.vector_error(r.openloop_vectors, r.real_vectors[r.context_len :], r.real_vectors))
-        for name, values in candidate_signals(trainer.agent, r, batch, seed + i, samples).items():
+            error.append(confidence.vector_error(r.openloop_vectors, r.real_vectors[r.context_len :],
+                                                 r.real_vectors if scale_from is None else scale_from))
+        for name, values in candidate_signals(trainer.agent, r, batch, seed + i, samples, scale_from).items():
             signals.setdefault(name, []).append(np.asarray(values, np.float64))
     return {name: np.stack(v) for name, v in signals.items()}, np.stack(error)
 
@@ -266,6 +271,10 @@ def main() -> None:
     ap.add_argument("--max-minutes", type=float, default=12.0, help="without --model: a cap on training")
     ap.add_argument("--seed", type=int, default=models.EVAL_SEED)
     ap.add_argument("--out", default=None, help="a JSON file for the figures")
+    ap.add_argument("--stream-scale", action="store_true",
+                    help="vector models: scale every window by the real vector's spread over the whole collected "
+                         "stream, not each report's own (a check that the scale signal and error share per window "
+                         "does not make their correlation)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     began = time.time()
@@ -288,11 +297,14 @@ def main() -> None:
         source = dict(trained_from_scratch=True)
     prepared_s = time.time() - began
     starts = window_starts(stream(trainer, "is_first"), length + trainer.config.train.replay_context)
-    signals, error = measure(trainer, starts, args.seed, args.samples)
+    vectors = sorted(trainer.agent.vector_dims)
+    scale_from = (np.concatenate([stream(trainer, key) for key in vectors], -1)  # (steps, V)
+                  if args.stream_scale and vectors else None)
+    signals, error = measure(trainer, starts, args.seed, args.samples, scale_from)
     candidates = {name: dict(description=(CANDIDATES | VECTOR_CANDIDATES)[name],
                              **summarise(signal, error, confidence.THRESHOLD if name == STRIP_SIGNAL else None))
                   for name, signal in signals.items()}
-    out = dict(**source, task=trainer.config.env.task, preset=trainer.config.preset, updates=trainer.agent.updates,
+    out = dict(**source, vector_scale="the whole stream" if scale_from is not None else "each report", task=trainer.config.env.task, preset=trainer.config.preset, updates=trainer.agent.updates,
                env_frames=trainer.counters.env_frames, episodes=int(stream(trainer, "is_last").sum()),
                real_steps=len(stream(trainer, "is_last")), seed=args.seed, samples=args.samples,
                prepared_s=round(prepared_s, 1), measured_s=round(time.time() - began - prepared_s, 1),
