@@ -130,3 +130,44 @@ def test_edited_futures_get_their_own_spread_and_boxes_on_the_edited_rows(qtbot,
     keys = [key for key, _ in panel.grid.rows()]
     assert box.rect().y() == pytest.approx(keys.index("edited0") * h - 0.5)
     assert box.rect().height() == pytest.approx(loud.shape[0] * h - 4)  # the K edited rows, not the dreams
+
+
+@pytest.fixture(scope="module")
+def vector_report():
+    trainer = Trainer(debug_config("dummy_disc", "proprio"))
+    try:
+        made = None
+        while made is None:
+            trainer.step()
+            made = trainer.report()
+        return made
+    finally:
+        trainer.close()
+
+
+def test_a_vector_model_shows_the_spread_of_its_dreams_vectors_with_its_own_threshold(qtbot, panel, report,
+                                                                                       vector_report):
+    pixels, report, ctx = report, vector_report, vector_report.context_len
+    base = report.imagination
+    assert base.frames is None and base.vectors is not None and report.real_vectors is not None
+    _show(panel, report, t=ctx)
+    strip = panel.recheck
+    horizon = base.vectors.shape[1]
+    np.testing.assert_array_equal(strip.series["dreams"][ctx : ctx + horizon],
+                                  confidence.vector_spread(base.vectors, report.real_vectors))
+    assert strip.curves["dreams"].isVisible() and strip.threshold == confidence.VECTOR_THRESHOLD
+    assert strip.line.value() == confidence.VECTOR_THRESHOLD
+    assert f"over {confidence.VECTOR_THRESHOLD:g}" in strip.toolTip() and "decoded vectors" in strip.toolTip()
+    assert f"spread of the {base.vectors.shape[0]} dreams (vectors) (right)" in strip.legend.entries[1]
+    # The dreams agree everywhere but at imagined step 3, where one is far off: that step alone is flagged.
+    same = np.repeat(base.vectors[:1], base.vectors.shape[0], 0)  # (M, H, V)
+    _show(panel, dataclasses.replace(report, imagination=dataclasses.replace(base, vectors=same)), entry_id=2)
+    assert strip.flags == [] and (strip.series["dreams"][ctx:ctx + horizon] == 0).all()
+    loud = same.copy()
+    loud[1, 2] += 100 * confidence.vector_scale(report.real_vectors)[1]  # 100 real spreads off in every dimension
+    _show(panel, dataclasses.replace(report, imagination=dataclasses.replace(base, vectors=loud)), entry_id=3)
+    assert strip.flags == [("dreams", ctx + 2)] and strip.series["dreams"][ctx + 2] > confidence.VECTOR_THRESHOLD
+    assert strip._boxes == []  # no filmstrip on a vector model: nothing to box
+    # Back on a pixel model, the pixel threshold and tooltip return.
+    _show(panel, pixels, entry_id=4)
+    assert strip.threshold == confidence.THRESHOLD and "decoded frames" in strip.toolTip()
