@@ -16,9 +16,9 @@ from dreamer_studio.session import ImagineSettings, ReportEntry, View, reports_o
 from .helpers import debug_config
 
 
-@pytest.fixture(scope="module")
-def report():
-    trainer = Trainer(debug_config("dummy_disc", "vision"))
+def _first_report(obs: str):
+    """The first report of a debug-preset dummy_disc run from `obs` ("vision" or "proprio")."""
+    trainer = Trainer(debug_config("dummy_disc", obs))
     try:
         made = None
         while made is None:
@@ -27,6 +27,11 @@ def report():
         return made
     finally:
         trainer.close()
+
+
+@pytest.fixture(scope="module")
+def report():
+    return _first_report("vision")
 
 
 @pytest.fixture
@@ -134,15 +139,7 @@ def test_edited_futures_get_their_own_spread_and_boxes_on_the_edited_rows(qtbot,
 
 @pytest.fixture(scope="module")
 def vector_report():
-    trainer = Trainer(debug_config("dummy_disc", "proprio"))
-    try:
-        made = None
-        while made is None:
-            trainer.step()
-            made = trainer.report()
-        return made
-    finally:
-        trainer.close()
+    return _first_report("proprio")
 
 
 def test_a_vector_model_shows_the_spread_of_its_dreams_vectors_with_its_own_threshold(qtbot, panel, report,
