@@ -16,9 +16,9 @@ from dreamer_studio.session import ImagineSettings, ReportEntry, View, reports_o
 from .helpers import debug_config
 
 
-def _first_report(obs: str):
-    """The first report of a debug-preset dummy_disc run from `obs` ("vision" or "proprio")."""
-    trainer = Trainer(debug_config("dummy_disc", obs))
+@pytest.fixture(scope="module")
+def report():
+    trainer = Trainer(debug_config("dummy_disc", "vision"))
     try:
         made = None
         while made is None:
@@ -27,11 +27,6 @@ def _first_report(obs: str):
         return made
     finally:
         trainer.close()
-
-
-@pytest.fixture(scope="module")
-def report():
-    return _first_report("vision")
 
 
 @pytest.fixture
@@ -139,7 +134,15 @@ def test_edited_futures_get_their_own_spread_and_boxes_on_the_edited_rows(qtbot,
 
 @pytest.fixture(scope="module")
 def vector_report():
-    return _first_report("proprio")
+    trainer = Trainer(debug_config("dummy_disc", "proprio"))
+    try:
+        made = None
+        while made is None:
+            trainer.step()
+            made = trainer.report()
+        return made
+    finally:
+        trainer.close()
 
 
 def test_a_vector_model_shows_the_spread_of_its_dreams_vectors_with_its_own_threshold(qtbot, panel, report,
