@@ -35,12 +35,6 @@ from dreamer_core.rssm import Latent
 # above its 75th percentile", flagging at most 25% of steps) for K = 3 dreams on a size1m cartpole pixel model at
 # 4,728 updates (docs/results/confidence.md).
 THRESHOLD = 8.9
-# The same for a vector model's `vector_spread` (unitless, per dimension over the real vector's variance in the
-# report): the same rule's cut for K = 3 dreams on the shipped cartpole_v1_proprio (30,368 updates; precision 0.60
-# against the step index's 0.38, 0.67 on held-out episodes). Its partial rho given the step, 0.47 [0.37, 0.55], is
-# mostly the per-report scale the spread and the error share: on one scale for every window it is 0.07 [0.01, 0.12]
-# and the flags are right less often than the step index's (docs/results/confidence.md, third measurement).
-VECTOR_THRESHOLD = 7.25
 
 
 @torch.no_grad()

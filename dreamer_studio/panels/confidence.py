@@ -2,9 +2,8 @@
 
 Over the shared timeline: up to the end of the context, the KL of each observed frame (posterior vs prior, the
 report's KL, nats on the left axis); after it, the spread of the futures imagined from the same start (the variance
-of their decoded frames across the K dreams, 0-255 pixel scale on the right axis; for a vector model that decodes no
-frames, of their decoded vectors, each dimension over the real vector's variance in the report; the edited futures'
-own spread in orange). Imagined steps over the threshold get a red marker here and a red box around their column of the filmstrip
+of their decoded frames across the K dreams, 0-255 pixel scale on the right axis; the edited futures' own spread in
+orange). Imagined steps over the threshold get a red marker here and a red box around their column of the filmstrip
 (the open loop and the dreams, or the edited rows).
 """
 
@@ -21,23 +20,6 @@ from dreamer_studio import theme
 from dreamer_studio.panels.base import LegendLabel
 
 SPREAD_CURVE = theme.PALETTE[0]  # the dreams' spread (the edited futures' is theme.EDITED)
-
-
-def vector_tooltip(threshold: float) -> str:
-    return ("Where is the model making things up?\n"
-            "Context steps (left of the dashed line, left axis): KL[posterior of the real vector ‖ prior], nats "
-            "summed over latents: how much the observation surprised the model.\n"
-            "Imagined steps (right axis): the spread of the K dreams imagined from the same start, the variance of "
-            "their decoded vectors across the K at each step, each dimension divided by the real vector's variance "
-            "over this report (as the imagination plot scales it), averaged over dimensions: 1 means the dreams "
-            "disagree as much as the real vector moves.\n"
-            f"Red markers: a spread over {threshold:g}, the cut with the best F1 for 'open-loop error in the top "
-            "quarter' (flagging at most a quarter of steps) for K = 3 dreams on the shipped CartPole-v1 proprio "
-            "model. Measured on this report's scale, a flagged step is high-error 60-67% of the time, against 38% "
-            "for 'the last steps of the horizon' (chance 25%). But much of that is the shared scale: a report "
-            "whose real vector barely moves makes both the spread and the error large. On one scale for every "
-            "report the flags are right 30-33% of the time, less often than the step rule. Read a flag as 'the "
-            "dreams scatter relative to how much this report moves', not as proof (docs/results/confidence.md).")
 
 
 def tooltip(threshold: float) -> str:
@@ -61,11 +43,9 @@ class ConfidenceStrip(QWidget):
     """A short plot of the observed KL and the futures' spread over timeline steps, with the threshold and
     flagged-step markers."""
 
-    def __init__(self, parent=None, threshold: float = confidence.THRESHOLD,
-                 vector_threshold: float = confidence.VECTOR_THRESHOLD) -> None:
+    def __init__(self, parent=None, threshold: float = confidence.THRESHOLD) -> None:
         super().__init__(parent)
-        self.pixel_threshold, self.vector_threshold = threshold, vector_threshold
-        self.threshold = threshold  # the one in use: the pixel or the vector one, by what the dreams decode
+        self.threshold = threshold
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -115,30 +95,16 @@ class ConfidenceStrip(QWidget):
         self.spread_box.linkedViewChanged(self.plot.plotItem.vb, self.spread_box.XAxis)
 
     @staticmethod
-    def on_vectors(roll) -> bool:
-        """Whether the futures decode vectors and no frames (a proprio model): the spread is then on vectors."""
-        return roll.base.frames is None and roll.base.vectors is not None
-
-    @classmethod
-    def spreads(cls, roll) -> dict[str, np.ndarray | None]:
+    def spreads(roll) -> dict[str, np.ndarray | None]:
         """The spread (H,) of each set of futures on screen: "dreams" (the policy's K), "edited" (from the edited
-        latent, when there is one); None where a set has fewer than two futures (or decodes nothing)."""
-        if cls.on_vectors(roll):
-            def of(futures):
-                return confidence.vector_spread(futures.vectors, roll.report.real_vectors)
-        else:
-            def of(futures):
-                return confidence.spread(futures.frames)
-        out = {"dreams": of(roll.base)}
+        latent, when there is one); None where a set has no frames or fewer than two futures."""
+        out = {"dreams": confidence.spread(roll.base.frames)}
         if roll.edited is not None:
-            out["edited"] = of(roll.edited)
+            out["edited"] = confidence.spread(roll.edited.frames)
         return out
 
     def show_rollout(self, roll, t: int) -> None:
         ctx, steps = roll.ctx, np.arange(roll.length)
-        vectors = self.on_vectors(roll)
-        self.threshold = self.vector_threshold if vectors else self.pixel_threshold
-        self.setToolTip((vector_tooltip if vectors else tooltip)(self.threshold))
         observed = confidence.timeline(roll.report, None, roll.length)
         self.series, self.flags = {"observed": observed}, []
         xs, ys = [], []
@@ -157,11 +123,9 @@ class ConfidenceStrip(QWidget):
             curve.setVisible(bool(ok.any()))
         entries = [(theme.REAL_CURVE, "—", "observed KL (nats, left)")]
         if np.isfinite(self.series["dreams"]).any():
-            entries.append((SPREAD_CURVE, "—", f"spread of the {roll.base.rewards.shape[0]} dreams"
-                            f"{' (vectors)' if vectors else ''} (right)"))
+            entries.append((SPREAD_CURVE, "—", f"spread of the {roll.base.rewards.shape[0]} dreams (right)"))
         else:
-            entries.append((SPREAD_CURVE, "—", f"no spread: it needs 2+ imagined {'futures' if vectors else 'frames'}"
-                            " per step"))
+            entries.append((SPREAD_CURVE, "—", "no spread: it needs 2+ imagined frames per step"))
         if "edited" in self.series and np.isfinite(self.series["edited"]).any():
             entries.append((theme.EDITED, "—", "edited"))
         entries.append((theme.FLAGGED, "▲", f"spread over {self.threshold:g}: {len(self.flags)} imagined step(s)"))
