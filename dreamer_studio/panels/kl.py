@@ -23,6 +23,7 @@ DYN_TIP = ("dyn: KL[sg(posterior) ‖ prior], summed over latents, averaged over
 REP_TIP = ("rep: KL[posterior ‖ sg(prior)]. The same number as dyn, but its gradient trains the encoder to be "
            "predictable. Loss scale 0.1.")
 FLOOR_COLOR, REPORT_MARK_COLOR = "#ffca28", "#888"  # the free-bits floor; the step of the report on screen
+NO_CURVES = "no KL curves logged yet (a shipped model carries no training metrics)"
 FLOOR_TIP = "free bits: both KL losses are clipped below at this value, so below it they give no gradient."
 
 
@@ -100,6 +101,7 @@ class KLPanel(Panel):
         layout.addWidget(self.hover)
         self._kl: np.ndarray | None = None
         self._free = 1.0
+        self._title: str | None = None
 
     def key(self, view: View) -> object:
         waiting = (view.status.train_fill, view.status.replay_steps) if view.entry is None else None
@@ -112,6 +114,10 @@ class KLPanel(Panel):
             self.show_placeholder(waiting_text(view.status))
             return
         self.show_content()
+        title = None if have_rows else NO_CURVES  # a model-only source: a report, no metrics rows
+        if title != self._title:  # set only on a change: a title change re-lays the plot out
+            self._title = title
+            self.curves.setTitle(title)
         now = {}
         for item, key in ((self.dyn, "train/kl_dyn"), (self.rep, "train/kl_rep")):
             x, y = column(view.metrics, key)

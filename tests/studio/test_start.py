@@ -78,6 +78,7 @@ def test_watch_opens_the_model_read_only_and_a_report_arrives(qtbot, packaged):
     qtbot.waitUntil(lambda: "replay starts empty" in window.worker.status.get()[1].message, timeout=10_000)
     assert window.actions_by_name["start"].text() == "Continue training"
     assert "trained model debug_dummy" in window.windowTitle()
+    assert "no KL curves" in window.kl.curves.plotItem.titleLabel.text  # not bare axes: the model has no metrics
     window.close()
     assert fingerprint(packaged) == before
 
