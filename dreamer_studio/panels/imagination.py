@@ -29,7 +29,8 @@ FRAME_LEGEND = ("filmstrip: rows × steps, dashed line = end of the context (lef
                 "green border: observed context (posterior reconstruction) · red: imagined by the prior · orange: "
                 "imagined from your edited latent · grey: truth")
 VECTOR_LEGEND = ("dotted: the real vector · thick: dream 1 · thin: dreams 2…K · each dimension is scaled by the "
-                 "real vector's mean and spread over the report · dashed line: end of the context · yellow: cursor")
+                 "mean and spread of its real and dreamed values over the report · dashed line: end of the context · "
+                 "yellow: cursor")
 SOURCES = {"policy": "policy samples actions", "replayed": "replayed true actions", "keys": "your keys (hold)"}
 
 
