@@ -23,7 +23,7 @@ DYN_TIP = ("dyn: KL[sg(posterior) ‖ prior], summed over latents, averaged over
 REP_TIP = ("rep: KL[posterior ‖ sg(prior)]. The same number as dyn, but its gradient trains the encoder to be "
            "predictable. Loss scale 0.1.")
 FLOOR_COLOR, REPORT_MARK_COLOR = "#ffca28", "#888"  # the free-bits floor; the step of the report on screen
-NO_CURVES = "no KL curves logged yet (a shipped model carries no training metrics)"
+NO_CURVES = "no KL curves logged yet (models ship without metrics)"
 FLOOR_TIP = "free bits: both KL losses are clipped below at this value, so below it they give no gradient."
 
 
