@@ -2,24 +2,29 @@
 
 Steps with a real frame the model observed (the report's context) use the KL between the posterior of that frame
 and the prior, KL[q(z | h, enc(x)) || p(z | h)], summed over latents: the report's `kl`. A dreamed step has no real
-frame; its signal is the **spread** of the M futures imagined from the same start: the variance of their decoded
-frames across the M at that step, averaged over pixels (`spread`). Where the model's own samples agree, it predicts
-one thing; where they scatter, it does not know what comes next, and its prediction is more often far from the
-truth. It costs no network pass: the futures are already decoded for the imagination panel.
-A vector (proprio) model decodes no frames: `vector_spread` is the same variance over its decoded vectors, each
-dimension scaled by the real vector's spread over the report (`vector_scale`, the imagination panel's normalisation).
+frame. Two signals, one per kind of imagined row:
+- the **open loop** (the prior under the true actions, the row that can be checked against the truth): its mean
+  squared distance to K more futures imagined from the same start under the same actions, independently of it
+  (`openloop_distance`; every report carries it as `openloop_signal`). Where the model's own rollouts under the
+  same actions land far from the open loop, the open loop is one draw of many different futures, and more often
+  far from the truth. A vector model has the same on its decoded vectors, each dimension scaled by the real
+  vector's spread over the replay (`openloop_vector_distance`, `replay_vector_scale`: one fixed scale);
+- the **dreams** (the policy's K futures): their **spread**, the variance of their decoded frames across the K at
+  each step, averaged over pixels (`spread`). It costs no network pass: the dreams are decoded for the panel
+  anyway. On vectors (`vector_spread`, scaled by the report's own real vectors) it is measured but not shown.
 
-`THRESHOLD` (0-255 pixel scale) flags a dreamed step. The rule that chose it, and the measurement that shows the
-spread tracks the open-loop error beyond "later steps are worse" on a trained pixel model, are in
+`OPENLOOP_THRESHOLD`, `OPENLOOP_VECTOR_THRESHOLD` and `THRESHOLD` flag a step. The rule that chose them, and the
+measurements that show the signals track the open-loop error beyond "later steps are worse", are in
 docs/results/confidence.md (summed up in docs/studio_dream.md, *Where is the model making things up?*); the
-functions at the end compute that measurement (scripts/confidence_eval.py).
+functions at the end compute those measurements (scripts/confidence_eval.py).
 
-Also here, and carried by every report as `imagined_recheck`, is the re-encoding check the strip showed before,
-recheck(h, z) = KL[q(z | h, enc(dec(h, z))) || p(z | h)] (nats, summed over the S latents): decode the imagined
-state, encode the uint8 frame as if it were real, compare the posterior with the prior. On the most trained pixel
-models measured it was no better than chance (docs/results/confidence.md), so the strip no longer shows it.
+Also here is the re-encoding check the strip showed first, recheck(h, z) = KL[q(z | h, enc(dec(h, z))) || p(z | h)]
+(nats, summed over the S latents): decode the imagined state, encode the uint8 frame as if it were real, compare
+the posterior with the prior. On the most trained pixel models measured it was no better than chance, so reports
+compute it only when asked (`make_report(recheck=True)`, the evaluation's `imagined_recheck`).
 
-Shapes as in docs/tensor_shapes.md (N states, M futures, H imagined steps, T report steps, Tc its context).
+Shapes as in docs/tensor_shapes.md (N states, M futures, H imagined steps, T report steps, Tc its context, V vector
+dims). "K dreams" in prose is the app's name for M (the Imagination panel's K box).
 """
 
 from __future__ import annotations
@@ -35,6 +40,11 @@ from dreamer_core.rssm import Latent
 # above its 75th percentile", flagging at most 25% of steps) for K = 3 dreams on a size1m cartpole pixel model at
 # 4,728 updates (docs/results/confidence.md).
 THRESHOLD = 8.9
+# The open loop's signal over which an open-loop step is flagged, by the same rule on the same measurement:
+# `openloop_distance` (0-255 pixel scale) on frames, `openloop_vector_distance` on the replay's scale on vectors
+# (the shipped CartPole-v1 proprio model).
+OPENLOOP_THRESHOLD = 13.7
+OPENLOOP_VECTOR_THRESHOLD = 0.47
 
 
 @torch.no_grad()
@@ -96,13 +106,51 @@ def vector_spread(vectors: np.ndarray | None, real: np.ndarray | None) -> np.nda
     return (np.asarray(vectors, np.float64).var(0, ddof=1) / scale**2).mean(-1).astype(np.float32)  # (H,)
 
 
+def scaled_squared_error(predicted: np.ndarray, truth: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """(..., H, V) vectors against (H, V) -> (..., H) float32: the squared difference of each dimension divided by
+    its `scale` (V,) squared, mean over dimensions."""
+    diff = (np.asarray(predicted, np.float64) - np.asarray(truth, np.float64)) / scale  # (..., H, V)
+    return (diff**2).mean(-1).astype(np.float32)
+
+
 def vector_error(predicted: np.ndarray, truth: np.ndarray, real: np.ndarray) -> np.ndarray:
     """(H, V) predicted vectors (the open loop) against the true ones (H, V) -> (H,) float32: the squared error of
-    each dimension scaled by the real vector's spread over the report `real` (T, V), as in `vector_spread`, mean
-    over dimensions."""
-    _, scale = vector_scale(real)  # (V,)
-    diff = (np.asarray(predicted, np.float64) - np.asarray(truth, np.float64)) / scale  # (H, V)
-    return (diff**2).mean(-1).astype(np.float32)
+    each dimension scaled by the real vector's spread over `real` (T or N, V: the report's, or a whole stream's),
+    as in `vector_spread`, mean over dimensions."""
+    return scaled_squared_error(predicted, truth, vector_scale(real)[1])
+
+
+def openloop_distance(futures: np.ndarray | None, openloop: np.ndarray) -> np.ndarray | None:
+    """The open loop's hallucination signal on frames: (M, H, h, w, 3) uint8 futures imagined from the open loop's
+    start under the same true actions, independently of it, and the open loop's frames (H, h, w, 3) -> (H,)
+    float32: the mean over the M of each future's mean squared distance to the open-loop frame (0-255 scale).
+    Where the model's own rollouts under the same actions land far from the open loop, the open loop is one draw
+    of many different futures, and more often far from the truth. None without futures."""
+    if futures is None:
+        return None
+    diff = futures.astype(np.float32) - openloop.astype(np.float32)[None]  # (M, H, h, w, 3)
+    return (diff**2).mean((2, 3, 4)).mean(0)  # (H,)
+
+
+def openloop_vector_distance(futures: np.ndarray, openloop: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """`openloop_distance` for a vector model: (M, H, V) futures, the open loop's vectors (H, V), a per-dimension
+    `scale` (V,) (one fixed scale: `replay_vector_scale`) -> (H,) float32, the mean over the M of the scaled
+    squared distance (`scaled_squared_error`)."""
+    return scaled_squared_error(futures, openloop[None], scale).mean(0)
+
+
+def replay_vector_scale(replay, keys: list[str], most: int = 100_000) -> np.ndarray | None:
+    """(V,) the spread (`vector_scale`) of the real vectors `keys` (concatenated in that order) over every step a
+    Replay holds, every worker (at most `most` steps, evenly strided): one scale for every report of a run,
+    unlike the report's own (whose window shares its divisor with the error; docs/results/confidence.md). None
+    without keys or steps."""
+    stored = np.minimum(replay.counts, replay.cap)  # (W,)
+    if not keys or stored.sum() == 0:
+        return None
+    rows = np.concatenate([w * replay.cap + np.arange(n) for w, n in enumerate(stored)])  # (N,)
+    rows = rows[:: max(1, len(rows) // most)]
+    values = np.concatenate([replay.data[k][rows].reshape(len(rows), -1) for k in keys], -1)  # (N, V)
+    return vector_scale(values)[1]
 
 
 def observed_kl(kl_per_latent: np.ndarray) -> np.ndarray:

@@ -2,7 +2,8 @@
 torch latent that imagination starts from, to imagine again from it).
 
 `make_report` runs the posterior over a replay window (reconstruction), an open-loop prior rollout under the true
-actions from the middle of it, and K policy-sampled futures from the same context. `imagine_from` is the same
+actions from the middle of it, K more futures under the same true actions (`openloop_ensemble`: the open loop's
+hallucination signal, dreamer_core.confidence) and K policy-sampled futures from the same context. `imagine_from` is the same
 imagination from any (possibly user-edited) latent, seeded so the same seed gives the same future.
 
 Shape comments use the legend in docs/tensor_shapes.md: T report steps, Tc of them context, H imagined steps, M
@@ -25,6 +26,8 @@ from dreamer_core.dists import symexp
 from dreamer_core.envs import is_log_key
 from dreamer_core.rssm import Latent
 from dreamer_core.video import to_rgb
+
+ENSEMBLE_SEED = 1_000_003  # added to a report's seed: the open loop's extra futures are independent of it
 
 
 @dataclass
@@ -81,10 +84,15 @@ class Report:
     seed: int = 0
     wall_time: float = 0.0
     # (M + 1, H) float32 re-encoding KL per imagined step (dreamer_core.confidence), nats: row 0 the open loop,
-    # rows 1..M the M futures; NaN-padded when their horizons differ. None in reports made before it existed.
+    # rows 1..M the M futures; NaN-padded when their horizons differ. Only when asked for (`make_report(recheck=
+    # True)`, the evaluation's): None in the app's reports and in reports made before it existed.
     imagined_recheck: np.ndarray | None = None
     features: np.ndarray | None = None  # (T, F) float32 posterior features (deter ++ stoch); None in old reports
     episode: tuple[int, int] | None = None  # (worker, stream step) of the replay episode chosen as the context
+    # (T - Tc,) float32 the open loop's hallucination signal per open-loop step (confidence.openloop_distance on
+    # frames, 0-255 scale; confidence.openloop_vector_distance on vectors, on the replay's fixed scale). None in
+    # reports made before it existed, and for a vector model without a replay to take the scale from.
+    openloop_signal: np.ndarray | None = None
 
     def start_stoch(self) -> np.ndarray:
         """(S, C) the one-hot stochastic state of `start`, as numpy: what a viewer shows and edits."""
@@ -121,9 +129,10 @@ def edit_start(start: Latent, edits: Sequence[tuple[int, int]]) -> Latent:
 @torch.no_grad()
 def imagine_from(agent: Agent, start: Latent, horizon: int, seed: int = 0, samples: int = 1,
                  actions: torch.Tensor | np.ndarray | None = None, temperature: float = 1.0,
-                 recheck: bool = True) -> Imagination:
+                 recheck: bool = False) -> Imagination:
     """Imagines `samples` futures of `horizon` steps from `start` (1, ...). With `actions` (horizon, A) the
-    futures follow those actions (open loop); otherwise the policy samples them. Deterministic given `seed`."""
+    futures follow those actions (open loop); otherwise the policy samples them. Deterministic given `seed`.
+    `recheck`: also the re-encoding KL of every step (a decode and an encode each; only the evaluation uses it)."""
     if horizon < 2:
         raise ValueError(f"an imagination needs a horizon of at least 2 steps (one to act, one to bootstrap "
                          f"its return from), got {horizon}")
@@ -152,6 +161,26 @@ def imagine_from(agent: Agent, start: Latent, horizon: int, seed: int = 0, sampl
         temperature=float(temperature), features=feat.float().cpu().numpy(), recheck=rechecked)
 
 
+@torch.no_grad()
+def openloop_ensemble(agent: Agent, start: Latent, actions: torch.Tensor, seed: int, samples: int,
+                      temperature: float = 1.0) -> Imagination:
+    """`samples` more futures from the open loop's `start` (1, ...) under its true `actions` (H, A), drawn
+    independently of the open loop itself (seed + ENSEMBLE_SEED): how far the open loop is from them is its
+    hallucination signal (confidence.openloop_distance). The one implementation, for reports and the evaluation."""
+    return imagine_from(agent, start, len(actions), seed + ENSEMBLE_SEED, samples, actions, temperature)
+
+
+def openloop_signal(openloop: Imagination, ensemble: Imagination,
+                    vector_scale: np.ndarray | None = None) -> np.ndarray | None:
+    """The open loop's hallucination signal (H,) from the open loop (one future) and its `openloop_ensemble`: on
+    frames when the model decodes them, else on vectors scaled by `vector_scale` (V,) (None without one)."""
+    if openloop.frames is not None:
+        return confidence.openloop_distance(ensemble.frames, openloop.frames[0])
+    if openloop.vectors is None or vector_scale is None:
+        return None
+    return confidence.openloop_vector_distance(ensemble.vectors, openloop.vectors[0], vector_scale)
+
+
 def weights_bytes(agent: Agent) -> int:
     """The size of the agent's weights (what a kept copy of them costs)."""
     return sum(t.numel() * t.element_size() for t in agent.state_dict().values())
@@ -177,8 +206,10 @@ def weights_loaded(agent: Agent, weights: dict[str, torch.Tensor] | None) -> Ite
 @torch.no_grad()
 def make_report(agent: Agent, batch: dict[str, np.ndarray], seed: int = 0, samples: int = 3,
                 horizon: int | None = None, temperature: float = 1.0, updates: int = 0,
-                env_frames: int = 0) -> Report:
-    """Builds a Report from one replay window `batch` of shape (1, K + T, ...)."""
+                env_frames: int = 0, replay=None, recheck: bool = False) -> Report:
+    """Builds a Report from one replay window `batch` of shape (1, K + T, ...). `replay`, the Replay it came from:
+    its real vectors give a vector model's open-loop signal its fixed scale (confidence.replay_vector_scale; no
+    signal without it). `recheck`: also the re-encoding KL of every imagined step (`imagined_recheck`)."""
     was_training = agent.training
     agent.eval()
     gen = torch.Generator(agent.device).manual_seed(int(seed))
@@ -191,8 +222,10 @@ def make_report(agent: Agent, batch: dict[str, np.ndarray], seed: int = 0, sampl
     # Open loop: posterior on the first Tc steps, then the prior under the true actions.
     last_ctx = states.index((slice(None), ctx - 1))  # (1, ...)
     true_actions = data["action"][0, ctx - 1 : length - 1].float()  # (T - Tc, A)
-    openloop = imagine_from(agent, last_ctx, length - ctx, seed, 1, true_actions, temperature)
-    sampled = imagine_from(agent, last_ctx, horizon or (length - ctx), seed, samples, None, temperature)
+    openloop = imagine_from(agent, last_ctx, length - ctx, seed, 1, true_actions, temperature, recheck)
+    ensemble = openloop_ensemble(agent, last_ctx, true_actions, seed, samples, temperature)
+    scale = confidence.replay_vector_scale(replay, sorted(agent.vector_dims)) if replay is not None else None
+    sampled = imagine_from(agent, last_ctx, horizon or (length - ctx), seed, samples, None, temperature, recheck)
     # Critic, reward and imagined returns at every posterior state.
     feat = states.feat()[0]  # (T, F)
     critic = agent.head_dist(agent.critic, feat)  # over (T, Bins)
@@ -225,6 +258,7 @@ def make_report(agent: Agent, batch: dict[str, np.ndarray], seed: int = 0, sampl
         entropy=agent.actor(feat).entropy().cpu().numpy(), start=last_ctx,
         updates=updates, env_frames=env_frames, seed=int(seed), wall_time=time.time(),
         features=feat.float().cpu().numpy(),
-        imagined_recheck=confidence.stack_rows(openloop.recheck, sampled.recheck))
+        imagined_recheck=confidence.stack_rows(openloop.recheck, sampled.recheck) if recheck else None,
+        openloop_signal=openloop_signal(openloop, ensemble, scale))
     agent.train(was_training)
     return report

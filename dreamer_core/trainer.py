@@ -339,7 +339,7 @@ class Trainer:
         report = make_report(self.agent, batch, seed=run.seed if seed is None else seed,
                              samples=run.report_samples if samples is None else samples,
                              horizon=horizon, temperature=temperature, updates=self.updates,
-                             env_frames=self.counters.env_frames)
+                             env_frames=self.counters.env_frames, replay=self.replay)
         if self._tb is not None:
             self._tb.report(report, time.perf_counter() - began, run.report_every)
         return report

@@ -36,14 +36,18 @@ import torch
 
 from dreamer_core import confidence, models
 from dreamer_core.config import Config, make_config
-from dreamer_core.report import imagine_from, make_report
+from dreamer_core.report import imagine_from, make_report, openloop_ensemble, openloop_signal
 from dreamer_core.rssm import Latent
 from dreamer_core.trainer import Trainer
 
 HIGH_PERCENTILE = 75  # "high open-loop error": above this percentile of the pooled error (a useless flag: 0.25)
-STRIP_SIGNAL = "dream_pixel_var"  # the candidate the strip shows (confidence.spread), scored at confidence.THRESHOLD
-VECTOR_SIGNAL = "dream_vector_var"  # its counterpart for a vector model (confidence.vector_spread)
-ENSEMBLE_SEED = 1_000_003  # added to a window's seed: the extra futures are drawn independently of the open loop
+STRIP_SIGNAL = "dream_pixel_var"  # the dreams' signal the strip shows (confidence.spread)
+VECTOR_SIGNAL = "dream_vector_var"  # its counterpart for a vector model (confidence.vector_spread), not shown
+OPENLOOP_SIGNAL = "ensemble_dist_to_openloop"  # the open loop's signal the strip shows (Report.openloop_signal)
+OPENLOOP_VECTOR_SIGNAL = "ensemble_vector_dist_to_openloop"  # on vectors: shown on the replay's scale
+# The candidates the strip shows, scored at the threshold it flags them over (the JSON's `current_threshold`).
+SHOWN = {STRIP_SIGNAL: confidence.THRESHOLD, OPENLOOP_SIGNAL: confidence.OPENLOOP_THRESHOLD,
+         OPENLOOP_VECTOR_SIGNAL: confidence.OPENLOOP_VECTOR_THRESHOLD}
 
 CANDIDATES = {  # name -> what it is, per open-loop step (the JSON carries these descriptions)
     "recheck_kl": "re-encoding KL[q(z | h, enc(dec(h, z))) || p(z | h)] of the open-loop step, nats (the strip's "
@@ -161,18 +165,23 @@ def reencode_pixel_error(agent, features: np.ndarray) -> np.ndarray:
 def candidate_signals(agent, report, batch: dict[str, np.ndarray], seed: int, samples: int,
                       scale_from: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Every candidate of `CANDIDATES` (`VECTOR_CANDIDATES` for a vector model) for the open-loop steps of one report
-    (made with `samples` dreams): name -> (H,). Vectors are scaled by the spread of `scale_from` (N, V), by default
-    the report's real vectors."""
+    (made with `samples` dreams and `recheck=True`): name -> (H,). Vectors are scaled by the spread of `scale_from`
+    (N, V), by default the report's real vectors. The open loop's extra futures and its signal are the report's own
+    (`openloop_ensemble`, `openloop_signal`): where the report carries the signal, the two must agree."""
     ctx, horizon = report.context_len, len(report.openloop_vectors if report.openloop is None else report.openloop)
     k = agent.config.train.replay_context
     actions = torch.as_tensor(batch["action"][0, k + ctx - 1 : k + ctx - 1 + horizon], device=agent.device)  # (H, A)
-    openloop = imagine_from(agent, report.start, horizon, seed, 1, actions, recheck=False)
+    openloop = imagine_from(agent, report.start, horizon, seed, 1, actions)
     pixels = report.openloop is not None
     same = (np.array_equal(openloop.frames[0], report.openloop) if pixels
             else np.array_equal(openloop.vectors[0], report.openloop_vectors))
     if not same:
         raise AssertionError("the re-imagined open loop differs from the report's: seeds or actions do not match")
-    ensemble = imagine_from(agent, report.start, horizon, seed + ENSEMBLE_SEED, samples, actions, recheck=False)
+    ensemble = openloop_ensemble(agent, report.start, actions, seed, samples)
+    real = report.real_vectors if scale_from is None else scale_from  # (T or N, V): every vector candidate's scale
+    to_openloop = openloop_signal(openloop, ensemble, None if pixels else confidence.vector_scale(real)[1])  # (H,)
+    if report.openloop_signal is not None and not np.array_equal(report.openloop_signal, to_openloop):
+        raise AssertionError("the report's open-loop signal differs from the one measured here")
     recheck = report.imagined_recheck[0, :horizon]  # (H,)
     context = float(confidence.observed_kl(report.kl)[:ctx].mean())
     prior = openloop.latent_probs[0].astype(np.float64)  # (H, S, C)
@@ -181,32 +190,35 @@ def candidate_signals(agent, report, batch: dict[str, np.ndarray], seed: int, sa
         prior_entropy=-(prior * np.log(np.clip(prior, 1e-12, None))).sum((1, 2)),
         ensemble_feature_var=ensemble.features.var(0).mean(-1), ensemble_reward_std=ensemble.rewards.std(0))
     if not pixels:
-        real = report.real_vectors if scale_from is None else scale_from  # (T or N, V): every vector candidate's scale
-        to_openloop = [confidence.vector_error(v, openloop.vectors[0], real) for v in ensemble.vectors]  # K x (H,)
         return common | dict(
             ensemble_vector_var=confidence.vector_spread(ensemble.vectors, real),
-            ensemble_vector_dist_to_openloop=np.mean(to_openloop, 0),
+            ensemble_vector_dist_to_openloop=to_openloop,
             dream_vector_var=confidence.vector_spread(report.imagination.vectors, real))
     return common | dict(
         ensemble_pixel_var=confidence.spread(ensemble.frames),
-        ensemble_dist_to_openloop=mean_square(ensemble.frames, openloop.frames[0][None]).mean(0),
+        ensemble_dist_to_openloop=to_openloop,
         dream_pixel_var=confidence.spread(report.imagination.frames),
         reencode_pixel_error=reencode_pixel_error(agent, openloop.features[0]))
 
 
 def measure(trainer: Trainer, starts: list[int], seed: int, samples: int,
-            scale_from: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+            stream_scale: bool = False) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """A report per window start: each candidate signal and the open loop's error, each (windows, H): its pixel
-    error, or for a model that decodes no frames its vectors' (confidence.vector_error, scaled as in
-    `candidate_signals`)."""
+    error, or for a model that decodes no frames its vectors' (confidence.vector_error), scaled by each report's
+    real vectors or, with `stream_scale`, by every real vector replay holds (as the app's reports are:
+    confidence.replay_vector_scale)."""
     length = trainer.config.run.report_length + trainer.config.train.replay_context
+    vectors = sorted(trainer.agent.vector_dims)
+    scale_from = (np.concatenate([stream(trainer, key) for key in vectors], -1)  # (steps, V)
+                  if stream_scale and vectors else None)
     signals: dict[str, list[np.ndarray]] = {}
     error = []
     trainer.agent.eval()
     for i, start in enumerate(starts):
         window = trainer.replay._gather(np.array([0]), np.array([start]), length)
         batch = {k: v for k, v in window.items() if k != "index"}
-        r = make_report(trainer.agent, batch, seed=seed + i, samples=samples, updates=trainer.agent.updates)
+        r = make_report(trainer.agent, batch, seed=seed + i, samples=samples, updates=trainer.agent.updates,
+                        replay=trainer.replay if stream_scale else None, recheck=True)
         if r.openloop is not None:
             error.append(mean_square(r.openloop, r.real[r.context_len :]))  # (H,) against (H, h, w, 3)
         else:
@@ -297,14 +309,12 @@ def main() -> None:
         source = dict(trained_from_scratch=True)
     prepared_s = time.time() - began
     starts = window_starts(stream(trainer, "is_first"), length + trainer.config.train.replay_context)
-    vectors = sorted(trainer.agent.vector_dims)
-    scale_from = (np.concatenate([stream(trainer, key) for key in vectors], -1)  # (steps, V)
-                  if args.stream_scale and vectors else None)
-    signals, error = measure(trainer, starts, args.seed, args.samples, scale_from)
+    stream_scale = args.stream_scale and bool(trainer.agent.vector_dims)
+    signals, error = measure(trainer, starts, args.seed, args.samples, stream_scale)
     candidates = {name: dict(description=(CANDIDATES | VECTOR_CANDIDATES)[name],
-                             **summarise(signal, error, confidence.THRESHOLD if name == STRIP_SIGNAL else None))
+                             **summarise(signal, error, SHOWN.get(name)))
                   for name, signal in signals.items()}
-    out = dict(**source, vector_scale="the whole stream" if scale_from is not None else "each report", task=trainer.config.env.task, preset=trainer.config.preset, updates=trainer.agent.updates,
+    out = dict(**source, vector_scale="the whole stream" if stream_scale else "each report", task=trainer.config.env.task, preset=trainer.config.preset, updates=trainer.agent.updates,
                env_frames=trainer.counters.env_frames, episodes=int(stream(trainer, "is_last").sum()),
                real_steps=len(stream(trainer, "is_last")), seed=args.seed, samples=args.samples,
                prepared_s=round(prepared_s, 1), measured_s=round(time.time() - began - prepared_s, 1),

@@ -11,7 +11,8 @@ import torch
 from dreamer_core import confidence, play
 from dreamer_core.config import make_config
 from dreamer_core.envs import make_env
-from dreamer_core.report import Report, make_report
+from dreamer_core.replay import Replay
+from dreamer_core.report import Report, make_report, openloop_ensemble
 from dreamer_core.rssm import Latent
 
 torch.set_num_threads(1)
@@ -73,6 +74,76 @@ def test_the_vector_spread_scales_each_dimension_by_the_real_vectors_spread_on_a
     np.testing.assert_allclose(error, [(1 + 1) / 2, (4 + 0) / 2], rtol=1e-6)
 
 
+def test_the_open_loop_distance_is_zero_for_identical_futures_and_the_square_of_a_known_offset():
+    openloop = np.full((3, 2, 2, 3), 100, np.uint8)  # (H, h, w, 3)
+    futures = np.repeat(openloop[None], 4, 0)  # (M, H, h, w, 3): every future the open loop itself
+    distance = confidence.openloop_distance(futures, openloop)
+    assert distance.shape == (3,) and distance.dtype == np.float32
+    np.testing.assert_array_equal(distance, [0, 0, 0])
+    futures[:, 1] += 5  # step 2: every future 5 brighter everywhere: 5²
+    futures[0, 2, 0, 0, 0] = 112  # step 3: one value of 12 off by 12 in one of 4 futures: 12² / 12 / 4
+    np.testing.assert_allclose(confidence.openloop_distance(futures, openloop), [0, 25, 3], rtol=1e-6)
+    assert confidence.openloop_distance(None, openloop) is None
+    # Vectors: each dimension divided by its scale before squaring, mean over dimensions, then over the futures.
+    line = np.zeros((2, 2), np.float32)  # (H, V)
+    vectors = np.zeros((2, 2, 2), np.float32)  # (M, H, V)
+    vectors[0, 1] = [2, 30]  # future 1, step 2: (2/1)² and (30/10)²
+    np.testing.assert_allclose(confidence.openloop_vector_distance(vectors, line, np.array([1.0, 10.0])),
+                               [0, (4 + 9) / 2 / 2], rtol=1e-6)
+
+
+def test_the_replay_scale_is_the_spread_of_every_stored_real_vector_of_every_worker():
+    replay = Replay({"a": ((1,), np.float32), "b": ((2,), np.float32)}, capacity=8, length=1, workers=2)
+    assert confidence.replay_vector_scale(replay, ["a", "b"]) is None  # nothing stored yet
+    for t in range(6):  # worker 0 stores 6 steps in its 4 rows: the ring keeps its newest 4
+        replay.add({"a": [float(t)], "b": [0.0, 10.0 * (t % 2)]}, 0)
+    replay.add({"a": [100.0], "b": [0.0, 0.0]}, 1)
+    a = np.array([4.0, 5.0, 2.0, 3.0, 100.0])  # the rows held: worker 0's steps 2..5, worker 1's one
+    b1 = np.array([0.0, 10.0, 0.0, 10.0, 0.0])
+    np.testing.assert_allclose(confidence.replay_vector_scale(replay, ["a", "b"]), [a.std(), 1e-6, b1.std()])
+    np.testing.assert_allclose(confidence.replay_vector_scale(replay, ["a", "b"], most=2)[0],
+                               np.array([4.0, 2.0, 100.0]).std())  # strided to every second stored row
+    assert confidence.replay_vector_scale(replay, []) is None
+
+
+def test_every_report_carries_the_open_loops_signal_from_its_own_futures_under_the_true_actions():
+    agent, window = _agent_and_window()
+    report = make_report(agent, window, seed=5, samples=3)
+    horizon = len(report.openloop)
+    assert report.openloop_signal.shape == (horizon,) and report.openloop_signal.dtype == np.float32
+    assert np.isfinite(report.openloop_signal).all() and report.openloop_signal[-1] > 0
+    k = agent.config.train.replay_context
+    actions = torch.as_tensor(window["action"][0, k + report.context_len - 1 : k + len(report.rewards) - 1])
+    ensemble = openloop_ensemble(agent, report.start, actions, 5, 3)
+    assert ensemble.frames.shape[:2] == (3, horizon) and not np.array_equal(ensemble.frames[0], report.openloop)
+    np.testing.assert_array_equal(report.openloop_signal, confidence.openloop_distance(ensemble.frames,
+                                                                                        report.openloop))
+    np.testing.assert_array_equal(make_report(agent, window, seed=5, samples=3).openloop_signal,
+                                  report.openloop_signal)  # deterministic for a seed
+    assert not np.array_equal(make_report(agent, window, seed=6, samples=3).openloop_signal, report.openloop_signal)
+    assert report.imagined_recheck is None and report.imagination.recheck is None  # not computed by default
+
+
+def test_a_vector_models_open_loop_signal_is_on_the_replays_scale_and_absent_without_a_replay():
+    agent, window = _agent_and_window("dummy_cont", "proprio")
+    assert make_report(agent, window, samples=2).openloop_signal is None  # no fixed scale to measure it on
+    keys = sorted(agent.vector_dims)
+    stream = {key: window[key][0] for key in keys}  # (L, d) each: a replay holding this window's real vectors
+    replay = Replay({key: (v.shape[1:], v.dtype) for key, v in stream.items()}, capacity=64, length=1)
+    for t in range(len(window["is_first"][0])):
+        replay.add({key: v[t] for key, v in stream.items()})
+    report = make_report(agent, window, seed=2, samples=2, replay=replay)
+    horizon = len(report.openloop_vectors)
+    assert report.openloop is None and report.openloop_signal.shape == (horizon,)
+    k = agent.config.train.replay_context
+    actions = torch.as_tensor(window["action"][0, k + report.context_len - 1 : k + len(report.rewards) - 1])
+    ensemble = openloop_ensemble(agent, report.start, actions, 2, 2)
+    scale = confidence.vector_scale(np.concatenate([stream[key] for key in keys], -1))[1]  # (V,)
+    np.testing.assert_allclose(report.openloop_signal, confidence.openloop_vector_distance(
+        ensemble.vectors, report.openloop_vectors, scale), rtol=1e-6)
+    assert report.openloop_signal[-1] > 0
+
+
 def test_every_report_carries_what_the_spread_needs_and_it_lands_on_the_imagined_steps_of_the_timeline():
     agent, window = _agent_and_window()
     report = make_report(agent, window, samples=3)
@@ -90,15 +161,16 @@ def test_every_report_carries_what_the_spread_needs_and_it_lands_on_the_imagined
     np.testing.assert_array_equal(confidence.spread(again.imagination.frames), spread)
 
 
-def test_every_report_carries_a_finite_signal_per_imagined_step_for_the_open_loop_and_each_future():
+def test_a_report_asked_for_it_carries_a_finite_recheck_per_imagined_step_for_the_open_loop_and_each_future():
     agent, window = _agent_and_window()
-    report = make_report(agent, window, samples=3)
+    assert make_report(agent, window, samples=3).imagined_recheck is None  # the app's reports skip it
+    report = make_report(agent, window, samples=3, recheck=True)
     horizon = len(report.rewards) - report.context_len
     assert report.imagined_recheck.shape == (3 + 1, horizon) and report.imagined_recheck.dtype == np.float32
     assert np.isfinite(report.imagined_recheck).all() and (report.imagined_recheck >= -1e-5).all()
     np.testing.assert_array_equal(report.imagined_recheck[1:], report.imagination.recheck)
     # A longer horizon for the futures than the open loop has: the open-loop row is NaN-padded.
-    longer = make_report(agent, window, samples=2, horizon=horizon + 3)
+    longer = make_report(agent, window, samples=2, horizon=horizon + 3, recheck=True)
     assert longer.imagined_recheck.shape == (3, horizon + 3)
     assert np.isnan(longer.imagined_recheck[0, horizon:]).all() and np.isfinite(longer.imagined_recheck[1:]).all()
 
@@ -131,10 +203,10 @@ def test_the_signal_is_the_kl_of_the_reencoded_posterior_zero_when_the_prior_agr
 
 def test_proprio_reports_recheck_vectors_and_old_reports_still_work():
     agent, window = _agent_and_window("dummy_cont", "proprio")
-    report = make_report(agent, window, samples=2)
+    report = make_report(agent, window, samples=2, recheck=True)
     assert report.imagined_recheck.shape[0] == 3 and np.isfinite(report.imagined_recheck).all()
-    old = dataclasses.replace(report, imagined_recheck=None)  # a report from before the field existed
-    assert Report.imagined_recheck is None  # the class default that unpickled old reports fall back to
+    old = dataclasses.replace(report, imagined_recheck=None, openloop_signal=None)  # from before the fields existed
+    assert Report.imagined_recheck is None and Report.openloop_signal is None  # the defaults old reports fall back to
     line = confidence.timeline(old, None, len(old.rewards) + 2)
     ctx = old.context_len
     np.testing.assert_allclose(line[:ctx], old.kl[:ctx].sum(-1), rtol=1e-6)  # observed: the report's KL
