@@ -146,14 +146,14 @@ class ImaginationPanel(Panel):
         split.setSizes([340, 160, 200])  # the rows at the cursor get the height to fill the panel's width
         layout.addWidget(self.vec_legend)
         layout.addWidget(split, 1)
-        self.recheck = ConfidenceStrip()  # where the model makes things up (dreamer_core.confidence)
-        layout.addWidget(self.recheck)
+        self.confidence = ConfidenceStrip()  # where the model makes things up (dreamer_core.confidence)
+        layout.addWidget(self.confidence)
         self.legend = ElidedLabel(FRAME_LEGEND)
         self.legend.setStyleSheet(theme.NOTE_STYLE)
         layout.addWidget(self.legend)
         self.grid: ImaginationGrid | None = None
         self._strip_key: object = None
-        self._recheck_key: object = None
+        self._confidence_key: object = None
 
     def key(self, view: View) -> object:
         return (id(view.entry), id(view.result), view.t)
@@ -193,12 +193,12 @@ class ImaginationPanel(Panel):
             self.ctx_line.setValue(grid.ctx * w - 0.5)
         else:
             self._draw_vectors(grid, t)
-        if strip_key != self._recheck_key:  # the values change with the report or the result, not the cursor
-            self._recheck_key = strip_key
-            self.recheck.show_rollout(grid, t)
+        if strip_key != self._confidence_key:  # the values change with the report or the result, not the cursor
+            self._confidence_key = strip_key
+            self.confidence.show_rollout(grid, t)
             if grid.has_frames:
-                self.recheck.mark_filmstrip(self.strip.box, grid)
-        self.recheck.set_cursor(t)
+                self.confidence.mark_filmstrip(self.strip.box, grid)
+        self.confidence.set_cursor(t)
 
     def _draw_vectors(self, grid: ImaginationGrid, t: int) -> None:
         plot = self.vectors.plotItem

@@ -65,7 +65,7 @@ def open_source(qtbot, make_window, source, trained):
 def check_confidence_strip(qtbot, window):
     """The strip under the imagination: the observed KL over the context, the dreams' spread after it."""
     entry, result = window.model.current()
-    report, strip = entry.report, window.imagination.recheck
+    report, strip = entry.report, window.imagination.confidence
     qtbot.waitUntil(lambda: "observed" in strip.series, timeout=10_000)
     ctx = report.context_len
     np.testing.assert_allclose(strip.series["observed"][:ctx], report.kl[:ctx].sum(-1), rtol=1e-6)
