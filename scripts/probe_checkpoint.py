@@ -138,7 +138,8 @@ def replay_probes(args, agent: Agent, env, config: Config, replay: dict) -> None
         value = agent.head_dist(agent.critic, start.feat()).mean().numpy()  # (N,)
     keep = complete[idx]
     real = ret[idx][keep]
-    corr = float(np.corrcoef(value[keep], real)[0, 1]) if keep.sum() > 2 else float("nan")
+    varied = keep.sum() > 2 and value[keep].std() > 0 and real.std() > 0  # a constant has no correlation
+    corr = float(np.corrcoef(value[keep], real)[0, 1]) if varied else float("nan")
     print(f"\n2. Critic vs realised discounted return-to-go ({keep.sum()} states of finished episodes with "
           f">= {args.min_left} steps left)")
     print(f"  critic mean {value[keep].mean():.1f} (std {value[keep].std():.1f}) | realised mean {real.mean():.1f} "
