@@ -5,7 +5,7 @@ report's KL, nats on the left axis); after it, on the right axis, two signals: f
 M more futures imagined under the same true actions (`Report.openloop_signal`: 0-255 pixel scale, or on a vector
 model the replay's fixed scale), and for the dreams, their spread (the variance of their decoded frames across the
 K dreams; the edited futures' own spread in orange). Steps over their signal's threshold get a red marker here and a
-red box on the filmstrip: the open loop's on its row, the dreams' on the dream rows (or the edited rows).
+white dashed box on the filmstrip: the open loop's on its row, the dreams' on the dream rows (or the edited rows).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dreamer_studio.panels.base import LegendLabel
 SPREAD_CURVE = theme.PALETTE[0]  # the dreams' spread (the edited futures' is theme.EDITED)
 OPENLOOP_CURVE = theme.PALETTE[4]  # the open loop's distance to its twins under the true actions
 AXIS_WIDTH = 46  # px, both axes: tick labels of another width do not move the plot (issue #16 §6.1)
-BOX_COLOR = "#ff1744"
+BOX_COLOR = "#ffffff"  # a flag's box: white, dashed, so it shows over the imagined tiles' red borders
 # What the measurement found (docs/results/confidence.md, 2026-12-01, fourth measurement), for the tooltip.
 OPENLOOP_EVIDENCE = (
     "Chosen by the rule (best F1 for 'open-loop error in the top quarter', flagging at most a quarter of steps) "
@@ -46,11 +46,11 @@ def tooltip(threshold: float, openloop_threshold: float, vector_threshold: float
             "actions: their mean squared distance to the open-loop frame (0-255 scale; on a vector model each "
             "dimension divided by the real vector's spread over the replay). Where the model's own rollouts land "
             "far from the open loop, the open loop is one guess among different futures, and more often wrong.\n"
-            f"◆ and a red box on the open-loop row: over {openloop_threshold:g} ({vector_threshold:g} on vectors). "
+            f"◆ and a white dashed box on the filmstrip's open-loop row: over {openloop_threshold:g} ({vector_threshold:g} on vectors). "
             + OPENLOOP_EVIDENCE.format(**OPENLOOP_FIGURES) + "\n"
             "Dream steps (blue, right axis): the spread of the K dreams imagined from the same start, the variance of "
             "their decoded frames across the K at each step, averaged over pixels (0-255 scale).\n"
-            f"▲ and red boxes on the dream rows: a spread over {threshold:g}, the same rule's cut for K = 3 on the "
+            f"▲ and white dashed boxes on the dream rows: a spread over {threshold:g}, the same rule's cut for K = 3 on the "
             "same model. As a flag at K = 3 it is right about as often as 'the last steps of the horizon' "
             "(43-46% against 46%); at K = 8, with the cut the rule picks for it, more often (51-53%). Not shown "
             "on vector models (on one fixed scale it flags worse than the step rule).\n"
@@ -170,8 +170,8 @@ class ConfidenceStrip(QWidget):
         entries = [(theme.REAL_CURVE, "—", "observed KL (nats, left)")]
         if has_openloop:
             futures, scale = report.imagination.rewards.shape[0], "" if on_frames else ", replay-scaled"
-            entries.append((OPENLOOP_CURVE, "—", f"open loop's distance to {futures} futures under its actions"
-                                                 f"{scale} (right)"))
+            entries.append((OPENLOOP_CURVE, "—", f"open loop vs {futures} futures on its actions{scale} "
+                                                 "(right)"))
         elif on_frames:
             entries.append((OPENLOOP_CURVE, "—", "no open-loop signal: the report predates it"))
         else:
@@ -217,7 +217,7 @@ class ConfidenceStrip(QWidget):
         self.cursor.setValue(t)
 
     def mark_filmstrip(self, box, roll) -> None:
-        """A red box around each flagged step's cells of the filmstrip in `box` (an ImageView's ViewBox): the open
+        """A white dashed box around each flagged step's cells of the filmstrip in `box` (an ImageView's ViewBox): the open
         loop's row for the open loop's signal, the dream rows for the dreams' spread, the edited rows for theirs."""
         for item in self._boxes:
             box.removeItem(item)
@@ -230,6 +230,6 @@ class ConfidenceStrip(QWidget):
             if not rows:
                 continue
             item = QGraphicsRectItem(QRectF(s * w - 0.5, rows[0] * h - 0.5, w - 1, len(rows) * h - 4))
-            item.setPen(QPen(QColor(BOX_COLOR), 1.5))
+            item.setPen(QPen(QColor(BOX_COLOR), 2, Qt.PenStyle.DashLine))
             box.addItem(item)
             self._boxes.append(item)

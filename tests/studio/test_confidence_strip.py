@@ -73,7 +73,7 @@ def test_the_strip_shows_the_observed_kl_then_the_open_loops_signal_and_the_spre
     tip = strip.toolTip()
     assert "spread of the K dreams" in tip and f"over {confidence.THRESHOLD:g}" in tip
     assert f"over {confidence.OPENLOOP_THRESHOLD:g} ({confidence.OPENLOOP_VECTOR_THRESHOLD:g} on vectors)" in tip
-    assert "open loop's distance to 3 futures under its actions (right)" in strip.legend.entries[1]
+    assert "open loop vs 3 futures on its actions (right)" in strip.legend.entries[1]
     assert "spread of the 3 dreams (right)" in strip.legend.entries[2]
     _show(panel, report, t=2)  # the cursor moves the strip's cursor, nothing else
     assert strip.cursor.value() == 2
