@@ -72,4 +72,5 @@ def test_every_probe_runs_on_a_run_checkpoint(probe, tmp_path, monkeypatch, caps
     assert float(step1.group(1)) > 0.0  # the real square moves one way or the other: the branches differ
     from PIL import Image
 
-    assert Image.open(picture).size == (3 * 64 * 4, 64 * 4)  # one row (step 11 of 30): real | recon | diff, 4x
+    with Image.open(picture) as image:
+        assert image.size == (3 * 64 * 4, 64 * 4)  # one row (step 11 of 30): real | recon | diff, 4x
