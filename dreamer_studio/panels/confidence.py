@@ -24,17 +24,18 @@ SPREAD_CURVE = theme.PALETTE[0]  # the dreams' spread (the edited futures' is th
 OPENLOOP_CURVE = theme.PALETTE[4]  # the open loop's distance to its twins under the true actions
 AXIS_WIDTH = 46  # px, both axes: tick labels of another width do not move the plot (issue #16 §6.1)
 BOX_COLOR = "#ffffff"  # a flag's box: white, dashed, so it shows over the imagined tiles' red borders
-# What the measurement found (docs/results/confidence.md, 2026-12-01, fourth measurement), for the tooltip.
+# What the measurement found at the thresholds (docs/results/confidence.md, 2026-12-01, fourth measurement; the
+# confidence_openloop_*.json figures), for the tooltip.
 OPENLOOP_EVIDENCE = (
     "Chosen by the rule (best F1 for 'open-loop error in the top quarter', flagging at most a quarter of steps) "
-    "for M = 3 on a trained size1m cartpole pixel model (4,728 updates): there a flagged open-loop step is "
+    "for K = 3 on a trained size1m cartpole pixel model (4,728 updates): there a flagged open-loop step is "
     "high-error {pixel_p} of the time ({pixel_held} on held-out episodes) against {pixel_step} for 'the last 4 "
     "steps' (chance 25%); rank correlation with the error, the step held fixed, {pixel_partial}. On vectors "
     "(the shipped CartPole-v1 proprio model, each dimension divided by the real vector's spread over the "
     "replay): {vector_p} ({vector_held} held out) against {vector_step}.")
 
-OPENLOOP_FIGURES = dict(pixel_p="51%", pixel_held="51%", pixel_step="46%", pixel_partial="0.39 [0.23, 0.51]",
-                        vector_p="57%", vector_held="59%", vector_step="45%")
+OPENLOOP_FIGURES = dict(pixel_p="51%", pixel_held="52%", pixel_step="45% (47%)", pixel_partial="0.38 [0.23, 0.50]",
+                        vector_p="57%", vector_held="59%", vector_step="45% (42%)")
 
 
 def tooltip(threshold: float, openloop_threshold: float, vector_threshold: float) -> str:
@@ -42,7 +43,7 @@ def tooltip(threshold: float, openloop_threshold: float, vector_threshold: float
             "Context steps (left of the dashed line, left axis): KL[posterior of the real frame ‖ prior], nats "
             "summed over latents: how much the frame surprised the model.\n"
             "Open-loop steps (pink, right axis): the open loop (the prior under the true actions, the filmstrip's "
-            "'open loop' row) against M more futures the model imagines from the same start under the same "
+            "'open loop' row) against K more futures (K as in the K box) the model imagines from the same start under the same "
             "actions: their mean squared distance to the open-loop frame (0-255 scale; on a vector model each "
             "dimension divided by the real vector's spread over the replay). Where the model's own rollouts land "
             "far from the open loop, the open loop is one guess among different futures, and more often wrong.\n"
