@@ -15,7 +15,11 @@ step, with 95% intervals from resampling windows; per threshold the share flagge
 "error above the pooled 75th percentile"; the rule for THRESHOLD: the threshold that maximises that F1 among those
 flagging at most as many steps as are high (25%), and the step index's best under the same rule. A vector (proprio)
 model decodes no frames: its error is the open-loop vector's squared error, each dimension scaled by the real vector's
-spread over the report (confidence.vector_error), and `VECTOR_CANDIDATES` replace the pixel ones.
+spread over the report (confidence.vector_error; with `--stream-scale` over every real vector replay holds, the
+fixed scale the app's reports use), and `VECTOR_CANDIDATES` replace the pixel ones. The open loop's extra futures
+and its distance to them come from the core (report.openloop_ensemble, report.openloop_signal), so the candidate
+`ensemble_dist_to_openloop` (`ensemble_vector_dist_to_openloop` on vectors) is checked to be the app's
+Report.openloop_signal wherever the report carries one.
 
     nice -n 10 .venv/bin/python scripts/confidence_eval.py \\
         --model runs/cartpole_balance_vision_size1m_ratio256_snapshots/u0002856.ckpt --episodes 8 \\
@@ -285,8 +289,8 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="a JSON file for the figures")
     ap.add_argument("--stream-scale", action="store_true",
                     help="vector models: scale every window by the real vector's spread over the whole collected "
-                         "stream, not each report's own (a check that the scale signal and error share per window "
-                         "does not make their correlation)")
+                         "stream (replay), not each report's own, as the app's reports do (a check that the scale "
+                         "signal and error share per window does not make their correlation)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     began = time.time()
