@@ -95,9 +95,10 @@ class Actor(nn.Module):
         super().__init__()
         self.discrete = act_space.discrete
         self.mlp = MLP(feat, layers, units)
-        self.mean = Linear(units, act_space.shape[0], outscale=0.01)
+        width = self.mlp.out_width  # units, or feat itself with no layers
+        self.mean = Linear(width, act_space.shape[0], outscale=0.01)
         if not self.discrete:
-            self.std = Linear(units, act_space.shape[0], outscale=0.01)
+            self.std = Linear(width, act_space.shape[0], outscale=0.01)
         self.unimix = config.model.actor_unimix
         self.std_range = (config.model.act_std_min, config.model.act_std_max)
 

@@ -289,3 +289,18 @@ def test_action_scaling_bounds_magnitude_but_passes_gradients():
     assert torch.allclose(scaled, torch.tensor([0.5, -1.0, 1.0]))
     scaled.sum().backward()
     assert torch.allclose(a.grad, torch.tensor([1.0, 1 / 3.0, 0.1]))
+
+
+@pytest.mark.parametrize("act", [SIX_CONTINUOUS, Space((3,), np.float32, 0, 1, discrete=True)])
+def test_heads_without_hidden_layers_read_the_features_directly_and_train(act):
+    """`model.*_layers = 0` is allowed: the actor's and the other heads' output layers then read the features."""
+    config = make_config("dmc_walker_walk", "proprio", "debug",
+                         {"model": {"actor_layers": 0, "critic_layers": 0, "rew_layers": 0, "con_layers": 0}})
+    torch.manual_seed(0)
+    agent = Agent(config, WALKER, act)
+    assert agent.actor.mean.weight.shape == (act.shape[0], agent.rssm.feat_dim)
+    before = [p.clone() for p in agent.actor.parameters()]
+    for _ in range(2):  # update 1 runs at lr 0 (warm-up); the entropy bonus moves the actor from the start
+        _, metrics = agent.train_step(batch(agent))
+    assert metrics["finite"] == 1.0
+    assert any(not torch.equal(p, old) for p, old in zip(agent.actor.parameters(), before))
