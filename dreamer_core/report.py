@@ -3,8 +3,8 @@ torch latent that imagination starts from, to imagine again from it).
 
 `make_report` runs the posterior over a replay window (reconstruction), an open-loop prior rollout under the true
 actions from the middle of it, K more futures under the same true actions (`openloop_ensemble`: the open loop's
-hallucination signal, dreamer_core.confidence) and K policy-sampled futures from the same context. `imagine_from` is the same
-imagination from any (possibly user-edited) latent, seeded so the same seed gives the same future.
+hallucination signal, dreamer_core.confidence) and K policy-sampled futures from the same context. `imagine_from`
+is the same imagination from any (possibly user-edited) latent, seeded so the same seed gives the same future.
 
 Shape comments use the legend in docs/tensor_shapes.md: T report steps, Tc of them context, H imagined steps, M
 samples, Bins two-hot bins, V vector dims.

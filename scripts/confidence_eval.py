@@ -318,7 +318,8 @@ def main() -> None:
     candidates = {name: dict(description=(CANDIDATES | VECTOR_CANDIDATES)[name],
                              **summarise(signal, error, SHOWN.get(name)))
                   for name, signal in signals.items()}
-    out = dict(**source, vector_scale="the whole stream" if stream_scale else "each report", task=trainer.config.env.task, preset=trainer.config.preset, updates=trainer.agent.updates,
+    out = dict(**source, vector_scale="the whole stream" if stream_scale else "each report",
+               task=trainer.config.env.task, preset=trainer.config.preset, updates=trainer.agent.updates,
                env_frames=trainer.counters.env_frames, episodes=int(stream(trainer, "is_last").sum()),
                real_steps=len(stream(trainer, "is_last")), seed=args.seed, samples=args.samples,
                prepared_s=round(prepared_s, 1), measured_s=round(time.time() - began - prepared_s, 1),

@@ -43,16 +43,17 @@ def tooltip(threshold: float, openloop_threshold: float, vector_threshold: float
             "Context steps (left of the dashed line, left axis): KL[posterior of the real frame ‖ prior], nats "
             "summed over latents: how much the frame surprised the model.\n"
             "Open-loop steps (pink, right axis): the open loop (the prior under the true actions, the filmstrip's "
-            "'open loop' row) against K more futures (K as in the K box) the model imagines from the same start under the same "
-            "actions: their mean squared distance to the open-loop frame (0-255 scale; on a vector model each "
-            "dimension divided by the real vector's spread over the replay). Where the model's own rollouts land "
+            "'open loop' row) against K more futures (K as in the K box) the model imagines from the same start "
+            "under the same actions: their mean squared distance to the open-loop frame (0-255 scale; on a vector "
+            "model each dimension divided by the real vector's spread over the replay). Where the model's own rollouts land "
             "far from the open loop, the open loop is one guess among different futures, and more often wrong.\n"
-            f"◆ and a white dashed box on the filmstrip's open-loop row: over {openloop_threshold:g} ({vector_threshold:g} on vectors). "
+            f"◆ and a white dashed box on the filmstrip's open-loop row: over {openloop_threshold:g} "
+            f"({vector_threshold:g} on vectors). "
             + OPENLOOP_EVIDENCE.format(**OPENLOOP_FIGURES) + "\n"
             "Dream steps (blue, right axis): the spread of the K dreams imagined from the same start, the variance of "
             "their decoded frames across the K at each step, averaged over pixels (0-255 scale).\n"
-            f"▲ and white dashed boxes on the dream rows: a spread over {threshold:g}, the same rule's cut for K = 3 on the "
-            "same model. As a flag at K = 3 it is right about as often as 'the last steps of the horizon' "
+            f"▲ and white dashed boxes on the dream rows: a spread over {threshold:g}, the same rule's cut for K = 3 "
+            "on the same model. As a flag at K = 3 it is right about as often as 'the last steps of the horizon' "
             "(43-46% against 46%); at K = 8, with the cut the rule picks for it, more often (51-53%). Not shown "
             "on vector models (on one fixed scale it flags worse than the step rule).\n"
             "One task per kind of model; the thresholds fit those models' scales. Read a flag as 'unsure here', "
@@ -218,8 +219,9 @@ class ConfidenceStrip(QWidget):
         self.cursor.setValue(t)
 
     def mark_filmstrip(self, box, roll) -> None:
-        """A white dashed box around each flagged step's cells of the filmstrip in `box` (an ImageView's ViewBox): the open
-        loop's row for the open loop's signal, the dream rows for the dreams' spread, the edited rows for theirs."""
+        """A white dashed box around each flagged step's cells of the filmstrip in `box` (an ImageView's ViewBox):
+        the open loop's row for the open loop's signal, the dream rows for the dreams' spread, the edited rows for
+        theirs."""
         for item in self._boxes:
             box.removeItem(item)
         self._boxes = []
