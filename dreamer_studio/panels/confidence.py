@@ -185,13 +185,14 @@ class ConfidenceStrip(QWidget):
         elif on_frames:
             entries.append((SPREAD_CURVE, "—", "no spread: it needs 2+ imagined frames per step"))
         else:
-            entries.append((SPREAD_CURVE, "—", "no dream spread on vectors (it flags worse than the step rule)"))
+            entries.append((SPREAD_CURVE, "—", "no dream spread for vectors (see the tooltip)"))
         if "edited" in self.series and np.isfinite(self.series["edited"]).any():
             entries.append((theme.EDITED, "—", "edited"))
         if has_openloop:
             entries.append((theme.FLAGGED, "◆", f"open loop over {self.openloop_threshold:g}: {opened} step(s)"))
-        entries.append((theme.FLAGGED, "▲", f"spread over {self.threshold:g}: {len(self.flags) - opened} "
-                                             "imagined step(s)"))
+        if on_frames:  # a vector model's strip shows no spread, so no spread flags either
+            entries.append((theme.FLAGGED, "▲", f"spread over {self.threshold:g}: {len(self.flags) - opened} "
+                                                 "imagined step(s)"))
         self.legend.set_entries(entries)
         self.plot.plotItem.getAxis("right").setLabel("pixel²" if on_frames else "scaled²")
         self.markers.setData(xs, ys)

@@ -163,7 +163,8 @@ def test_a_vector_model_shows_the_open_loops_signal_on_the_replays_scale_and_say
     over = vectors.openloop_signal > confidence.OPENLOOP_VECTOR_THRESHOLD
     assert strip.flags == [("openloop", ctx + int(s)) for s in np.flatnonzero(over)]
     assert "replay-scaled" in strip.legend.entries[1]
-    assert "no dream spread on vectors" in strip.legend.entries[2] and np.isnan(strip.series["dreams"]).all()
+    assert "no dream spread for vectors" in strip.legend.entries[2] and np.isnan(strip.series["dreams"]).all()
+    assert not any("spread over" in entry for entry in strip.legend.entries)  # no spread, so no spread flags
     assert strip.plot.plotItem.getAxis("right").labelText == "scaled²"
 
 
