@@ -38,7 +38,7 @@ from dreamer_core.rssm import Latent
 
 # The spread (0-255 pixel scale) over which an imagined step is flagged: the rule's cut (best F1 for "open-loop error
 # above its 75th percentile", flagging at most 25% of steps) for K = 3 dreams on a size1m cartpole pixel model at
-# 4,728 updates (docs/results/confidence.md).
+# 4,728 updates (docs/results/confidence_history.md, second measurement).
 THRESHOLD = 8.9
 # The open loop's signal over which an open-loop step is flagged, by the same rule on the same measurement:
 # `openloop_distance` (0-255 pixel scale) on frames, `openloop_vector_distance` on the replay's scale on vectors
@@ -142,7 +142,7 @@ def openloop_vector_distance(futures: np.ndarray, openloop: np.ndarray, scale: n
 def replay_vector_scale(replay, keys: list[str], most: int = 100_000) -> np.ndarray | None:
     """(V,) the spread (`vector_scale`) of the real vectors `keys` (concatenated in that order) over every step a
     Replay holds, every worker (at most `most` steps, evenly strided): one scale for every report of a run,
-    unlike the report's own (whose window shares its divisor with the error; docs/results/confidence.md). None
+    unlike the report's own (whose window shares its divisor with the error; docs/results/confidence_history.md). None
     without keys or steps."""
     stored = np.minimum(replay.counts, replay.cap)  # (W,)
     if not keys or stored.sum() == 0:
