@@ -40,7 +40,8 @@ from dreamer_core.rssm import Latent
 # above its 75th percentile", flagging at most 25% of steps) for K = 3 dreams on a size1m cartpole pixel model at
 # 4,728 updates (docs/results/confidence_history.md, second measurement).
 THRESHOLD = 8.9
-# The open loop's signal over which an open-loop step is flagged, by the same rule on the same measurement:
+# The open loop's signal over which an open-loop step is flagged, by the same rule on that model (docs/results/
+# confidence.md, fourth measurement):
 # `openloop_distance` (0-255 pixel scale) on frames, `openloop_vector_distance` on the replay's scale on vectors
 # (the shipped CartPole-v1 proprio model).
 OPENLOOP_THRESHOLD = 13.7
