@@ -11,7 +11,7 @@ Updates: a trainer with a replay filled by the untrained policy; the first updat
 timed on its own and dropped, then `--updates` updates are timed one by one to completion (each update's one
 metrics copy waits for the device, so the time is the device's, not the launch's): median and 90th percentile.
 End-to-end: the same trainer stepping (act, env, store, train at the task's train ratio) for `--seconds` after a
-warm-up of as long: env frames/s and updates/s over that window. The peers' figures (docs/results/benchmarks.md):
+warm-up of as long: env frames/s and updates/s over that window. The peers' figures (issue #17):
 the official JAX code 22 ms per size1m update on a GB200, TorchRL 11.3 ms with CUDA graphs; the issue's goals are
 <= 10 ms (size1m) and <= 15 ms (size12m vision) on an H100/H200-class GPU.
 """
