@@ -16,18 +16,22 @@ from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPus
 from dreamer_core.models import PREVIEW_FILE, ModelCard
 from dreamer_studio import theme
 
-# How long live training takes to show something, on the first screen. PLACEHOLDERS: the lead fills them in from
-# the measured runs (docs/results/: time to a competent world model, and to a balancing policy).
-# Measured (docs/results/README.md, "Time to a competent world model"); each phrase completes the sentence shown.
+# How long live training takes to show something, on the first screen, from the measured runs (docs/results/
+# README.md: time to a competent world model, the curves, why the pixel run is stuck); each phrase completes the
+# sentence shown.
 TRAINING_TIMES = {
     # CPU, 2 cores, preset `cpu`: pixel error 10x below an untrained model after ~150 updates (~5 minutes)
     # the soak's screenshot (docs/screenshots/11_*): the cart drawn, no pole yet, at 2,073 updates after 41 minutes
+    # the size1m pixel run (same CNN widths) still left the pole out after 9,400 updates, ~8 h (probe_checkpoint)
     "cpu_world_model": ("within about 5 minutes the decoded frames show the scene (sky, track, floor); the cart "
-                        "after about 40 minutes (2,000 updates); the pole later"),
+                        "after about 40 minutes (2,000 updates); the thin pole not yet: a size1m pixel model still "
+                        "left it out after 8 hours (9,400 updates)"),
     # proprio size1m at ratio 1024 balanced (900+) from ~65k frames, about 5 hours on 2 cores; gym CartPole-v1
-    # (preset cpu, ratio 128) held 500 from 55k frames, 1.8 hours on 2 shared cores (docs/results); pixels: not yet
-    "cpu_policy": ("hours (dm_control cartpole from proprio vectors about 5 hours, gym CartPole-v1 about 2 hours; "
-                   "from pixels not measured yet)"),
+    # (preset cpu, ratio 128) held 500 from 55k frames, 1.8 hours on 2 shared cores (docs/results); pixels: the
+    # size1m run scored ~300 of 1,000 after 8 hours, a policy no better than an untrained one
+    "cpu_policy": ("hours (dm_control cartpole from proprio vectors about 5 hours, gym CartPole-v1 about 2 hours); "
+                   "from pixels not on this CPU: a size1m pixel run still scored about 300 of 1,000 after 8 hours, "
+                   "since its model does not see the pole"),
     "gpu": "not measured yet (no GPU has been available to this project)",
 }
 COLUMNS = ("model", "task", "observation", "score", "updates", "env frames")
