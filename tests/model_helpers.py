@@ -12,11 +12,17 @@ UPDATES = 60  # enough for the decoder to beat an untrained one on the open-loop
 COMMAND = "test: a debug-preset dummy_disc run of 60 updates"
 
 
-def ship_model_script():
-    spec = importlib.util.spec_from_file_location("ship_model", ROOT / "scripts" / "ship_model.py")
+def load_script(relative: str):
+    """A script of the repository (e.g. "scripts/ship_model.py", "bench/gpu.py") imported as a module."""
+    path = ROOT / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def ship_model_script():
+    return load_script("scripts/ship_model.py")
 
 
 def train_debug_run(logdir: Path, updates: int = UPDATES, obs: str = "vision") -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import torch
@@ -13,9 +12,7 @@ torch.set_num_threads(1)
 
 
 def test_the_gpu_benchmark_reports_its_device_precision_and_figures(tmp_path):
-    spec = importlib.util.spec_from_file_location("bench_gpu", model_helpers.ROOT / "bench" / "gpu.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = model_helpers.load_script("bench/gpu.py")
     out = tmp_path / "gpu.json"
     bench.main(["--device", "cpu", "--cases", "debug:proprio", "--updates", "3", "--seconds", "0.5",
                 "--threads", "1", "--batch", "2", "--length", "8", "--out", str(out)])

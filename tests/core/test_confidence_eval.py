@@ -3,7 +3,6 @@ out per open-loop step, and the re-imagined open loop is the report's own (the c
 
 from __future__ import annotations
 
-import importlib.util
 
 import numpy as np
 import pytest
@@ -17,11 +16,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("confidence_eval",
-                                                  model_helpers.ROOT / "scripts" / "confidence_eval.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return model_helpers.load_script("scripts/confidence_eval.py")
 
 
 def test_window_starts_never_cross_an_episode_start(script):

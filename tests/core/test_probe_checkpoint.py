@@ -3,7 +3,6 @@ checkpoint (a short debug-preset dummy_cont run from pixels: replay, images, con
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import sys
 
@@ -18,11 +17,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="module")
 def probe():
-    spec = importlib.util.spec_from_file_location("probe_checkpoint",
-                                                  model_helpers.ROOT / "scripts" / "probe_checkpoint.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return model_helpers.load_script("scripts/probe_checkpoint.py")
 
 
 def moving_square(steps: int = 8) -> np.ndarray:
