@@ -68,7 +68,7 @@ def main() -> None:
     ax.set_ylabel("episode return")
     ax.set_title(args.title, fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", fontsize=8)  # curves start low and rise: the upper left stays empty longest
     fig.tight_layout()
     fig.savefig(args.out.with_suffix(".png"))
     print(f"wrote {args.out.with_suffix('.csv')} and .png ({len(rows)} episodes, last {returns[-1]:.1f})")
