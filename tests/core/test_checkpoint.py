@@ -200,6 +200,7 @@ import sys, torch
 from dreamer_core import checkpoint
 torch.set_num_threads(1)
 state = {"w": torch.randn(256, 1024), "i": 0}
+checkpoint.save(sys.argv[1], state)  # one complete file first: on a loaded machine a save outlasts the kill delay
 print("ready", flush=True)
 while True:
     state["i"] += 1
