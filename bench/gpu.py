@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -35,6 +33,8 @@ import torch  # noqa: E402
 
 from dreamer_core.config import make_config  # noqa: E402
 from dreamer_core.trainer import Trainer  # noqa: E402
+
+from bench import throughput  # noqa: E402  (bench/ is a namespace package under the repository root)
 
 TASK = "dmc_walker_walk"  # the peers' benchmark task (TorchRL #4216/#4217 and the official timings)
 CASES = (("size1m", "proprio"), ("size12m", "vision"))
@@ -48,15 +48,18 @@ def device_name(device: torch.device) -> str:
     return f"{cpu} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
 
 
-def make_trainer(preset: str, obs: str, args, train_ratio: float | None) -> Trainer:
+def overrides(args) -> dict[str, dict]:
+    """The config sections the flags set: device, precision, compile, threads, B and T."""
     run = {"device": args.device, "precision": args.precision, "compile": args.compile, "log_every": 1e9,
            "report_every": 1e9, "save_every": 1e9, "watch_every": 0.0, "steps": 10**9}
-    if train_ratio is not None:
-        run["train_ratio"] = train_ratio
     if args.threads:
         run["threads"] = args.threads
-    train = {"batch_size": args.batch, "batch_length": args.length}
-    return Trainer(make_config(args.task, obs, preset, {"run": run, "train": train}))
+    return {"run": run, "train": {"batch_size": args.batch, "batch_length": args.length}}
+
+
+def make_trainer(preset: str, obs: str, args) -> Trainer:
+    """A trainer at the task's own train ratio, with the flags' settings."""
+    return Trainer(make_config(args.task, obs, preset, overrides(args)))
 
 
 def fill(trainer: Trainer) -> None:
@@ -67,28 +70,14 @@ def fill(trainer: Trainer) -> None:
 
 
 def time_updates(preset: str, obs: str, args) -> dict[str, float | str]:
-    trainer = make_trainer(preset, obs, args, train_ratio=1e-9)
-    try:
-        fill(trainer)
-        t0 = time.perf_counter()
-        trainer.train_once()
-        first = time.perf_counter() - t0
-        times = []
-        for _ in range(args.updates):
-            t0 = time.perf_counter()
-            trainer.train_once()
-            times.append(time.perf_counter() - t0)
-        times.sort()
-        return {"preset": preset, "obs": obs, "params": sum(trainer.agent.param_counts().values()),
-                "precision": str(trainer.agent.compute_dtype).replace("torch.", ""),
-                "ms_median": 1e3 * statistics.median(times), "ms_p90": 1e3 * times[math.ceil(0.9 * len(times)) - 1],
-                "first_update_s": first}
-    finally:
-        trainer.close()
+    """bench/throughput.py's update timing, with the flags' settings."""
+    r = throughput.measure(args.task, obs, preset, args.updates, 0, args.compile, overrides(args))
+    return {"preset": preset, "obs": obs, "params": r["params"], "precision": r["precision"],
+            "ms_median": 1e3 * r["s_per_update"], "ms_p90": 1e3 * r["p90_s"], "first_update_s": r["first_update_s"]}
 
 
 def end_to_end(preset: str, obs: str, args) -> dict[str, float | str]:
-    trainer = make_trainer(preset, obs, args, train_ratio=None)  # the task's own train ratio
+    trainer = make_trainer(preset, obs, args)
     try:
         fill(trainer)
         rates = []
@@ -119,7 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", default=None, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     cases = [tuple(case.split(":")) for case in args.cases]
-    probe = make_trainer(*cases[0], args, train_ratio=1e-9)
+    probe = make_trainer(*cases[0], args)
     device = probe.agent.device
     probe.close()
     head = (f"# {device_name(device)}; torch {torch.__version__}; task {args.task}, B{args.batch} x T{args.length}, "

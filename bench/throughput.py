@@ -9,6 +9,7 @@ step plus the env step plus the replay insert, exactly what `Trainer.step()` doe
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import statistics
@@ -22,10 +23,15 @@ from dreamer_core.config import make_config
 from dreamer_core.trainer import Trainer
 
 
-def measure(task: str, obs: str, preset: str, updates: int, env_steps: int, compile_: bool = False
-            ) -> dict[str, float]:
-    config = make_config(task, obs, preset, {"run": {"steps": 10**9, "train_ratio": 1e-9, "log_every": 1e9,
-                                                     "compile": compile_}})
+def measure(task: str, obs: str, preset: str, updates: int, env_steps: int, compile_: bool = False,
+            overrides: dict[str, dict] | None = None) -> dict[str, float | str]:
+    """Updates timed one by one on a replay the untrained policy filled (the first, with any compile, dropped),
+    and `env_steps` policy + env + store steps. `overrides`: more config sections ({"run": {...}, "train": {...}},
+    e.g. device, precision, batch) over the benchmark's own (a near-zero train ratio, so stepping trains nothing)."""
+    run = {"steps": 10**9, "train_ratio": 1e-9, "log_every": 1e9, "compile": compile_}
+    sections = {key: dict(value) for key, value in (overrides or {}).items()}
+    sections["run"] = {**run, **sections.get("run", {})}
+    config = make_config(task, obs, preset, sections)
     trainer = Trainer(config)
     fill = config.train.batch_size * (config.train.batch_length + 1)
     for _ in range(fill):  # collect with the untrained policy; the ratio is ~0 so no update runs
@@ -33,7 +39,7 @@ def measure(task: str, obs: str, preset: str, updates: int, env_steps: int, comp
     start = time.perf_counter()
     for _ in range(env_steps):
         trainer.step()
-    env_rate = env_steps / (time.perf_counter() - start)
+    env_rate = env_steps / (time.perf_counter() - start) if env_steps else float("nan")
     t0 = time.perf_counter()
     trainer.train_once()  # warm-up update (and compile), dropped
     compile_s = time.perf_counter() - t0
@@ -43,9 +49,11 @@ def measure(task: str, obs: str, preset: str, updates: int, env_steps: int, comp
         trainer.train_once()
         times.append(time.perf_counter() - t0)
     trainer.close()
+    times.sort()
     return {"updates_per_s": 1 / statistics.median(times), "s_per_update": statistics.median(times),
-            "env_steps_per_s": env_rate, "params": sum(trainer.agent.param_counts().values()),
-            "first_update_s": compile_s}
+            "p90_s": times[math.ceil(0.9 * len(times)) - 1], "env_steps_per_s": env_rate,
+            "params": sum(trainer.agent.param_counts().values()), "first_update_s": compile_s,
+            "precision": str(trainer.agent.compute_dtype).replace("torch.", "")}
 
 
 def main() -> None:
