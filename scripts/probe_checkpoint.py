@@ -149,6 +149,13 @@ def replay_probes(args, agent: Agent, env, config: Config, replay: dict) -> None
         print(f"  {name} of realised returns: realised {real[part].mean():.1f}, critic {value[keep][part].mean():.1f}")
 
 
+def posterior(agent: Agent, carry: ActCarry, obs: dict, gen: torch.Generator | None = None):
+    """The posterior latent (1, ...) after one env observation `obs` (unbatched numpy, log keys dropped)."""
+    batch = agent.to_tensors({k: np.asarray(v)[None] for k, v in obs.items() if not is_log_key(k)})
+    latent, _ = agent.rssm.obs_step(carry.latent, agent.encoder(batch), carry.action, batch["is_first"], gen)
+    return latent
+
+
 def run_episode(agent: Agent, env_config, steps: int, seed: int, mean_action: bool = False
                 ) -> dict[str, np.ndarray]:
     """`steps` policy steps from a reset of an env built with `seed` (the episode is cut there): the frames of the first
@@ -162,8 +169,7 @@ def run_episode(agent: Agent, env_config, steps: int, seed: int, mean_action: bo
     out: dict[str, list] = {"frame": [], "recon": [], "mean": [], "std": [], "reward": []}
     with torch.no_grad():
         for _ in range(steps):
-            batch = agent.to_tensors({k: np.asarray(v)[None] for k, v in obs.items() if not is_log_key(k)})
-            latent, _ = agent.rssm.obs_step(carry.latent, agent.encoder(batch), carry.action, batch["is_first"], gen)
+            latent = posterior(agent, carry, obs, gen)  # (1, ...)
             dist = agent.actor(latent.feat())  # over (1, A)
             action = dist.mean if mean_action else dist.sample(gen)  # (1, A)
             carry = ActCarry(latent, action)
@@ -229,8 +235,7 @@ def pixel_probes(args, agent: Agent, env_config) -> None:
             for step in range(20 + 10 * trial):  # random actions: varied states
                 if step:
                     obs = env.step(carry.action[0].numpy(), reset=False)
-                batch = agent.to_tensors({k: np.asarray(v)[None] for k, v in obs.items() if not is_log_key(k)})
-                latent, _ = agent.rssm.obs_step(carry.latent, agent.encoder(batch), carry.action, batch["is_first"])
+                latent = posterior(agent, carry, obs)  # (1, ...)
                 carry = ActCarry(latent, torch.as_tensor(rng.uniform(-1, 1, (1, *env.act_space.shape)),
                                                          dtype=torch.float32))
             saved, real, dream = env.get_state(), {}, {}
