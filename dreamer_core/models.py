@@ -106,11 +106,18 @@ class ModelCard:
         value = self.fields.get(key, default)
         return default if value is None else value
 
+    @property
+    def world_model_only(self) -> bool:
+        """Shipped to watch its world model: its policy was no better than an untrained agent's (no return check),
+        and the card says so (scripts/ship_model.py --world-model-only)."""
+        return self.fields.get("world_model_only") is True
+
     def summary(self) -> str:
         score = self.get("score")
         score = f"{score:.0f}" if isinstance(score, (int, float)) else "?"
+        only = "; world model only: its policy is not trained yet" if self.world_model_only else ""
         return (f"{self.name}: {self.get('task', '?')} ({self.get('obs', '?')}), preset {self.get('preset', '?')}, "
-                f"score {score}, {self.get('updates', 0):,} updates, {self.get('env_frames', 0):,} env frames")
+                f"score {score}, {self.get('updates', 0):,} updates, {self.get('env_frames', 0):,} env frames{only}")
 
 
 def _parse_value(text: str) -> Any:
@@ -357,6 +364,13 @@ def preview(report, steps: int = 8) -> np.ndarray | None:
 
 def thresholds(card: ModelCard) -> list[str]:
     return [key for key in ("openloop_max", "return_min") if card.get(key) is not None]
+
+
+def required_thresholds(card: ModelCard) -> list[str]:
+    """The checks a shipped model must pass: its world model's where it sees pixels, and its policy's unless the
+    card ships it as a world model only (which needs the image check: a proprio model could then prove nothing)."""
+    return (["openloop_max"] if card.get("obs") == "vision" else []) + ([] if card.world_model_only else
+                                                                         ["return_min"])
 
 
 def pick_thresholds(trained: Evaluation, untrained: Evaluation) -> dict[str, float | None]:

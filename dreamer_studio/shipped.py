@@ -43,8 +43,9 @@ class ModelWatcher(RunWatcher):
 
     def message(self, trainer) -> str:
         name = self.card.name if self.card else self.run_dir.name
+        only = " · world model only: its policy is not trained yet" if self.card and self.card.world_model_only else ""
         return (f"trained model {name} ({trainer.updates:,} updates) on a fresh context from the env, "
-                f"read-only · {self.continue_note}")
+                f"read-only{only} · {self.continue_note}")
 
 
 class ModelWorker(TrainerWorker):

@@ -34,7 +34,10 @@ TRAINING_TIMES = {
                    "since its model does not see the pole"),
     "gpu": "not measured yet (no GPU has been available to this project)",
 }
-COLUMNS = ("model", "task", "observation", "score", "updates", "env frames")
+COLUMNS = ("model", "task", "observation", "policy", "score", "updates", "env frames")
+# The "policy" column: a card with a return check has a trained policy; a world-model-only card (a pixel model
+# shipped to watch its dreams) says that its policy is not trained yet.
+POLICY_TEXT = {False: "trained", True: "not yet (world model only)"}
 
 
 def _number(value, digits: int = 0) -> str:
@@ -74,8 +77,8 @@ class StartPage(QWidget):
         self.models.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         for card in self.cards:
             item = QTreeWidgetItem([card.name, str(card.get("task", "?")), str(card.get("obs", "?")),
-                                    _number(card.get("score")), _number(card.get("updates")),
-                                    _number(card.get("env_frames"))])
+                                    POLICY_TEXT[card.world_model_only], _number(card.get("score")),
+                                    _number(card.get("updates")), _number(card.get("env_frames"))])
             item.setData(0, Qt.ItemDataRole.UserRole, str(card.path))
             item.setToolTip(0, card.summary())
             self.models.addTopLevelItem(item)

@@ -12,7 +12,9 @@ It then measures the model on a fresh episode (seed 12345) against an untrained 
 writes thresholds between the two into the card, which tests/core/test_shipped_models.py checks: the open-loop
 image error (16 context steps, 16 imagined under the true actions) and the return of the policy's first
 episode from a fresh reset, cut at 200 steps (--eval-steps; CartPole's full episode is 500). A
-check where the trained model is not clearly better than the untrained one is left out (null) and reported.
+check where the trained model is not clearly better than the untrained one is left out (null) and reported; a
+model whose policy is not clearly better is refused, unless --world-model-only ships a pixel model for its world
+model alone (its card and the start page then say that its policy is not trained).
 Reading the run's checkpoint never writes to the run, so it is safe while that run trains.
 """
 
@@ -38,6 +40,11 @@ PREVIEW_LINES = {  # the card's preview caption: a vector model dreams vectors, 
     "proprio": "\n![real frames of the evaluation episode, rendered for display only: this model reads state vectors "
                "and dreams vectors, not frames](preview.png)\n",
 }
+WORLD_MODEL_ONLY = """
+**World model only: its policy is not trained yet.** Its return from a fresh reset ({eval_return:.1f} over
+{eval_steps} steps) is no better than an untrained agent's ({untrained:.1f}); it ships to watch what its world model
+sees and dreams, and its card checks the world model alone.
+"""
 OBS_TEXT = {"vision": "64×64 RGB pixels (camera 0)", "proprio": "proprioceptive state vectors"}
 
 
@@ -71,12 +78,13 @@ def card_body(f: dict, logdir: Path, untrained, preview: bool) -> str:
     name = f["name"]
     ol = "n/a (no images)" if f["openloop_mse"] is None else f"{f['openloop_mse']:.4g}"
     ol_u = "n/a" if untrained.openloop_mse is None else f"{untrained.openloop_mse:.4g}"
+    only = WORLD_MODEL_ONLY.format(**f, untrained=untrained.eval_return) if f.get("world_model_only") else ""
     return f"""# {name}
 
 DreamerV3 (preset `{f['preset']}`) trained on `{f['task']}` from {OBS_TEXT.get(f['obs'], f['obs'])}:
 {f['env_frames']:,} env frames, {f['updates']:,} updates. Score {f['score']:.1f}: the mean return of its last
 {f['score_episodes']} training episodes.
-{PREVIEW_LINES.get(f['obs'], PREVIEW_LINES['vision']) if preview else ''}
+{only}{PREVIEW_LINES.get(f['obs'], PREVIEW_LINES['vision']) if preview else ''}
 - Watch it: `dreamer-studio --open assets/models/{name}` (or pick it on the start page of `dreamer-studio`).
 - Export its imagination: `dreamer-studio export --logdir assets/models/{name} --out {name}.mp4`.
 - Model-only checkpoint (`model.ckpt`, {f['dtype']}): weights and counters; no replay and no optimizer state, so
@@ -153,6 +161,20 @@ def ship(args: argparse.Namespace) -> int:
         }
         if fields["score"] is None:
             fields["score"] = 0.0
+        if args.world_model_only:
+            if fields["openloop_max"] is None:
+                raise models.ModelError("--world-model-only ships a model for its world model, but this one's "
+                                        "open-loop image error is not clearly below an untrained agent's (or it "
+                                        "sees no images), so its card would check nothing; train it longer")
+            if fields["return_min"] is None:
+                fields["world_model_only"] = True
+            else:
+                print("  its policy beats an untrained one's after all: shipped as a full model, not world-model-only")
+        elif fields["return_min"] is None:
+            raise models.ModelError(
+                f"the policy's return {trained.eval_return:.1f} is not clearly above an untrained agent's "
+                f"{untrained.eval_return:.1f} over {args.eval_steps} steps; train it longer, or pass "
+                "--world-model-only to ship a pixel model for its world model (its card and the start page say so)")
         strip = models.preview(trained.report)
         if strip is not None:
             import imageio.v3 as iio
@@ -201,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--display-frames", action="store_true",
                         help="a proprio run trained with env.log_image=false: render the env's frames when the "
                              "model is watched (display only; the model reads the state vectors)")
+    parser.add_argument("--world-model-only", action="store_true",
+                        help="ship a pixel model whose policy is not better than an untrained one's, to watch its "
+                             "world model; the card (world_model_only: true) and the start page say so")
     parser.add_argument("--eval-steps", type=int, default=None,
                         help="policy steps of the return check: the first episode's return is cut there (default "
                              "models.EVAL_STEPS, 200; 500 holds a whole CartPole-v1 episode)")

@@ -70,7 +70,8 @@ def test_a_loaded_model_has_the_trained_weights_and_counters(shipped_debug):
 def test_fp16_halves_the_file_and_loads_into_fp32(shipped_debug, tmp_path):
     run, model = shipped_debug
     out = tmp_path / "half"
-    assert model_helpers.ship_model_script().main([str(run), str(out), "--command", "x", "--fp16"]) == 0
+    args = [str(run), str(out), "--command", "x", "--fp16", "--world-model-only"]
+    assert model_helpers.ship_model_script().main(args) == 0
     assert (out / models.MODEL_FILE).stat().st_size < 0.6 * (model / models.MODEL_FILE).stat().st_size
     trainer = models.open_model(out, device="cpu")
     try:
@@ -294,3 +295,21 @@ def test_a_model_with_wrong_contents_is_one_line_and_loads_nothing(shipped_debug
                          env={**os.environ, "MUJOCO_GL": "egl"})
     assert out.returncode == 2, out.stderr
     assert "Traceback" not in out.stderr and "cannot be loaded" in out.stderr
+
+
+def test_a_model_whose_policy_is_untrained_ships_only_as_a_world_model(shipped_debug, tmp_path, capsys):
+    """The debug model's few updates teach its decoder, not its policy: without --world-model-only it is refused in
+    one line; with it, its card says so in the front matter, the prose and the summary. A proprio model has no image
+    check, so it cannot ship as a world model only."""
+    run, model = shipped_debug
+    ship = model_helpers.ship_model_script()
+    assert ship.main([str(run), str(tmp_path / "full"), "--command", "x"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not clearly above an untrained agent's" in err[0] and "--world-model-only" in err[0]
+    assert not (tmp_path / "full").exists() and not (tmp_path / ".full.staging").exists()
+    card = models.read_card(model)
+    assert card.world_model_only and models.required_thresholds(card) == ["openloop_max"] == models.thresholds(card)
+    assert "World model only: its policy is not trained yet" in (model / models.CARD_FILE).read_text()
+    proprio = model_helpers.train_debug_run(tmp_path / "proprio_run", updates=8, obs="proprio")
+    assert ship.main([str(proprio), str(tmp_path / "p"), "--command", "x", "--world-model-only"]) == 2
+    assert "its card would check nothing" in capsys.readouterr().err

@@ -50,8 +50,9 @@ def test_no_arguments_open_the_start_page_listing_the_shipped_models(qtbot, pack
     assert window.worker is None  # nothing trains until the user chooses
     assert page.models.topLevelItemCount() == 1
     row = [page.models.topLevelItem(0).text(i) for i in range(page.models.columnCount())]
-    assert row[:3] == ["debug_dummy", "dummy_disc", "vision"]
-    assert row[4] == f"{model_helpers.UPDATES}" and page.watch_button.isEnabled()
+    assert row[:4] == ["debug_dummy", "dummy_disc", "vision", "not yet (world model only)"]  # said, not hidden
+    assert row[5] == f"{model_helpers.UPDATES}" and page.watch_button.isEnabled()
+    assert "its policy is not trained yet" in page.models.topLevelItem(0).toolTip(0)
     assert not page.preview.pixmap().isNull()  # the selected model's frames over its dream, before anything runs
     window.close()
 
@@ -76,6 +77,7 @@ def test_watch_opens_the_model_read_only_and_a_report_arrives(qtbot, packaged):
     assert result.base.frames.shape[0] == window.model.settings.samples  # K imagined futures
     assert report.critic_probs.shape[1] == report.bins.shape[0] and report.latent_post.ndim == 3
     qtbot.waitUntil(lambda: "replay starts empty" in window.worker.status.get()[1].message, timeout=10_000)
+    assert "world model only: its policy is not trained yet" in window.worker.status.get()[1].message
     assert window.actions_by_name["start"].text() == "Continue training"
     assert "trained model debug_dummy" in window.windowTitle()
     assert "no KL curves" in window.kl.curves.plotItem.titleLabel.text  # not bare axes: the model has no metrics
