@@ -146,11 +146,20 @@ def replay_vector_scale(replay, keys: list[str], most: int = 100_000) -> np.ndar
     unlike the report's own (whose window shares its divisor with the error; docs/results/confidence_history.md). None
     without keys or steps."""
     stored = np.minimum(replay.counts, replay.cap)  # (W,)
-    if not keys or stored.sum() == 0:
+    data = {k: replay.data[k].reshape(replay.workers, replay.cap, -1) for k in keys}  # each (W, cap, dims), views
+    return stored_vector_scale(data, stored, keys, most)
+
+
+def stored_vector_scale(data: dict[str, np.ndarray], stored: np.ndarray, keys: list[str], most: int = 100_000
+                        ) -> np.ndarray | None:
+    """`replay_vector_scale` of replay arrays `data[k]` (W, N, ...) whose first `stored` (W,) steps per worker are
+    filled: a live Replay's ring, or the `replay` of a training checkpoint (whose scale a shipped model keeps)."""
+    if not keys or int(np.sum(stored)) == 0:
         return None
-    rows = np.concatenate([w * replay.cap + np.arange(n) for w, n in enumerate(stored)])  # (N,)
+    rows = [(w, t) for w, n in enumerate(np.asarray(stored)) for t in range(int(n))]
     rows = rows[:: max(1, len(rows) // most)]
-    values = np.concatenate([replay.data[k][rows].reshape(len(rows), -1) for k in keys], -1)  # (N, V)
+    w, t = (np.asarray(i) for i in zip(*rows))  # (N,) each
+    values = np.concatenate([np.asarray(data[k])[w, t].reshape(len(rows), -1) for k in keys], -1)  # (N, V)
     return vector_scale(values)[1]
 
 

@@ -171,8 +171,10 @@ def shipped(root: str | Path | None = None) -> list[ModelCard]:
 # ---------------------------------------------------------------------- the model-only checkpoint
 
 
-def model_state(full: dict[str, Any], fp16: bool = False) -> dict[str, Any]:
-    """The model-only state of a full training checkpoint's state (as `Trainer.save` writes it)."""
+def model_state(full: dict[str, Any], fp16: bool = False, vector_keys: list[str] | None = None) -> dict[str, Any]:
+    """The model-only state of a full training checkpoint's state (as `Trainer.save` writes it). `vector_keys`, the
+    model's vector observations: their spread over the training replay is kept (`vector_scale`, floats), so a
+    viewer's open-loop signal is on the scale it was trained on (its own replay holds one short context)."""
     import torch
 
     missing = [key for key in ("config", "agent", "counters") if key not in full]
@@ -188,7 +190,17 @@ def model_state(full: dict[str, Any], fp16: bool = False) -> dict[str, Any]:
         "counters": {k: v for k, v in full["counters"].items() if k != "train_credit"},
         "scores": [list(s) for s in full.get("scores", [])][-100:],
         "dtype": "float16" if fp16 else "float32",
-    }
+    } | ({} if not vector_keys else {"vector_scale": _training_scale(full["replay"], vector_keys)})
+
+
+def _training_scale(replay: dict[str, Any], keys: list[str]) -> list[float] | None:
+    """The spread of the vectors `keys` over a checkpoint's saved replay (data (W, filled, ...): a worker's steps
+    stored are its count, at most the saved prefix)."""
+    from dreamer_core import confidence
+
+    stored = np.minimum(replay["counts"], replay["data"][keys[0]].shape[1])  # (W,)
+    scale = confidence.stored_vector_scale(replay["data"], stored, keys)
+    return None if scale is None else [float(v) for v in scale]
 
 
 def is_model_state(state: Any) -> bool:
@@ -234,6 +246,8 @@ def load_into(trainer, state: dict[str, Any], source: Any = "the model") -> None
     agent.load_state_dict(state["agent"]["model"])  # fp16 weights are copied into the fp32 parameters
     agent.retnorm.load_state_dict(state["agent"]["retnorm"])
     agent.updates, agent.skipped_updates = int(state["agent"]["updates"]), int(state["agent"]["skipped"])
+    scale = state.get("vector_scale")  # absent in models shipped before it: the viewer's replay gives the scale
+    trainer.vector_scale = np.asarray(scale, np.float64) if scale is not None else None
     for key, value in state["counters"].items():
         if hasattr(trainer.counters, key):
             setattr(trainer.counters, key, type(getattr(trainer.counters, key))(value))

@@ -206,10 +206,12 @@ def weights_loaded(agent: Agent, weights: dict[str, torch.Tensor] | None) -> Ite
 @torch.no_grad()
 def make_report(agent: Agent, batch: dict[str, np.ndarray], seed: int = 0, samples: int = 3,
                 horizon: int | None = None, temperature: float = 1.0, updates: int = 0,
-                env_frames: int = 0, replay=None, recheck: bool = False) -> Report:
+                env_frames: int = 0, replay=None, recheck: bool = False,
+                vector_scale: np.ndarray | None = None) -> Report:
     """Builds a Report from one replay window `batch` of shape (1, K + T, ...). `replay`, the Replay it came from:
     its real vectors give a vector model's open-loop signal its fixed scale (confidence.replay_vector_scale; no
-    signal without it). `recheck`: also the re-encoding KL of every imagined step (`imagined_recheck`)."""
+    signal without it); `vector_scale` (V,), where given, is that scale instead (a shipped model's, from its training
+    replay). `recheck`: also the re-encoding KL of every imagined step (`imagined_recheck`)."""
     was_training = agent.training
     agent.eval()
     gen = torch.Generator(agent.device).manual_seed(int(seed))
@@ -224,7 +226,9 @@ def make_report(agent: Agent, batch: dict[str, np.ndarray], seed: int = 0, sampl
     true_actions = data["action"][0, ctx - 1 : length - 1].float()  # (T - Tc, A)
     openloop = imagine_from(agent, last_ctx, length - ctx, seed, 1, true_actions, temperature, recheck)
     ensemble = openloop_ensemble(agent, last_ctx, true_actions, seed, samples, temperature)
-    scale = confidence.replay_vector_scale(replay, sorted(agent.vector_dims)) if replay is not None else None
+    scale = vector_scale
+    if scale is None and replay is not None:
+        scale = confidence.replay_vector_scale(replay, sorted(agent.vector_dims))
     sampled = imagine_from(agent, last_ctx, horizon or (length - ctx), seed, samples, None, temperature, recheck)
     # Critic, reward and imagined returns at every posterior state.
     feat = states.feat()[0]  # (T, F)

@@ -108,6 +108,9 @@ class Trainer:
         self.replay = Replay(spaces, run.replay_size, self.window, workers=run.envs, online=run.online_queue,
                              seed=run.seed)
         self.counters = Counters()
+        # (V,) the open-loop signal's vector scale when it must not come from this replay: a shipped model's, from
+        # its training replay (a viewer's replay holds one short fresh context; models.load_into sets it)
+        self.vector_scale: np.ndarray | None = None
         self.carry = self.agent.initial_carry(run.envs)
         self.obs = env_steps.stack([e.step(None, reset=True) for e in self.envs])
         self.episode_return = np.zeros(run.envs)
@@ -339,7 +342,8 @@ class Trainer:
         report = make_report(self.agent, batch, seed=run.seed if seed is None else seed,
                              samples=run.report_samples if samples is None else samples,
                              horizon=horizon, temperature=temperature, updates=self.updates,
-                             env_frames=self.counters.env_frames, replay=self.replay)
+                             env_frames=self.counters.env_frames, replay=self.replay,
+                             vector_scale=self.vector_scale)
         if self._tb is not None:
             self._tb.report(report, time.perf_counter() - began, run.report_every)
         return report

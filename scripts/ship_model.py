@@ -120,8 +120,11 @@ def ship(args: argparse.Namespace) -> int:
     if out.exists() and any(out.iterdir()) and not args.force:
         raise models.ModelError(f"{out} already holds files; pass --force to replace that model")
     full = checkpoint.load(ckpt, map_location="cpu")
-    state = models.model_state(full, fp16=args.fp16)
-    config = Config.from_dict(json.loads(state["config"]))
+    config = Config.from_dict(json.loads(full["config"]))
+    probe = models.eval_trainer(config=config)  # the agent's vector keys, from the env's observation space
+    vector_keys = sorted(probe.agent.vector_dims)
+    probe.close()
+    state = models.model_state(full, fp16=args.fp16, vector_keys=vector_keys)
     if args.display_frames and config.env.obs == "proprio" and not config.env.log_image:
         # Display only: the model reads the state vectors either way, and a viewer's replay starts empty
         config = replace(config, env=replace(config.env, log_image=True))

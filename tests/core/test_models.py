@@ -239,7 +239,7 @@ def test_no_trainer_writes_into_a_model_directory(shipped_debug):
     assert sorted((p.name, p.stat().st_mtime_ns) for p in model.iterdir()) == before  # not even a lock file
 
 
-def test_a_proprio_model_ships_without_an_image_check(tmp_path):
+def test_a_proprio_model_ships_without_an_image_check(tmp_path, monkeypatch):
     """A vector model imagines no frames: its card has no image threshold, and its preview shows real frames only."""
     import imageio.v3 as iio
 
@@ -250,6 +250,35 @@ def test_a_proprio_model_ships_without_an_image_check(tmp_path):
     assert card.get("obs") == "proprio" and card.get("openloop_mse") is None and card.get("openloop_max") is None
     assert models.thresholds(card) == ["return_min"] and card.get("return_min") == 1.0  # the override wins
     assert iio.imread(out / models.PREVIEW_FILE).shape == (64 + 4, 8 * (64 + 4), 3)  # log/image frames, no dream row
+    # The open-loop signal's vector scale is the training replay's (the live ring's, as the run's trainer saw it),
+    # not the viewer's own one-context replay, and an opened model's reports use it
+    from dreamer_core import confidence
+    from dreamer_core.config import Config
+
+    config = Config.from_dict(json.loads((run / "config.json").read_text()))
+    resumed = Trainer(config, run)
+    try:
+        keys = sorted(resumed.agent.vector_dims)
+        expected = confidence.replay_vector_scale(resumed.replay, keys)
+    finally:
+        resumed.close()
+    state = models.read_model(out)
+    np.testing.assert_allclose(state["vector_scale"], expected, rtol=1e-9)
+    viewer = models.open_model(out, device="cpu")
+    try:
+        np.testing.assert_allclose(viewer.vector_scale, expected, rtol=1e-9)
+        own = confidence.replay_vector_scale(viewer.replay, keys)
+        assert not np.allclose(own, expected)  # what the viewer's short context alone would have used
+        used = []
+        real_distance = confidence.openloop_vector_distance
+        monkeypatch.setattr(confidence, "openloop_vector_distance",
+                            lambda futures, openloop, scale: used.append(scale) or real_distance(futures, openloop,
+                                                                                                  scale))
+        assert viewer.report().openloop_signal is not None
+        assert len(used) == 1
+        np.testing.assert_allclose(used[0], expected, rtol=1e-9)
+    finally:
+        viewer.close()
 
 
 @pytest.mark.parametrize("damage", ["shape", "missing", "type", "counter"])
