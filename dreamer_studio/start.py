@@ -37,10 +37,15 @@ TRAINING_TIMES = {
                    "since its model does not see the pole"),
     "gpu": "not measured yet (no GPU has been available to this project)",
 }
-COLUMNS = ("model", "task", "observation", "policy", "score", "updates", "env frames")
-# The "policy" column: a card with a return check has a trained policy; a world-model-only card (a pixel model
-# shipped to watch its dreams) says that its policy is not trained yet.
-POLICY_TEXT = {False: "trained", True: "not yet (world model only)"}
+COLUMNS = ("model", "task", "observation", "policy check", "score", "updates", "env frames")
+
+
+def policy_text(card: ModelCard) -> str:
+    """The "policy check" column: the return of the card's evaluation episode (what an untrained agent fails to
+    reach), or, for a world-model-only card (a pixel model shipped to watch its dreams), that it has none."""
+    if card.world_model_only:
+        return "none: world model only"
+    return f"{_number(card.get('eval_return'))} in {_number(card.get('eval_steps'))} steps"
 
 
 def _number(value, digits: int = 0) -> str:
@@ -80,7 +85,7 @@ class StartPage(QWidget):
         self.models.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         for card in self.cards:
             item = QTreeWidgetItem([card.name, str(card.get("task", "?")), str(card.get("obs", "?")),
-                                    POLICY_TEXT[card.world_model_only], _number(card.get("score")),
+                                    policy_text(card), _number(card.get("score")),
                                     _number(card.get("updates")), _number(card.get("env_frames"))])
             item.setData(0, Qt.ItemDataRole.UserRole, str(card.path))
             item.setToolTip(0, card.summary())

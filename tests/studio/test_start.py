@@ -50,7 +50,7 @@ def test_no_arguments_open_the_start_page_listing_the_shipped_models(qtbot, pack
     assert window.worker is None  # nothing trains until the user chooses
     assert page.models.topLevelItemCount() == 1
     row = [page.models.topLevelItem(0).text(i) for i in range(page.models.columnCount())]
-    assert row[:4] == ["debug_dummy", "dummy_disc", "vision", "not yet (world model only)"]  # said, not hidden
+    assert row[:4] == ["debug_dummy", "dummy_disc", "vision", "none: world model only"]  # said, not hidden
     assert row[5] == f"{model_helpers.UPDATES}" and page.watch_button.isEnabled()
     assert "its policy is not trained yet" in page.models.topLevelItem(0).toolTip(0)
     assert not page.preview.pixmap().isNull()  # the selected model's frames over its dream, before anything runs
