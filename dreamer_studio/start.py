@@ -25,16 +25,16 @@ TRAINING_TIMES = {
     # the size1m pixel run (same CNN widths) still left the pole out after 9,400 updates, ~8 h (probe_checkpoint)
     "cpu_world_model": ("within about 5 minutes the decoded frames show the scene (sky, track, floor); the cart "
                         "after about 40 minutes (2,000 updates); the thin pole not yet: a size1m pixel model still "
-                        "left it out after 8 hours (9,400 updates)"),
+                        "left it out after 8 hours (9,400 updates) and drew it faintly from about 12,000"),
     # proprio, preset cpu, ratio 512: over 800 from 54 minutes (27,500 updates), 927 over 30-40k frames by 76
     # minutes on one thread (the shipped cartpole_balance_proprio); size1m at ratio 1024 balanced from ~65k frames,
     # about 5 hours on 2 cores; gym CartPole-v1 (preset cpu, ratio 128) held 500 from 55k frames, 1.8 hours on 2
-    # shared cores (docs/results); pixels: the size1m run scored ~300 of 1,000 after 8 hours, a policy no better
-    # than an untrained one
+    # shared cores (docs/results); pixels: the size1m run scored 285 over 90-100k frames (12,243 updates, 9.3 h),
+    # mean 369 over the 13 episodes since (to 13,800 updates): the shipped cartpole_balance_vision
     "cpu_policy": ("an hour or more (dm_control cartpole from proprio vectors on the `cpu` preset about 1 hour, gym "
                    "CartPole-v1 about 2 hours); "
-                   "from pixels not on this CPU: a size1m pixel run still scored about 300 of 1,000 after 8 hours, "
-                   "since its model does not see the pole"),
+                   "from pixels not on this CPU: a size1m pixel run still scored about 370 of 1,000 after more than "
+                   "10 hours (13,800 updates), its model only then beginning to draw the pole"),
     "gpu": "not measured yet (no GPU has been available to this project)",
 }
 COLUMNS = ("model", "task", "observation", "policy check", "score", "updates", "env frames")
