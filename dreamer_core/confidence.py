@@ -156,10 +156,12 @@ def stored_vector_scale(data: dict[str, np.ndarray], stored: np.ndarray, keys: l
     filled: a live Replay's ring, or the `replay` of a training checkpoint (whose scale a shipped model keeps)."""
     if not keys or int(np.sum(stored)) == 0:
         return None
-    rows = [(w, t) for w, n in enumerate(np.asarray(stored)) for t in range(int(n))]
-    rows = rows[:: max(1, len(rows) // most)]
-    w, t = (np.asarray(i) for i in zip(*rows))  # (N,) each
-    values = np.concatenate([np.asarray(data[k])[w, t].reshape(len(rows), -1) for k in keys], -1)  # (N, V)
+    stored = np.asarray(stored, np.int64)  # (W,)
+    w = np.repeat(np.arange(len(stored)), stored)  # (N,) worker of each stored step
+    t = np.concatenate([np.arange(n) for n in stored])  # (N,) its slot
+    every = max(1, len(w) // most)
+    w, t = w[::every], t[::every]
+    values = np.concatenate([np.asarray(data[k])[w, t].reshape(len(w), -1) for k in keys], -1)  # (N, V)
     return vector_scale(values)[1]
 
 
