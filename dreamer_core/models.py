@@ -171,10 +171,11 @@ def shipped(root: str | Path | None = None) -> list[ModelCard]:
 # ---------------------------------------------------------------------- the model-only checkpoint
 
 
-def model_state(full: dict[str, Any], fp16: bool = False, vector_keys: list[str] | None = None) -> dict[str, Any]:
-    """The model-only state of a full training checkpoint's state (as `Trainer.save` writes it). `vector_keys`, the
-    model's vector observations: their spread over the training replay is kept (`vector_scale`, floats), so a
-    viewer's open-loop signal is on the scale it was trained on (its own replay holds one short context)."""
+def model_state(full: dict[str, Any], fp16: bool = False, vector_scale=None) -> dict[str, Any]:
+    """The model-only state of a full training checkpoint's state (as `Trainer.save` writes it). `vector_scale`
+    (V,), a vector model's spread of its real vectors over the training replay (`Trainer.vector_scale_now`,
+    `training_scale`), is kept so that a viewer's open-loop signal has the scale it was trained on (the viewer's own
+    replay holds one short context)."""
     import torch
 
     missing = [key for key in ("config", "agent", "counters") if key not in full]
@@ -190,17 +191,18 @@ def model_state(full: dict[str, Any], fp16: bool = False, vector_keys: list[str]
         "counters": {k: v for k, v in full["counters"].items() if k != "train_credit"},
         "scores": [list(s) for s in full.get("scores", [])][-100:],
         "dtype": "float16" if fp16 else "float32",
-    } | ({} if not vector_keys else {"vector_scale": _training_scale(full["replay"], vector_keys)})
+    } | ({} if vector_scale is None else {"vector_scale": [float(v) for v in vector_scale]})
 
 
-def _training_scale(replay: dict[str, Any], keys: list[str]) -> list[float] | None:
-    """The spread of the vectors `keys` over a checkpoint's saved replay (data (W, filled, ...): a worker's steps
-    stored are its count, at most the saved prefix)."""
+def training_scale(replay: dict[str, Any], keys: list[str]) -> np.ndarray | None:
+    """(V,) the spread of the vectors `keys` over a training checkpoint's saved replay (data (W, filled, ...): a
+    worker's steps stored are its count, at most the saved prefix); None without keys."""
     from dreamer_core import confidence
 
+    if not keys:
+        return None
     stored = np.minimum(replay["counts"], replay["data"][keys[0]].shape[1])  # (W,)
-    scale = confidence.stored_vector_scale(replay["data"], stored, keys)
-    return None if scale is None else [float(v) for v in scale]
+    return confidence.stored_vector_scale(replay["data"], stored, keys)
 
 
 def is_model_state(state: Any) -> bool:

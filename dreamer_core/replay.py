@@ -316,6 +316,6 @@ def report_from_episode(trainer, worker: int, start: int, **kwargs):
     kwargs.setdefault("seed", run.seed)
     kwargs["samples"] = kwargs.get("samples") or run.report_samples
     report = make_report(trainer.agent, batch, updates=trainer.updates, env_frames=trainer.counters.env_frames,
-                         replay=replay, **kwargs)
+                         vector_scale=trainer.vector_scale_now(), **kwargs)
     report.episode = (int(worker), int(start))
     return report

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dreamer_core import checkpoint, distributed, env_steps, episode, threads
+from dreamer_core import checkpoint, confidence, distributed, env_steps, episode, threads
 from dreamer_core.agent import Agent, read_metrics
 from dreamer_core.config import Config
 from dreamer_core.envs import is_log_key, make_envs
@@ -342,8 +342,7 @@ class Trainer:
         report = make_report(self.agent, batch, seed=run.seed if seed is None else seed,
                              samples=run.report_samples if samples is None else samples,
                              horizon=horizon, temperature=temperature, updates=self.updates,
-                             env_frames=self.counters.env_frames, replay=self.replay,
-                             vector_scale=self.vector_scale)
+                             env_frames=self.counters.env_frames, vector_scale=self.vector_scale_now())
         if self._tb is not None:
             self._tb.report(report, time.perf_counter() - began, run.report_every)
         return report
@@ -391,6 +390,12 @@ class Trainer:
         due = self.logdir is not None and time.time() - self._last_save >= self.config.run.save_every
         return distributed.rank0_decides(self.world, due)[0]  # DDP: a save gathers every rank's shard
 
+    def vector_scale_now(self) -> np.ndarray | None:
+        """(V,) the open-loop signal's vector scale: a loaded model's (`vector_scale`), else this replay's."""
+        if self.vector_scale is not None:
+            return self.vector_scale
+        return confidence.replay_vector_scale(self.replay, sorted(self.agent.vector_dims))
+
     def save_watch(self) -> None:
         """`<logdir>/watch.ckpt` for a watching Studio between checkpoints: weights, return normaliser and counters
         (models.model_state; no replay or optimizer, ~3 MB at size1m). Resume never reads it."""
@@ -398,7 +403,8 @@ class Trainer:
         agent = {"model": a.state_dict(), "retnorm": a.retnorm.state_dict(), "updates": a.updates,
                  "skipped": a.skipped_updates}
         full = {"config": self.config.to_json(), "agent": agent, "counters": vars(self.counters), "scores": self.scores}
-        checkpoint.save(self.logdir / checkpoint.WATCH_NAME, {**model_state(full), "saved_at": time.time()})
+        state = model_state(full, vector_scale=self.vector_scale_now())  # a watcher's replay is one short context
+        checkpoint.save(self.logdir / checkpoint.WATCH_NAME, {**state, "saved_at": time.time()})
         self._watch_updates = a.updates
 
     def _maybe_watch_snapshot(self) -> None:

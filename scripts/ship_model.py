@@ -110,7 +110,9 @@ def ship(args: argparse.Namespace) -> int:
     import torch
 
     from dreamer_core import checkpoint, models
+    from dreamer_core.agent import model_keys
     from dreamer_core.config import Config
+    from dreamer_core.envs import make_env
 
     torch.set_num_threads(1)  # shipping runs beside training runs
     logdir, out = Path(args.logdir), out_dir(args.out)
@@ -121,10 +123,12 @@ def ship(args: argparse.Namespace) -> int:
         raise models.ModelError(f"{out} already holds files; pass --force to replace that model")
     full = checkpoint.load(ckpt, map_location="cpu")
     config = Config.from_dict(json.loads(full["config"]))
-    probe = models.eval_trainer(config=config)  # the agent's vector keys, from the env's observation space
-    vector_keys = sorted(probe.agent.vector_dims)
-    probe.close()
-    state = models.model_state(full, fp16=args.fp16, vector_keys=vector_keys)
+    env = make_env(config.env, 0)  # the model's vector keys, from the env's observation space
+    try:
+        vector_keys = sorted(model_keys(env.obs_space)[0])
+    finally:
+        env.close()
+    state = models.model_state(full, fp16=args.fp16, vector_scale=models.training_scale(full["replay"], vector_keys))
     if args.display_frames and config.env.obs == "proprio" and not config.env.log_image:
         # Display only: the model reads the state vectors either way, and a viewer's replay starts empty
         config = replace(config, env=replace(config.env, log_image=True))
