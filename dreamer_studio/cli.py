@@ -2,6 +2,7 @@
 
     dreamer-studio [run flags] [--open RUN_DIR] [--paused]   the desktop app
     dreamer-studio train [run flags] [--fresh] [--window]    train in this terminal (or, with --window, in the app)
+    dreamer-studio train --from-model MODEL_DIR [run flags]  train a trained model on, in a new run directory
     dreamer-studio export --logdir DIR --out x.mp4           imagined rollouts of a run as a labelled video
 
 The run flags and their defaults are the same for the app and for `train`. This module imports no Qt: the window's
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import math
 import shlex
 import signal
@@ -27,7 +29,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from dreamer_core.config import PRESETS, Config, make_config, parse_overrides
+from dreamer_core.config import PRESETS, Config, apply, make_config, parse_overrides, validate
 
 PROG = "dreamer-studio"
 DEFAULT_TASK, DEFAULT_OBS, DEFAULT_PRESET = "dmc_cartpole_balance", "vision", "cpu"
@@ -68,7 +70,9 @@ def frames_flag(args: argparse.Namespace) -> tuple[str, int | None]:
     return ("--steps", args.steps) if args.steps is not None else ("--frames", args.frames)
 
 
-def config_from_args(args: argparse.Namespace) -> Config:
+def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Config:
+    """The run's config: `--task`/`--obs`/`--preset` with the flags and `--set` on top, or, given `base` (a trained
+    model's own config, `train --from-model`), the flags and `--set` on top of that."""
     overrides = parse_overrides(args.set)
     run = overrides.setdefault("run", {})
     env = overrides.setdefault("env", {})
@@ -87,11 +91,38 @@ def config_from_args(args: argparse.Namespace) -> Config:
     flag, frames = frames_flag(args)
     if frames is not None and frames < 1:  # would run one step and save; say so instead
         raise ValueError(f"{flag} must be a positive number of env frames, got {frames}; e.g. --frames 100000")
-    config = make_config(args.task, args.obs, args.preset, overrides)
+    def build(overrides: dict[str, dict[str, Any]]) -> Config:
+        if base is None:
+            return make_config(args.task, args.obs, args.preset, overrides)
+        config = apply(base, overrides)
+        validate(config)
+        return config
+
+    config = build(overrides)
     if frames is not None:  # run.steps counts agent steps: one per action repeat of env frames
-        config = make_config(args.task, args.obs, args.preset,
-                             {**overrides, "run": {**run, "steps": max(1, frames // config.env.action_repeat)}})
+        config = build({**overrides, "run": {**run, "steps": max(1, frames // config.env.action_repeat)}})
     return config
+
+
+def model_to_continue(args: argparse.Namespace):
+    """`train --from-model DIR`: (the model directory, its model-only state, its config). The model's task,
+    observation and preset are the run's: a --task, --obs or --preset naming others is refused in one line."""
+    from dreamer_core import models
+
+    model_dir = models.resolve(args.from_model)
+    state = models.read_model(model_dir)
+    config = Config.from_dict(json.loads(state["config"]))
+    own = {"--task": config.env.task, "--obs": config.env.obs, "--preset": config.preset}
+    for flag, value in own.items():
+        given = getattr(args, flag[2:])
+        if flag_given(args.argv, flag) and given != value:
+            raise ValueError(f"{flag} {given} differs from the model's {value}: --from-model trains the model's own "
+                             f"task, observation and preset; drop {flag}")
+    return model_dir, state, config
+
+
+def flag_given(argv: list[str], flag: str) -> bool:
+    return any(arg == flag or arg.startswith(flag + "=") for arg in argv)
 
 
 def _format_score(score: float) -> str:
@@ -160,15 +191,26 @@ def train(args: argparse.Namespace) -> int:
         if args.fresh:
             raise ValueError("--fresh sets a run aside only when training in this terminal: drop --window, or "
                              "pass a new --logdir")
+        if args.from_model:
+            raise ValueError(f"--from-model trains in this terminal; in the app, open the model (--open "
+                             f"{args.from_model}) and press Start/resume: it trains a copy")
         return open_app(args)
+    from dreamer_core import models
     from dreamer_core.logdir import default_run_dir
     from dreamer_core.trainer import Trainer
 
-    config = config_from_args(args)
+    model_dir, model, base = model_to_continue(args) if args.from_model else (None, None, None)
+    config = config_from_args(args, base)
     if args.steps is not None:
         print("note: --steps is the old name of --frames (both count env frames); it still works", flush=True)
     logdir = Path(args.logdir) if args.logdir else default_run_dir(config)
     trainer = Trainer(config, logdir, resume=not args.fresh)
+    if model is not None and not trainer.resumed_from:
+        try:
+            models.load_into(trainer, model, model_dir / models.MODEL_FILE)
+        except BaseException:
+            trainer.close()
+            raise
     counts = trainer.agent.param_counts()
     repeat = config.env.action_repeat
     print(f"{PROG} train: {config.env.task} ({config.env.obs}), preset {config.preset}, "
@@ -179,7 +221,13 @@ def train(args: argparse.Namespace) -> int:
     if trainer.compile_note:
         print(trainer.compile_note, flush=True)
     if trainer.resumed_from:
-        print(f"resumed from {trainer.resumed_from} at {trainer.counters.env_frames:,} env frames", flush=True)
+        print(f"resumed from {trainer.resumed_from} at {trainer.counters.env_frames:,} env frames"
+              + ("; --from-model starts a run only once, so this run goes on from its own checkpoint"
+                 if model is not None else ""), flush=True)
+    elif model is not None:
+        print(f"started from the trained model {model_dir} at {trainer.counters.env_frames:,} env frames and "
+              f"{trainer.updates:,} updates: replay starts empty (the first update waits for "
+              f"{trainer.train_fill:,} steps) and the optimizer starts fresh; {model_dir} is never written", flush=True)
     total = config.run.steps
     if trainer.done:
         print(f"nothing to do: the run is at {trainer.counters.env_frames:,} env frames, already at --frames "
@@ -328,6 +376,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_flags(train_p)
     train_p.add_argument("--fresh", action="store_true",
                          help="start over: set the logdir's previous run aside instead of resuming it")
+    train_p.add_argument("--from-model", dest="from_model", default=None, metavar="MODEL_DIR",
+                         help="train a trained model (assets/models/<name>, or one made by scripts/ship_model.py) on "
+                              "in a new run directory: its task, observation, preset and counters; replay starts "
+                              "empty and the optimizer fresh. Running the same command again resumes that run")
     train_p.add_argument("--window", dest="window", action="store_true", default=False,
                          help=f"train in the app's window instead (as `{PROG}` with these flags, minus --fresh)")
     train_p.add_argument("--headless", dest="window", action="store_false",

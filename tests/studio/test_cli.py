@@ -202,3 +202,37 @@ def test_train_window_trains_the_same_run_in_the_app(qtbot, tmp_path):
     assert (config.env.task, config.run.steps, config.run.train_ratio) == ("dummy_cont", 30, 8.0)
     window.close()
     assert (tmp_path / "run" / "config.json").is_file()
+
+
+def test_train_from_model_continues_its_weights_and_counters_in_a_new_run(tmp_path_factory, tmp_path, capsys):
+    import model_helpers
+    from dreamer_core import checkpoint, models
+
+    model = model_helpers.shared_debug_model(tmp_path_factory)
+    shipped = models.read_model(model)
+    before = {path.name: path.stat().st_mtime_ns for path in model.iterdir()}
+    logdir = tmp_path / "continued"
+    frames = int(shipped["counters"]["env_frames"])
+    args = ["train", "--from-model", str(model), "--frames", str(frames + 60), "--logdir", str(logdir),
+            "--ratio", "16", "--set", "run.log_every=0", "run.threads=1", "run.train_fill=20"]  # ~10 updates
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert f"started from the trained model {model} at {frames:,} env frames" in out and "replay starts empty" in out
+    saved = checkpoint.load(logdir / "latest.ckpt", map_location="cpu")
+    config = json.loads(saved["config"])
+    assert config["env"]["task"] == "dummy_disc" and config["preset"] == "debug"  # the model's, not the defaults
+    assert saved["counters"]["env_frames"] == frames + 60 and config["run"]["train_ratio"] == 16  # flags on top
+    assert saved["agent"]["updates"] > shipped["agent"]["updates"]  # trained on from the model's updates
+    rows = [json.loads(line) for line in (logdir / "metrics.jsonl").read_text().splitlines()]
+    assert rows and min(row["step"] for row in rows) > frames  # the curve continues the model's
+    assert {path.name: path.stat().st_mtime_ns for path in model.iterdir()} == before  # the model is never written
+    # The same command again resumes the run it started, not the model.
+    assert main(args[:4] + [str(frames + 70)] + args[5:]) == 0
+    out = capsys.readouterr().out
+    assert "resumed from" in out and "--from-model starts a run only once" in out
+    # A model's task is the run's: another one is refused in one line.
+    assert main(args + ["--task", "dummy_cont"]) == 2
+    assert "differs from the model's dummy_disc" in capsys.readouterr().err
+    assert main(["train", "--from-model", str(tmp_path / "nothing"), "--logdir", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist" in err
