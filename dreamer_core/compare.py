@@ -79,7 +79,7 @@ def compare_report(other: OtherModel, report: Report) -> Report:
         k, horizon = report.imagination.rewards.shape
         return make_report(other.agent, batch, seed=report.seed, samples=k, horizon=horizon,
                            temperature=report.imagination.temperature, updates=other.updates,
-                           env_frames=report.env_frames)
+                           env_frames=report.env_frames, vector_scale=report.vector_scale)  # one yardstick
 
 
 def step_errors(report: Report) -> np.ndarray:

@@ -93,6 +93,9 @@ class Report:
     # frames, 0-255 scale; confidence.openloop_vector_distance on vectors, on the replay's fixed scale). None in
     # reports made before it existed, and for a vector model without a replay to take the scale from.
     openloop_signal: np.ndarray | None = None
+    # (V,) the fixed scale a vector model's open-loop signal was measured on (a loaded model's training replay, or
+    # the live replay); None for images and without one. Another model's report on the same steps (compare) reuses it.
+    vector_scale: np.ndarray | None = None
 
     def start_stoch(self) -> np.ndarray:
         """(S, C) the one-hot stochastic state of `start`, as numpy: what a viewer shows and edits."""
@@ -206,12 +209,11 @@ def weights_loaded(agent: Agent, weights: dict[str, torch.Tensor] | None) -> Ite
 @torch.no_grad()
 def make_report(agent: Agent, batch: dict[str, np.ndarray], seed: int = 0, samples: int = 3,
                 horizon: int | None = None, temperature: float = 1.0, updates: int = 0,
-                env_frames: int = 0, replay=None, recheck: bool = False,
-                vector_scale: np.ndarray | None = None) -> Report:
-    """Builds a Report from one replay window `batch` of shape (1, K + T, ...). `replay`, the Replay it came from:
-    its real vectors give a vector model's open-loop signal its fixed scale (confidence.replay_vector_scale; no
-    signal without it); `vector_scale` (V,), where given, is that scale instead (a shipped model's, from its training
-    replay). `recheck`: also the re-encoding KL of every imagined step (`imagined_recheck`)."""
+                env_frames: int = 0, recheck: bool = False, vector_scale: np.ndarray | None = None) -> Report:
+    """Builds a Report from one replay window `batch` of shape (1, K + T, ...). `vector_scale` (V,): the fixed scale
+    of a vector model's open-loop signal (`Trainer.vector_scale_now`: a shipped model's training replay, else the
+    live replay; confidence.replay_vector_scale); no signal without it. `recheck`: also the re-encoding KL of every
+    imagined step (`imagined_recheck`)."""
     was_training = agent.training
     agent.eval()
     gen = torch.Generator(agent.device).manual_seed(int(seed))
@@ -226,9 +228,6 @@ def make_report(agent: Agent, batch: dict[str, np.ndarray], seed: int = 0, sampl
     true_actions = data["action"][0, ctx - 1 : length - 1].float()  # (T - Tc, A)
     openloop = imagine_from(agent, last_ctx, length - ctx, seed, 1, true_actions, temperature, recheck)
     ensemble = openloop_ensemble(agent, last_ctx, true_actions, seed, samples, temperature)
-    scale = vector_scale
-    if scale is None and replay is not None:
-        scale = confidence.replay_vector_scale(replay, sorted(agent.vector_dims))
     sampled = imagine_from(agent, last_ctx, horizon or (length - ctx), seed, samples, None, temperature, recheck)
     # Critic, reward and imagined returns at every posterior state.
     feat = states.feat()[0]  # (T, F)
@@ -263,6 +262,7 @@ def make_report(agent: Agent, batch: dict[str, np.ndarray], seed: int = 0, sampl
         updates=updates, env_frames=env_frames, seed=int(seed), wall_time=time.time(),
         features=feat.float().cpu().numpy(),
         imagined_recheck=confidence.stack_rows(openloop.recheck, sampled.recheck) if recheck else None,
-        openloop_signal=openloop_signal(openloop, ensemble, scale))
+        openloop_signal=openloop_signal(openloop, ensemble, vector_scale),
+        vector_scale=None if vector_scale is None or not vkeys else np.asarray(vector_scale, np.float64))
     agent.train(was_training)
     return report

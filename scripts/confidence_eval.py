@@ -222,7 +222,8 @@ def measure(trainer: Trainer, starts: list[int], seed: int, samples: int,
         window = trainer.replay._gather(np.array([0]), np.array([start]), length)
         batch = {k: v for k, v in window.items() if k != "index"}
         r = make_report(trainer.agent, batch, seed=seed + i, samples=samples, updates=trainer.agent.updates,
-                        replay=trainer.replay if stream_scale else None, recheck=True)
+                        vector_scale=confidence.replay_vector_scale(trainer.replay, vectors) if stream_scale else None,
+                        recheck=True)
         if r.openloop is not None:
             error.append(mean_square(r.openloop, r.real[r.context_len :]))  # (H,) against (H, h, w, 3)
         else:

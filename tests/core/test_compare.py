@@ -58,3 +58,21 @@ def test_a_checkpoint_reports_on_the_live_reports_real_steps(tmp_path):
             bigger.close()
     finally:
         trainer.close()
+
+
+def test_a_vector_models_comparison_has_an_open_loop_signal_on_the_live_reports_scale(tmp_path):
+    from dreamer_core.trainer import Trainer
+
+    trainer = Trainer(make_config("dummy_cont", "proprio", "debug", {"run": {"device": "cpu"}}), tmp_path / "run")
+    try:
+        while trainer.updates < 2:
+            trainer.step()
+        other = other_agent(trainer.save(tmp_path / "then.ckpt"), trainer.agent)
+        report = trainer.report(samples=2, horizon=5)
+        assert report.vector_scale is not None and report.openloop_signal is not None
+        out = compare_report(other, report)
+        np.testing.assert_array_equal(out.vector_scale, report.vector_scale)  # one yardstick for both models
+        assert out.openloop_signal.shape == report.openloop_signal.shape
+        assert np.isfinite(out.openloop_signal).all()
+    finally:
+        trainer.close()

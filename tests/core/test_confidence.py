@@ -132,7 +132,8 @@ def test_a_vector_models_open_loop_signal_is_on_the_replays_scale_and_absent_wit
     replay = Replay({key: (v.shape[1:], v.dtype) for key, v in stream.items()}, capacity=64, length=1)
     for t in range(len(window["is_first"][0])):
         replay.add({key: v[t] for key, v in stream.items()})
-    report = make_report(agent, window, seed=2, samples=2, replay=replay)
+    report = make_report(agent, window, seed=2, samples=2,
+                         vector_scale=confidence.replay_vector_scale(replay, keys))
     horizon = len(report.openloop_vectors)
     assert report.openloop is None and report.openloop_signal.shape == (horizon,)
     k = agent.config.train.replay_context
