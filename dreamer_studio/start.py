@@ -41,11 +41,14 @@ COLUMNS = ("model", "task", "observation", "policy check", "score", "updates", "
 
 
 def policy_text(card: ModelCard) -> str:
-    """The "policy check" column: the return of the card's evaluation episode (what an untrained agent fails to
-    reach), or, for a world-model-only card (a pixel model shipped to watch its dreams), that it has none."""
+    """The "policy check" column: the return of the card's evaluation episode beside an untrained agent's on the
+    same episode (where the card has it), or, for a world-model-only card (a pixel model shipped to watch its
+    dreams), that it has none."""
     if card.world_model_only:
         return "none: world model only"
-    return f"{_number(card.get('eval_return'))} in {_number(card.get('eval_steps'))} steps"
+    untrained = card.get("untrained_return")  # absent on cards shipped before it
+    return (f"{_number(card.get('eval_return'))} in {_number(card.get('eval_steps'))} steps"
+            + (f" (untrained {_number(untrained)})" if untrained is not None else ""))
 
 
 def _number(value, digits: int = 0) -> str:

@@ -164,7 +164,8 @@ def ship(args: argparse.Namespace) -> int:
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"), "dtype": state["dtype"],
             "eval_seed": models.EVAL_SEED, "eval_steps": args.eval_steps,
             "openloop_mse": None if trained.openloop_mse is None else round(trained.openloop_mse, 6),
-            "eval_return": round(trained.eval_return, 2), **picked,
+            "eval_return": round(trained.eval_return, 2), "untrained_return": round(untrained.eval_return, 2),
+            **picked,
         }
         if fields["score"] is None:
             fields["score"] = 0.0

@@ -40,7 +40,8 @@ def test_ship_model_writes_a_model_only_run_directory(shipped_debug):
     assert json.loads((model / "config.json").read_text()) == json.loads(full["config"])
     assert (model / models.MODEL_FILE).stat().st_size < (run / CHECKPOINT_NAME).stat().st_size / 3
     card = models.read_card(model)
-    for key in ("task", "obs", "preset", "env_frames", "updates", "score", "command", "commit", "date"):
+    for key in ("task", "obs", "preset", "env_frames", "updates", "score", "command", "commit", "date",
+                "eval_return", "untrained_return"):
         assert card.get(key) is not None, key
     assert card.get("command") == model_helpers.COMMAND and len(card.get("commit")) == 40
     assert card.get("updates") == model_helpers.UPDATES and card.get("task") == "dummy_disc"

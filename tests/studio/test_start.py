@@ -133,3 +133,19 @@ def test_open_names_a_missing_model_in_one_dialog(qtbot, packaged):
     window = open_app(qtbot, ["--open", "assets/models/nope"])
     assert window.worker is None and "has no config.json" in window.error_box.text()
     window.close()
+
+
+def test_the_policy_check_reads_beside_an_untrained_agents_return(tmp_path):
+    from dreamer_studio.start import policy_text
+
+    fields = {"name": "m", "kind": "model", "eval_return": 224.92, "eval_steps": 200}
+    for name in ("old", "new", "wm"):
+        (tmp_path / name).mkdir()
+    models.write_card(tmp_path / "old", fields, "a card shipped before untrained_return")
+    models.write_card(tmp_path / "new", fields | {"untrained_return": 163.1}, "body")
+    models.write_card(tmp_path / "wm", fields | {"world_model_only": True}, "body")
+    assert policy_text(models.read_card(tmp_path / "old")) == "225 in 200 steps"
+    assert policy_text(models.read_card(tmp_path / "new")) == "225 in 200 steps (untrained 163)"
+    assert policy_text(models.read_card(tmp_path / "wm")) == "none: world model only"
+    for card in models.shipped():  # every shipped model says how far above an untrained agent it is
+        assert "(untrained " in policy_text(card), card.name
