@@ -93,3 +93,30 @@ def test_watch_every_zero_writes_none_and_negative_is_refused(tmp_path):
         trainer.close()
     with pytest.raises(ValueError, match="watch_every"):
         config(-1.0)
+
+
+def test_a_vector_runs_snapshot_carries_its_replays_scale_to_the_watcher(tmp_path):
+    import numpy as np
+
+    trainer = Trainer(config(), tmp_path)
+    try:
+        train_until_snapshot(trainer, tmp_path)
+        live_scale = trainer.vector_scale_now()  # (V,) over this run's replay
+        state = models.read_model(tmp_path / WATCH)
+        np.testing.assert_allclose(state["vector_scale"], live_scale)
+    finally:
+        trainer.close()
+    viewer = Trainer(config(), None)  # a watcher's trainer: its replay will hold one short context
+    try:
+        models.load_into(viewer, state, tmp_path / WATCH)
+        models.collect(viewer, models.context_steps(viewer.config))
+        from dreamer_core import confidence
+
+        own = confidence.replay_vector_scale(viewer.replay, sorted(viewer.agent.vector_dims))
+        assert not np.allclose(own, live_scale)  # the short context alone would give another scale
+        np.testing.assert_allclose(viewer.vector_scale_now(), live_scale)  # the run's, not the short context's
+        report = viewer.report()
+        np.testing.assert_allclose(report.vector_scale, live_scale)
+        assert report.openloop_signal is not None
+    finally:
+        viewer.close()
