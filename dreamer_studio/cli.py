@@ -105,12 +105,14 @@ def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Co
 
 
 def model_to_continue(args: argparse.Namespace):
-    """`train --from-model DIR`: (the model directory, its model-only state, its config). The model's task,
+    """`train --from-model MODEL`: (the model-only checkpoint's file, its state, its config). MODEL is a model
+    directory (a shipped name too) or a model-only file (a model.ckpt, a run's watch.ckpt). The model's task,
     observation and preset are the run's: a --task, --obs or --preset naming others is refused in one line."""
     from dreamer_core import models
 
-    model_dir = models.resolve(args.from_model)
-    state = models.read_model(model_dir)
+    given = Path(args.from_model)
+    path = given if given.is_file() else models.resolve(given) / models.MODEL_FILE
+    state = models.read_model(path)
     config = Config.from_dict(json.loads(state["config"]))
     own = {"--task": config.env.task, "--obs": config.env.obs, "--preset": config.preset}
     for flag, value in own.items():
@@ -118,7 +120,7 @@ def model_to_continue(args: argparse.Namespace):
         if flag_given(args.argv, flag) and given != value:
             raise ValueError(f"{flag} {given} differs from the model's {value}: --from-model trains the model's own "
                              f"task, observation and preset; drop {flag}")
-    return model_dir, state, config
+    return path, state, config
 
 
 def flag_given(argv: list[str], flag: str) -> bool:
@@ -199,7 +201,7 @@ def train(args: argparse.Namespace) -> int:
     from dreamer_core.logdir import default_run_dir
     from dreamer_core.trainer import Trainer
 
-    model_dir, model, base = model_to_continue(args) if args.from_model else (None, None, None)
+    model_file, model, base = model_to_continue(args) if args.from_model else (None, None, None)
     config = config_from_args(args, base)
     if args.steps is not None:
         print("note: --steps is the old name of --frames (both count env frames); it still works", flush=True)
@@ -207,7 +209,7 @@ def train(args: argparse.Namespace) -> int:
     trainer = Trainer(config, logdir, resume=not args.fresh)
     if model is not None and not trainer.resumed_from:
         try:
-            models.load_into(trainer, model, model_dir / models.MODEL_FILE)
+            models.load_into(trainer, model, model_file)
         except BaseException:
             trainer.close()
             raise
@@ -225,9 +227,10 @@ def train(args: argparse.Namespace) -> int:
               + ("; --from-model starts a run only once, so this run goes on from its own checkpoint"
                  if model is not None else ""), flush=True)
     elif model is not None:
-        print(f"started from the trained model {model_dir} at {trainer.counters.env_frames:,} env frames and "
+        print(f"started from the trained model {model_file} at {trainer.counters.env_frames:,} env frames and "
               f"{trainer.updates:,} updates: replay starts empty (the first update waits for "
-              f"{trainer.train_fill:,} steps) and the optimizer starts fresh; {model_dir} is never written", flush=True)
+              f"{trainer.train_fill:,} steps) and the optimizer starts fresh; {model_file} is never written",
+              flush=True)
     total = config.run.steps
     if trainer.done:
         print(f"nothing to do: the run is at {trainer.counters.env_frames:,} env frames, already at --frames "
@@ -377,7 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
     train_p.add_argument("--fresh", action="store_true",
                          help="start over: set the logdir's previous run aside instead of resuming it")
     train_p.add_argument("--from-model", dest="from_model", default=None, metavar="MODEL_DIR",
-                         help="train a trained model (assets/models/<name>, or one made by scripts/ship_model.py) on "
+                         help="train a trained model (assets/models/<name>, a model directory made by "
+                              "scripts/ship_model.py, or a model-only file such as a run's watch.ckpt) on "
                               "in a new run directory: its task, observation, preset and counters; replay starts "
                               "empty and the optimizer fresh. Running the same command again resumes that run")
     train_p.add_argument("--window", dest="window", action="store_true", default=False,

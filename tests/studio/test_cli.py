@@ -217,7 +217,8 @@ def test_train_from_model_continues_its_weights_and_counters_in_a_new_run(tmp_pa
             "--ratio", "16", "--set", "run.log_every=0", "run.threads=1", "run.train_fill=20"]  # ~10 updates
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert f"started from the trained model {model} at {frames:,} env frames" in out and "replay starts empty" in out
+    assert f"started from the trained model {model / models.MODEL_FILE} at {frames:,} env frames" in out
+    assert "replay starts empty" in out
     saved = checkpoint.load(logdir / "latest.ckpt", map_location="cpu")
     config = json.loads(saved["config"])
     assert config["env"]["task"] == "dummy_disc" and config["preset"] == "debug"  # the model's, not the defaults
@@ -236,3 +237,15 @@ def test_train_from_model_continues_its_weights_and_counters_in_a_new_run(tmp_pa
     assert main(["train", "--from-model", str(tmp_path / "nothing"), "--logdir", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not exist" in err
+    # A run's training checkpoint is not a model (its replay and optimizer would be dropped silently): one line.
+    assert main(["train", "--from-model", str(logdir / "latest.ckpt"), "--logdir", str(tmp_path / "y")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a model-only one" in err
+    # A model-only file (a run's watch.ckpt, a model.ckpt copied elsewhere) works as well as a model directory.
+    checkpoint.save(tmp_path / "snapshot.ckpt", shipped)
+    branch = tmp_path / "branch"
+    assert main(["train", "--from-model", str(tmp_path / "snapshot.ckpt"), "--frames", str(frames + 70),
+                 "--logdir", str(branch), "--ratio", "16", "--set", "run.log_every=0", "run.threads=1",
+                 "run.train_fill=20"]) == 0
+    assert f"started from the trained model {tmp_path / 'snapshot.ckpt'}" in capsys.readouterr().out
+    assert (branch / "latest.ckpt").is_file()
