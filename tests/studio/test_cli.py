@@ -231,6 +231,9 @@ def test_train_from_model_continues_its_weights_and_counters_in_a_new_run(tmp_pa
     assert main(args[:4] + [str(frames + 70)] + args[5:]) == 0
     out = capsys.readouterr().out
     assert "resumed from" in out and "--from-model starts a run only once" in out
+    # In the app a model is continued from its page, not from this flag: said in one line, no window opens.
+    assert main(args + ["--window"]) == 2
+    assert "--open" in capsys.readouterr().err
     # A model's task is the run's: another one is refused in one line.
     assert main(args + ["--task", "dummy_cont"]) == 2
     assert "differs from the model's dummy_disc" in capsys.readouterr().err
