@@ -116,9 +116,9 @@ def model_to_continue(args: argparse.Namespace):
     config = Config.from_dict(json.loads(state["config"]))
     own = {"--task": config.env.task, "--obs": config.env.obs, "--preset": config.preset}
     for flag, value in own.items():
-        given = getattr(args, flag[2:])
-        if flag_given(args.argv, flag) and given != value:
-            raise ValueError(f"{flag} {given} differs from the model's {value}: --from-model trains the model's own "
+        asked = getattr(args, flag[2:])
+        if flag_given(args.argv, flag) and asked != value:
+            raise ValueError(f"{flag} {asked} differs from the model's {value}: --from-model trains the model's own "
                              f"task, observation and preset; drop {flag}")
     return path, state, config
 
