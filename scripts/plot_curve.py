@@ -5,6 +5,13 @@
 
 With --official, the official DreamerV3 curve of that task (mean over seeds and min-max band per 10k frames,
 `dreamer_core.official`) is drawn underneath.
+
+A run that `train --from-model` started continues another run's curve: `--earlier` names where that curve's earlier
+episodes are (a CSV this script wrote, or a model directory / model-only file, whose checkpoint keeps the last 100
+episodes its run logged), and `--mark FRAMES` draws a line where the new run took over:
+
+    python scripts/plot_curve.py runs/<continued> docs/results/<name> --earlier docs/results/<name>.csv \
+        --earlier assets/models/<model> --mark 112246 --mark-label "trained on from the model"
 """
 
 from __future__ import annotations
@@ -29,6 +36,28 @@ def read_rows(path: Path) -> list[dict]:
     return rows
 
 
+def earlier_rows(source: Path) -> list[dict]:
+    """Episodes of a curve's earlier part: a CSV of this script's (env_frames,return), or a model's saved scores."""
+    if source.suffix == ".csv":
+        lines = source.read_text().splitlines()[1:]
+        return [{"step": int(x), "episode/score": float(y)} for x, y in (line.split(",") for line in lines if line)]
+    from dreamer_core import models
+
+    state = models.read_model(source if source.is_file() else models.resolve(source))
+    return [{"step": int(frames), "episode/score": float(score)} for frames, score in state.get("scores", [])]
+
+
+def joined(parts: list[list[dict]]) -> list[dict]:
+    """One curve from its parts in order, each episode once (parts overlap where a model kept episodes that a CSV
+    also holds: the same run's rows, keyed by their env frames)."""
+    seen, rows = set(), []
+    for row in (row for part in parts for row in part):
+        if row["step"] not in seen:
+            seen.add(row["step"])
+            rows.append(row)
+    return sorted(rows, key=lambda row: row["step"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("logdir", type=Path)
@@ -39,8 +68,13 @@ def main() -> None:
     parser.add_argument("--bin", type=int, default=10_000, help="print the mean return per this many env frames")
     parser.add_argument("--official", default=None, metavar="TASK:OBS",
                         help="draw the official DreamerV3 curve of this task, e.g. dmc_cartpole_balance:vision")
+    parser.add_argument("--earlier", type=Path, action="append", default=[],
+                        help="earlier episodes of the same curve (a CSV of this script, or a model directory or "
+                             "model-only file: its last 100 logged episodes), before the run's own; repeatable")
+    parser.add_argument("--mark", type=float, default=None, help="draw a line at these env frames")
+    parser.add_argument("--mark-label", default="", help="the legend's text for --mark")
     args = parser.parse_args()
-    rows = read_rows(args.logdir / "scores.jsonl")
+    rows = joined([earlier_rows(source) for source in args.earlier] + [read_rows(args.logdir / "scores.jsonl")])
     frames = np.array([r["step"] for r in rows])
     returns = np.array([np.nan if r["episode/score"] is None else r["episode/score"] for r in rows], float)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -64,6 +98,8 @@ def main() -> None:
         ax.axhline(args.target, color="grey", ls="--", lw=1, label=f"target {args.target:g}")
     if args.at is not None:
         ax.axvline(args.at, color="grey", ls=":", lw=1)
+    if args.mark is not None:
+        ax.axvline(args.mark, color="tab:red", ls="-.", lw=1, label=args.mark_label or None)
     ax.set_xlabel("env frames")
     ax.set_ylabel("episode return")
     ax.set_title(args.title, fontsize=9)
