@@ -155,6 +155,8 @@ class ComparePanel(Panel):
         self.titles["live"].setText(f"{this} ({report.updates:,} updates)")
         if self.other is not None:
             self.titles["other"].setText(f"checkpoint ({self.other.updates:,} updates)")
+        images = report.decoded is not None and report.real is not None  # as step_errors measures
+        self.plot.setLabel("left", "image error (MSE)" if images else "vector error (MSE)")
         self.curves["live"].setData(step_errors(report))
         self.curves["other"].setData(step_errors(other) if other is not None else [])
         self.cursor_line.setValue(t)

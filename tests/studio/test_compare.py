@@ -43,6 +43,30 @@ def test_a_checkpoint_is_compared_on_the_reports_context_under_the_cursor(qtbot,
         np.testing.assert_array_equal(panel.views["real"].image.image, live.real[t])
         assert panel.cursor_line.value() == t
     assert "checkpoint (0 updates)" in panel.titles["other"].text()
+    assert panel.plot.getAxis("left").labelText == "image error (MSE)"
+
+
+def test_a_vector_models_comparison_plots_vector_errors_with_a_signal(qtbot, make_window, tmp_path):
+    window = make_window(debug_config("dummy_cont", "proprio"), paused=True)
+    qtbot.waitUntil(lambda: window.worker.info is not None, timeout=30_000)
+    worker = window.worker
+    saved = tmp_path / "then.ckpt"
+    worker.send(cmd.Save(str(saved)))
+    qtbot.waitUntil(saved.exists, timeout=20_000)
+    report_id = fill_and_report(qtbot, worker)
+    qtbot.waitUntil(lambda: window.model.current()[0] is not None and window.model.current()[0].id == report_id,
+                    timeout=10_000)
+    panel = window.compare
+    window.tabs.setCurrentWidget(panel)
+    panel.compare_with(str(saved))
+    qtbot.waitUntil(lambda: report_id in panel.results, timeout=30_000)
+    qtbot.waitUntil(lambda: not panel.job.isRunning(), timeout=10_000)
+    live, other = window.model.current()[0].report, panel.results[report_id]
+    plotted = lambda: panel.curves["other"].getData()[1]  # noqa: E731  None until the curve is drawn
+    qtbot.waitUntil(lambda: plotted() is not None and len(plotted()) == len(live.rewards), timeout=5_000)
+    assert panel.plot.getAxis("left").labelText == "vector error (MSE)"  # not an image error: no image here
+    np.testing.assert_array_equal(other.vector_scale, live.vector_scale)  # the live report's yardstick
+    assert other.openloop_signal is not None and other.openloop_signal.shape == live.openloop_signal.shape
 
 
 def test_a_checkpoint_of_another_shape_is_refused_in_a_dialog(qtbot, make_window, tmp_path):
