@@ -15,7 +15,10 @@ from dreamer_core.faults import remove_stale_temps
 CHECKPOINT_NAME = "latest.ckpt"
 CONFIG_NAME = "config.json"
 LOCK_NAME = ".trainer.lock"
-RUN_FILES = (CHECKPOINT_NAME, CONFIG_NAME, "scores.jsonl", "metrics.jsonl")
+ORIGIN_NAME = "origin.json"  # a run that continues a trained model: where from (write_origin)
+# What a run started from a model-only checkpoint takes over (models.load_into), for origin.json and the messages
+FROM_MODEL_KEPT = "weights, return normaliser and counters; replay started empty, the optimizer fresh"
+RUN_FILES = (CHECKPOINT_NAME, CONFIG_NAME, "scores.jsonl", "metrics.jsonl", ORIGIN_NAME)
 RUNS_ROOT = Path("runs")  # new run directories go here, relative to the working directory
 STUDIO_RUNS = RUNS_ROOT / "studio"  # the app's own runs and the copies it trains of watched runs
 
@@ -35,6 +38,25 @@ def read_config(logdir: Path) -> Config:
         raise ValueError(f"{path} is not valid JSON: {exc}") from None
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
+
+
+def write_origin(logdir: Path, source: str | Path, updates: int, env_frames: int, kept: str) -> Path:
+    """`<logdir>/origin.json`: the run began from `source` (a model file, a watched run) at `updates` and
+    `env_frames`; `kept` says in words what it took over and what it did not (replay, optimizer). Its curve
+    continues the source's from those frames (scripts/plot_curve.py marks where)."""
+    path = Path(logdir) / ORIGIN_NAME
+    path.write_text(json.dumps({"source": str(source), "updates": int(updates), "env_frames": int(env_frames),
+                                "kept": kept, "time": time.time()}, indent=1) + "\n")
+    return path
+
+
+def read_origin(logdir: Path) -> dict | None:
+    """The run's origin.json, or None for a run that began from nothing (or whose file is unreadable)."""
+    try:
+        origin = json.loads((Path(logdir) / ORIGIN_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    return origin if isinstance(origin, dict) and isinstance(origin.get("env_frames"), int) else None
 
 
 def default_run_dir(config: Config, root: Path = RUNS_ROOT) -> Path:

@@ -198,7 +198,7 @@ def train(args: argparse.Namespace) -> int:
                              f"{args.from_model}) and press Start/resume: it trains a copy")
         return open_app(args)
     from dreamer_core import models
-    from dreamer_core.logdir import default_run_dir
+    from dreamer_core.logdir import FROM_MODEL_KEPT, default_run_dir, write_origin
     from dreamer_core.trainer import Trainer
 
     model_file, model, base = model_to_continue(args) if args.from_model else (None, None, None)
@@ -210,6 +210,7 @@ def train(args: argparse.Namespace) -> int:
     if model is not None and not trainer.resumed_from:
         try:
             models.load_into(trainer, model, model_file)
+            write_origin(logdir, model_file.resolve(), trainer.updates, trainer.counters.env_frames, FROM_MODEL_KEPT)
         except BaseException:
             trainer.close()
             raise

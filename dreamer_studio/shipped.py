@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dreamer_core import models
+from dreamer_core.logdir import FROM_MODEL_KEPT, write_origin
 from dreamer_studio.run_watcher import RunWatcher
 from dreamer_studio.worker import TrainerWorker
 
@@ -57,6 +58,14 @@ class ModelWorker(TrainerWorker):
 
     def _watcher_for(self, watch_dir: Path) -> ModelWatcher:
         return ModelWatcher(watch_dir)
+
+    def _fork(self) -> None:
+        """Continue training: the copy's run directory records the model it began from (origin.json)."""
+        super()._fork()
+        if self.trainer.logdir is not None:
+            tr = self.trainer
+            write_origin(tr.logdir, (self.model_watcher.run_dir / models.MODEL_FILE).resolve(), tr.updates,
+                         tr.counters.env_frames, FROM_MODEL_KEPT)
 
     @property
     def trainer_fill(self) -> int:

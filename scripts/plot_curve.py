@@ -8,10 +8,10 @@ With --official, the official DreamerV3 curve of that task (mean over seeds and 
 
 A run that `train --from-model` started continues another run's curve: `--earlier` names where that curve's earlier
 episodes are (a CSV this script wrote, or a model directory / model-only file, whose checkpoint keeps the last 100
-episodes its run logged), and `--mark FRAMES` draws a line where the new run took over:
+episodes its run logged). A line marks where the new run took over (its origin.json; `--mark FRAMES` elsewhere):
 
     python scripts/plot_curve.py runs/<continued> docs/results/<name> --earlier docs/results/<name>.csv \
-        --earlier assets/models/<model> --mark 112246 --mark-label "trained on from the model"
+        --earlier assets/models/<model>
 """
 
 from __future__ import annotations
@@ -71,9 +71,18 @@ def main() -> None:
     parser.add_argument("--earlier", type=Path, action="append", default=[],
                         help="earlier episodes of the same curve (a CSV of this script, or a model directory or "
                              "model-only file: its last 100 logged episodes), before the run's own; repeatable")
-    parser.add_argument("--mark", type=float, default=None, help="draw a line at these env frames")
+    parser.add_argument("--mark", type=float, default=None,
+                        help="draw a line at these env frames (default: where the run began from a model, as its "
+                             "origin.json says)")
     parser.add_argument("--mark-label", default="", help="the legend's text for --mark")
     args = parser.parse_args()
+    from dreamer_core.logdir import read_origin
+
+    origin = read_origin(args.logdir)
+    if args.mark is None and origin is not None:
+        args.mark = origin["env_frames"]
+        args.mark_label = args.mark_label or (f"trained on from {Path(origin['source']).parent.name} "
+                                              f"({origin['updates']:,} updates)")
     rows = joined([earlier_rows(source) for source in args.earlier] + [read_rows(args.logdir / "scores.jsonl")])
     frames = np.array([r["step"] for r in rows])
     returns = np.array([np.nan if r["episode/score"] is None else r["episode/score"] for r in rows], float)
@@ -108,6 +117,8 @@ def main() -> None:
     fig.tight_layout()
     fig.savefig(args.out.with_suffix(".png"))
     print(f"wrote {args.out.with_suffix('.csv')} and .png ({len(rows)} episodes, last {returns[-1]:.1f})")
+    if args.mark is not None:
+        print(f"marked {args.mark:,.0f} env frames: {args.mark_label}")
     print_bins(frames, returns, args.bin)
 
 

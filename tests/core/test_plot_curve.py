@@ -29,3 +29,11 @@ def test_a_continued_runs_curve_joins_its_earlier_parts_once(tmp_path):
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "curve.csv").read_text().splitlines()[1:] == [f"{s},{s / 100:.2f}" for s in range(100, 700, 100)]
     assert (tmp_path / "curve.png").stat().st_size > 0
+    assert "marked 450 env frames: x" in out.stdout
+    from dreamer_core.logdir import write_origin
+
+    write_origin(run, tmp_path / "shipped" / "model.ckpt", 7, 400, "weights")  # as train --from-model writes it
+    out = subprocess.run([sys.executable, "scripts/plot_curve.py", str(run), str(tmp_path / "curve")],
+                         cwd=model_helpers.ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "marked 400 env frames: trained on from shipped (7 updates)" in out.stdout

@@ -227,6 +227,11 @@ def test_train_from_model_continues_its_weights_and_counters_in_a_new_run(tmp_pa
     rows = [json.loads(line) for line in (logdir / "metrics.jsonl").read_text().splitlines()]
     assert rows and min(row["step"] for row in rows) > frames  # the curve continues the model's
     assert {path.name: path.stat().st_mtime_ns for path in model.iterdir()} == before  # the model is never written
+    from dreamer_core.logdir import read_origin
+
+    origin = read_origin(logdir)  # the run records where it began
+    assert origin["source"] == str((model / models.MODEL_FILE).resolve()) and origin["env_frames"] == frames
+    assert origin["updates"] == shipped["agent"]["updates"] and "optimizer fresh" in origin["kept"]
     # The same command again resumes the run it started, not the model.
     assert main(args[:4] + [str(frames + 70)] + args[5:]) == 0
     out = capsys.readouterr().out

@@ -103,6 +103,11 @@ def test_continue_training_trains_a_copy_and_the_model_stays_byte_identical(qtbo
     assert "replay starts empty" in window.notice.text()
     window.close()
     assert (copy / CHECKPOINT_NAME).is_file() and (copy / "config.json").is_file()
+    from dreamer_core.logdir import read_origin
+
+    origin = read_origin(copy)  # the copy says which model it began from, and what it did not take over
+    assert origin["source"] == str((packaged / models.MODEL_FILE).resolve())
+    assert origin["updates"] == model_helpers.UPDATES and "replay started empty" in origin["kept"]
     out = tmp_path / "dream.mp4"
     assert cli_main(["export", "--logdir", "assets/models/debug_dummy", "--out", str(out)]) == 0
     assert out.stat().st_size > 0
