@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import html
 import inspect
 import re
 from dataclasses import fields
+from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget,
                                QPushButton, QSpinBox, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from dreamer_core import config as core_config
+from dreamer_core.logdir import read_origin
 from dreamer_studio import theme
 from dreamer_studio.checks import config_overrides
 from dreamer_studio.panels.base import Panel
@@ -43,6 +46,7 @@ class RunPanel(Panel):
         super().__init__(parent)
         layout = QHBoxLayout(self.content)
         left = QVBoxLayout()
+        self._origins: dict[str, dict] = {}  # run directory -> its origin.json
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.summary.setStyleSheet("font-size: 13px;")
@@ -124,6 +128,10 @@ class RunPanel(Panel):
                       f"run directory: {info.watch_dir or info.logdir or '(none: Save asks for a file)'}"]
             if info.resumed_from:
                 lines.append(f"resumed from {info.resumed_from} (replay restored with it)")
+            origin = self._origin(info.watch_dir or info.logdir)
+            if origin is not None:
+                lines.append(html.escape(f"began from {origin['source']} at {origin['updates']:,} updates and "
+                                         f"{origin['env_frames']:,} env frames ({origin.get('kept', '')})"))
         lines.append(f"{s.agent_steps:,} agent steps · {s.env_frames:,} env frames · {s.updates:,} updates · "
                      f"{s.episodes:,} episodes" + (f" · last score {s.last_score:.1f}" if s.last_score is not None
                                                    else ""))
@@ -135,6 +143,18 @@ class RunPanel(Panel):
             self._card_for = info
             self._fill_card(info.config)
             self._fill_form(info.config)
+
+    def _origin(self, run_dir: str | None) -> dict | None:
+        """The run's origin.json (logdir.read_origin), read once per directory; a missing one is looked for again
+        (a fork writes it just after it switches directory)."""
+        if run_dir is None:
+            return None
+        if run_dir not in self._origins:
+            origin = read_origin(Path(run_dir))
+            if origin is None:
+                return None
+            self._origins[run_dir] = origin
+        return self._origins[run_dir]
 
     def _fill_form(self, config) -> None:
         """The New-run form starts from the run on screen: its task, obs, preset, seed and --set overrides."""

@@ -101,6 +101,9 @@ def test_continue_training_trains_a_copy_and_the_model_stays_byte_identical(qtbo
     (copy,) = fork.glob("debug_dummy-local-*")
     assert (tmp_path / worker.info.logdir).resolve() == copy.resolve()
     assert "replay starts empty" in window.notice.text()
+    window.tabs.setCurrentWidget(window.run_panel)  # the Run page says where the copy began
+    qtbot.waitUntil(lambda: "began from" in window.run_panel.summary.text(), timeout=10_000)
+    assert f"at {model_helpers.UPDATES:,} updates" in window.run_panel.summary.text()
     window.close()
     assert (copy / CHECKPOINT_NAME).is_file() and (copy / "config.json").is_file()
     from dreamer_core.logdir import read_origin
