@@ -74,6 +74,32 @@ def size_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
 
 
+def began_text(f: dict) -> str:
+    """The card's sentence on a run that began from a trained model (its origin.json), or nothing."""
+    if not f.get("began_from"):
+        return ""
+    return (f"That run began from the trained model `{f['began_from']}` at {f['began_at_updates']:,} updates "
+            f"({f['began_at_frames']:,} env frames) and took over its {f['began_kept']}.\n\n")
+
+
+def origin_fields(logdir: Path) -> dict:
+    """began_from / began_at_updates / began_at_frames / began_kept from the run's origin.json (none: {}). A
+    packaged model is named as `assets/models/<name>/model.ckpt`, not by this machine's path."""
+    from dreamer_core import models
+    from dreamer_core.logdir import read_origin
+
+    origin = read_origin(logdir)
+    if origin is None:
+        return {}
+    source = Path(origin["source"])
+    try:
+        source = Path("assets/models") / source.resolve().relative_to(models.PACKAGE_MODELS.resolve())
+    except ValueError:
+        pass
+    return {"began_from": source.as_posix(), "began_at_updates": int(origin["updates"]),
+            "began_at_frames": int(origin["env_frames"]), "began_kept": str(origin.get("kept", ""))}
+
+
 def card_body(f: dict, logdir: Path, untrained, preview: bool) -> str:
     name = f["name"]
     ol = "n/a (no images)" if f["openloop_mse"] is None else f"{f['openloop_mse']:.4g}"
@@ -96,7 +122,7 @@ Trained with (code version `{f['commit']}`):
 {f['command']}
 ```
 
-Shipped on {f['date']} from `{logdir}` by `scripts/ship_model.py`.
+{began_text(f)}Shipped on {f['date']} from `{logdir}` by `scripts/ship_model.py`.
 
 Checks (`tests/core/test_shipped_models.py`, a fresh episode with seed {f['eval_seed']}): the open-loop image error of
 16 imagined steps after 16 context steps must stay below `openloop_max` = {json.dumps(f['openloop_max'])} (this model {ol},
@@ -165,7 +191,7 @@ def ship(args: argparse.Namespace) -> int:
             "eval_seed": models.EVAL_SEED, "eval_steps": args.eval_steps,
             "openloop_mse": None if trained.openloop_mse is None else round(trained.openloop_mse, 6),
             "eval_return": round(trained.eval_return, 2), "untrained_return": round(untrained.eval_return, 2),
-            **picked,
+            **picked, **origin_fields(logdir),
         }
         if fields["score"] is None:
             fields["score"] = 0.0

@@ -81,6 +81,27 @@ def test_fp16_halves_the_file_and_loads_into_fp32(shipped_debug, tmp_path):
         trainer.close()
 
 
+def test_a_run_begun_from_a_model_ships_with_its_origin_on_the_card(shipped_debug, tmp_path):
+    import shutil
+
+    from dreamer_core.logdir import FROM_MODEL_KEPT, write_origin
+
+    run, model = shipped_debug
+    continued = tmp_path / "continued"
+    shutil.copytree(run, continued, ignore=shutil.ignore_patterns("*.lock"))
+    packaged = models.PACKAGE_MODELS / "cartpole_balance_vision" / models.MODEL_FILE  # named as in a clone
+    write_origin(continued, packaged, 13_774, 112_246, FROM_MODEL_KEPT)
+    out = tmp_path / "out"
+    assert model_helpers.ship_model_script().main([str(continued), str(out), "--command", "x",
+                                                   "--world-model-only"]) == 0
+    card = models.read_card(out)
+    assert card.get("began_from") == "assets/models/cartpole_balance_vision/model.ckpt"
+    assert card.get("began_at_updates") == 13_774 and card.get("began_at_frames") == 112_246
+    text = (out / "README.md").read_text()
+    assert "began from the trained model `assets/models/cartpole_balance_vision/model.ckpt` at 13,774 updates" in text
+    assert "replay started empty" in text
+
+
 def test_a_training_checkpoint_or_a_newer_format_is_refused_in_one_line(shipped_debug, tmp_path):
     run, model = shipped_debug
     with pytest.raises(models.ModelError, match="training checkpoint, not a model-only one"):
