@@ -364,3 +364,16 @@ def test_a_model_whose_policy_is_untrained_ships_only_as_a_world_model(shipped_d
     proprio = model_helpers.train_debug_run(tmp_path / "proprio_run", updates=8, obs="proprio")
     assert ship.main([str(proprio), str(tmp_path / "p"), "--command", "x", "--world-model-only"]) == 2
     assert "its card would check nothing" in capsys.readouterr().err
+
+
+def test_eval_models_measures_models_and_an_untrained_agent_over_seeds(shipped_debug, capsys):
+    _, model = shipped_debug
+    script = model_helpers.load_script("scripts/eval_models.py")
+    assert script.main([str(model), str(model / models.MODEL_FILE), "--untrained", "--seeds", "2",
+                        "--steps", "40"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and lines[2].startswith("untrained agent")
+    assert lines[0].split(":", 1)[1] == lines[1].split(":", 1)[1]  # a directory and its file: the same model
+    assert all("2 episodes" in line and "open-loop MSE" in line for line in lines)
+    assert script.main([str(model.parent.parent / "run" / CHECKPOINT_NAME)]) == 2  # a training checkpoint: one line
+    assert "not a model-only one" in capsys.readouterr().err
