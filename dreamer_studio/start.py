@@ -30,11 +30,12 @@ TRAINING_TIMES = {
     # minutes on one thread (the shipped cartpole_balance_proprio); size1m at ratio 1024 balanced from ~65k frames,
     # about 5 hours on 2 cores; gym CartPole-v1 (preset cpu, ratio 128) held 500 from 55k frames, 1.8 hours on 2
     # shared cores (docs/results); pixels: the size1m run scored 285 over 90-100k frames (12,243 updates, 9.3 h),
-    # mean 369 over the 13 episodes since (to 13,800 updates): the shipped cartpole_balance_vision
+    # mean 369 over the 13 episodes since (to 13,800 updates): the shipped cartpole_balance_vision; trained on from
+    # it (session 13), 372 over 120-130k frames at 15,800 updates, ~12 h in all
     "cpu_policy": ("an hour or more (dm_control cartpole from proprio vectors on the `cpu` preset about 1 hour, gym "
                    "CartPole-v1 about 2 hours); "
-                   "from pixels not on this CPU: a size1m pixel run still scored about 370 of 1,000 after more than "
-                   "10 hours (13,800 updates), its model only then beginning to draw the pole"),
+                   "from pixels not on this CPU: a size1m pixel run still scored about 370 of 1,000 after about "
+                   "12 hours (15,800 updates), its model only then beginning to draw the pole"),
     "gpu": "not measured yet (no GPU has been available to this project)",
 }
 COLUMNS = ("model", "task", "observation", "policy check", "score", "updates", "env frames")
