@@ -11,24 +11,7 @@ from .helpers import debug_config, fill_and_report
 
 def test_a_checkpoint_is_compared_on_the_reports_context_under_the_cursor(qtbot, make_window, tmp_path):
     window = make_window(debug_config(), paused=True)
-    qtbot.waitUntil(lambda: window.worker.info is not None, timeout=30_000)
-    worker = window.worker
-    saved = tmp_path / "then.ckpt"
-    worker.send(cmd.Save(str(saved)))
-    qtbot.waitUntil(saved.exists, timeout=20_000)
-    for _ in range(worker.trainer.train_fill + 2):  # past the first updates: the live model moves on
-        worker.send(cmd.Step())
-    qtbot.waitUntil(lambda: worker.status.get()[1].updates > 0, timeout=60_000)
-    report_id = fill_and_report(qtbot, worker)
-    qtbot.waitUntil(lambda: window.model.current()[0] is not None and window.model.current()[0].id == report_id,
-                    timeout=10_000)
-    panel = window.compare
-    window.tabs.setCurrentWidget(panel)
-    panel.compare_with(str(saved))
-    qtbot.waitUntil(lambda: report_id in panel.results, timeout=30_000)
-    qtbot.waitUntil(lambda: not panel.job.isRunning(), timeout=10_000)
-    entry = window.model.current()[0]
-    live, other = entry.report, panel.results[report_id]
+    panel, live, other = compare_with_the_start(qtbot, window, tmp_path, train_first=True)
     np.testing.assert_array_equal(other.real, live.real)  # the same context
     assert panel.other.updates == 0 and other.updates == 0  # the checkpoint's weights, saved before any update
     assert live.updates > 0
@@ -48,20 +31,7 @@ def test_a_checkpoint_is_compared_on_the_reports_context_under_the_cursor(qtbot,
 
 def test_a_vector_models_comparison_plots_vector_errors_with_a_signal(qtbot, make_window, tmp_path):
     window = make_window(debug_config("dummy_cont", "proprio"), paused=True)
-    qtbot.waitUntil(lambda: window.worker.info is not None, timeout=30_000)
-    worker = window.worker
-    saved = tmp_path / "then.ckpt"
-    worker.send(cmd.Save(str(saved)))
-    qtbot.waitUntil(saved.exists, timeout=20_000)
-    report_id = fill_and_report(qtbot, worker)
-    qtbot.waitUntil(lambda: window.model.current()[0] is not None and window.model.current()[0].id == report_id,
-                    timeout=10_000)
-    panel = window.compare
-    window.tabs.setCurrentWidget(panel)
-    panel.compare_with(str(saved))
-    qtbot.waitUntil(lambda: report_id in panel.results, timeout=30_000)
-    qtbot.waitUntil(lambda: not panel.job.isRunning(), timeout=10_000)
-    live, other = window.model.current()[0].report, panel.results[report_id]
+    panel, live, other = compare_with_the_start(qtbot, window, tmp_path)
     plotted = lambda: panel.curves["other"].getData()[1]  # noqa: E731  None until the curve is drawn
     qtbot.waitUntil(lambda: plotted() is not None and len(plotted()) == len(live.rewards), timeout=5_000)
     assert panel.plot.getAxis("left").labelText == "vector error (MSE)"  # not an image error: no image here
@@ -87,3 +57,26 @@ def test_a_checkpoint_of_another_shape_is_refused_in_a_dialog(qtbot, make_window
     qtbot.waitUntil(lambda: not window.compare.job.isRunning(), timeout=10_000)
     assert "another shape" in [m for t, m in window.errors if t == "Cannot compare"][0]
     assert window.compare.path is None and not window.compare.results
+
+
+def compare_with_the_start(qtbot, window, tmp_path, train_first: bool = False):
+    """Saves the paused run's untrained weights, (with `train_first`) trains past its first updates, makes a report
+    and compares that checkpoint on it: (the panel, the live report, the checkpoint's report)."""
+    qtbot.waitUntil(lambda: window.worker.info is not None, timeout=30_000)
+    worker = window.worker
+    saved = tmp_path / "then.ckpt"
+    worker.send(cmd.Save(str(saved)))
+    qtbot.waitUntil(saved.exists, timeout=20_000)
+    if train_first:
+        for _ in range(worker.trainer.train_fill + 2):  # past the first updates: the live model moves on
+            worker.send(cmd.Step())
+        qtbot.waitUntil(lambda: worker.status.get()[1].updates > 0, timeout=60_000)
+    report_id = fill_and_report(qtbot, worker)
+    qtbot.waitUntil(lambda: window.model.current()[0] is not None and window.model.current()[0].id == report_id,
+                    timeout=10_000)
+    panel = window.compare
+    window.tabs.setCurrentWidget(panel)
+    panel.compare_with(str(saved))
+    qtbot.waitUntil(lambda: report_id in panel.results, timeout=30_000)
+    qtbot.waitUntil(lambda: not panel.job.isRunning(), timeout=10_000)
+    return panel, window.model.current()[0].report, panel.results[report_id]
