@@ -41,9 +41,10 @@ def read_config(logdir: Path) -> Config:
 
 
 def write_origin(logdir: Path, source: str | Path, updates: int, env_frames: int, kept: str) -> Path:
-    """`<logdir>/origin.json`: the run began from `source` (a model file, a watched run) at `updates` and
-    `env_frames`; `kept` says in words what it took over and what it did not (replay, optimizer). Its curve
-    continues the source's from those frames (scripts/plot_curve.py marks where)."""
+    """`<logdir>/origin.json`: the run began from the model file `source` at `updates` and `env_frames`; `kept`
+    says in words what it took over and what it did not (replay, optimizer). Its curve continues the model's from
+    those frames (scripts/plot_curve.py marks where). A failed write (a full disk) raises OSError: the file only
+    informs, so callers go on without it."""
     path = Path(logdir) / ORIGIN_NAME
     path.write_text(json.dumps({"source": str(source), "updates": int(updates), "env_frames": int(env_frames),
                                 "kept": kept, "time": time.time()}, indent=1) + "\n")

@@ -210,10 +210,13 @@ def train(args: argparse.Namespace) -> int:
     if model is not None and not trainer.resumed_from:
         try:
             models.load_into(trainer, model, model_file)
-            write_origin(logdir, model_file.resolve(), trainer.updates, trainer.counters.env_frames, FROM_MODEL_KEPT)
         except BaseException:
             trainer.close()
             raise
+        try:
+            write_origin(logdir, model_file.resolve(), trainer.updates, trainer.counters.env_frames, FROM_MODEL_KEPT)
+        except OSError as exc:  # informative only: training goes on without it
+            print(f"warning: could not write {logdir / 'origin.json'} ({exc})", flush=True)
     counts = trainer.agent.param_counts()
     repeat = config.env.action_repeat
     print(f"{PROG} train: {config.env.task} ({config.env.obs}), preset {config.preset}, "

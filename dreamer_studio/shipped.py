@@ -10,6 +10,7 @@ with replay starting empty and a fresh optimizer.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from dreamer_core import models
@@ -64,8 +65,9 @@ class ModelWorker(TrainerWorker):
         super()._fork()
         if self.trainer.logdir is not None:
             tr = self.trainer
-            write_origin(tr.logdir, (self.model_watcher.run_dir / models.MODEL_FILE).resolve(), tr.updates,
-                         tr.counters.env_frames, FROM_MODEL_KEPT)
+            with contextlib.suppress(OSError):  # informative only: a full disk must not stop the fork
+                write_origin(tr.logdir, (self.model_watcher.run_dir / models.MODEL_FILE).resolve(), tr.updates,
+                             tr.counters.env_frames, FROM_MODEL_KEPT)
 
     @property
     def trainer_fill(self) -> int:
